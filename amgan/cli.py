@@ -1,0 +1,137 @@
+"""The ``amgan`` command line. Thin: every command calls a library function.
+
+    amgan data synth --out DIR --products N --seed S --size PX [--street-views K] [--with-edits]
+    amgan data sheet DIR --out sheet.png [--edits]
+    amgan data convert FORMAT --root DIR --out DIR
+    amgan train-classifier --config C [--set k=v ...]
+    amgan train --config C [--set k=v ...] [--resume]
+    amgan edit --checkpoint C --image IN --set color=red [--region sleeves] --out OUT.png
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _data_synth(args) -> int:
+    from amgan.data.synth_dataset import generate
+
+    summary = generate(args.out, args.products, seed=args.seed, size=args.size, street_views=args.street_views,
+                       with_edits=args.with_edits, workers=args.workers, progress=not args.quiet)
+    print(json.dumps(summary))
+    return 0
+
+
+def _data_sheet(args) -> int:
+    from amgan.data.sheet import contact_sheet, edits_sheet
+
+    path = edits_sheet(args.dir, args.out) if args.edits else contact_sheet(args.dir, args.out, n=args.n)
+    print(path)
+    return 0
+
+
+def _data_convert(args) -> int:
+    from amgan.data.converters import convert
+
+    opts = {}
+    if args.csv:
+        opts["csv"] = args.csv
+    if args.schema:
+        opts["schema"] = args.schema
+    print(convert(args.format, args.root, args.out, **opts))
+    return 0
+
+
+def _train_classifier(args) -> int:
+    from amgan.train_classifier import main as tc_main
+
+    return tc_main(_passthrough(args))
+
+
+def _train(args) -> int:
+    from amgan.train import main as train_main
+
+    argv = _passthrough(args) + (["--resume"] if args.resume else [])
+    return train_main(argv)
+
+
+def _edit(args) -> int:
+    from amgan.edit_cli import run_edit
+
+    return run_edit(args)
+
+
+def _passthrough(args) -> list[str]:
+    argv = ["--config", args.config]
+    for s in args.set or []:
+        argv += ["--set", s]
+    return argv + (["--no-progress"] if args.no_progress else [])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="amgan", description="AMGAN fashion attribute editing")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    data = sub.add_parser("data", help="make, view and convert data sets").add_subparsers(dest="data_cmd", required=True)
+    s = data.add_parser("synth", help="render a SynthFashion data set")
+    s.add_argument("--out", required=True)
+    s.add_argument("--products", type=int, default=3000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--size", type=int, default=64)
+    s.add_argument("--street-views", type=int, default=2)
+    s.add_argument("--with-edits", action="store_true", help="also render ground-truth edits of the test split")
+    s.add_argument("--workers", type=int, default=None, help="render processes (default: up to 2)")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(fn=_data_synth)
+
+    s = data.add_parser("sheet", help="contact sheet of a data set")
+    s.add_argument("dir")
+    s.add_argument("--out", required=True)
+    s.add_argument("--n", type=int, default=36, help="products shown")
+    s.add_argument("--edits", action="store_true", help="sheet of ground-truth edits instead")
+    s.set_defaults(fn=_data_sheet)
+
+    s = data.add_parser("convert", help="convert a real data set to a manifest")
+    s.add_argument("format")
+    s.add_argument("--root", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--csv", help="folder_csv: the CSV file")
+    s.add_argument("--schema", help="folder_csv: a schema.json to validate against")
+    s.set_defaults(fn=_data_convert)
+
+    for name, fn, help_ in (("train-classifier", _train_classifier, "train the CAM attribute classifier"),
+                            ("train", _train, "train AMGAN")):
+        s = sub.add_parser(name, help=help_)
+        s.add_argument("--config", required=True)
+        s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
+        s.add_argument("--no-progress", action="store_true", help="no progress bars")
+        if name == "train":
+            s.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+        s.set_defaults(fn=fn)
+
+    s = sub.add_parser("edit", help="edit one image or a manifest of images")
+    s.add_argument("--checkpoint", required=True)
+    src = s.add_mutually_exclusive_group(required=True)
+    src.add_argument("--image")
+    src.add_argument("--manifest")
+    s.add_argument("--set", required=True, dest="request", help="color=red[,sleeve=long] or English")
+    s.add_argument("--region", choices=["whole", "sleeves", "torso"], default="whole")
+    s.add_argument("--out", required=True, help="output PNG (--image) or folder (--manifest)")
+    s.add_argument("--mask-out", help="write the attention mask PNG here (--image)")
+    s.add_argument("--device", default=None)
+    s.set_defaults(fn=_edit)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        print(f"amgan: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data: SynthFashion renderer, manifests, converters."""

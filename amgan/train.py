@@ -1,0 +1,402 @@
+"""AMGAN training (Ak et al., ICCV 2019) on one CPU, one GPU or several GPUs.
+
+    amgan train --config configs/synth64.yaml [--set train.steps=2000] [--resume]
+    torchrun --nproc_per_node=N -m amgan.train --config configs/amgan_paper128.yaml
+
+Paper -> code: x input, c its labels, c' (``c_trg``) target labels, m group mask
+(``m_onehot``), G(x, c', m) -> (y, z, a) with y = a*z + (1-a)*x; D_I whole image,
+D_C attribute region (crop of the box around the largest component of a > 0.5 max,
+half resolution); a* the classifier's CAM of x's current value of the edited group.
+L_D = L_adv + l_gp*GP + l_cls*L_cls(real)             (on D_I and D_C)
+L_G = L_adv + l_cls*L_cls(fake, c') + l_cyc*|G(y,c,m) - x|_1 + l_att*|a - a*|_1
+      + l_perc*|phi(y) - phi(r)|_1,  r: a real image whose attributes equal c'.
+One attribute group per generator step, in turn (``group_for_step``).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from amgan import losses
+from amgan.attributes import Schema
+from amgan.checkpoint import load_checkpoint, save_checkpoint, unwrap
+from amgan.config import Config, load_config, save_config
+from amgan.data.memory import MemoryData, load_memory
+from amgan.data.synth_dataset import ensure_data
+from amgan.io import atomic_save_image, atomic_write_text
+from amgan.nets.discriminator import PatchDiscriminator
+from amgan.nets.generator import Generator
+from amgan.nets.region import attention_boxes, crop_boxes
+
+log = logging.getLogger("amgan.train")
+
+
+@dataclass
+class Nets:
+    G: torch.nn.Module
+    G_ema: torch.nn.Module
+    D_I: torch.nn.Module
+    D_C: torch.nn.Module | None
+    C: torch.nn.Module  # frozen attribute classifier (CAM and perceptual features)
+
+
+# ---- conditioning ------------------------------------------------------------
+def manip_onehot(labels: torch.Tensor, schema: Schema) -> torch.Tensor:
+    """c' as the concatenated one-hot of the manipulable groups: [B, sum of their sizes]."""
+    parts = [F.one_hot(labels[:, schema.group_index(g.name)], len(g)).float() for g in schema.manipulable]
+    return torch.cat(parts, 1)
+
+
+def group_onehot(group: str, schema: Schema, batch: int, device) -> torch.Tensor:
+    """m: which manipulable group is edited (StarGAN's mask vector)."""
+    m = torch.zeros(batch, len(schema.manipulable), device=device)
+    m[:, schema.manipulable_index(group)] = 1.0
+    return m
+
+
+def random_targets(labels: torch.Tensor, gi: int, size: int, gen: torch.Generator) -> torch.Tensor:
+    """Labels with group ``gi`` moved to a different value, uniformly."""
+    shift = torch.randint(1, size, (labels.shape[0],), generator=gen).to(labels.device)
+    out = labels.clone()
+    out[:, gi] = (labels[:, gi] + shift) % size
+    return out
+
+
+def group_for_step(step: int, schema: Schema) -> str:
+    groups = schema.manipulable
+    return groups[step % len(groups)].name
+
+
+def lr_factor(step: int, cfg: Config) -> float:
+    """1 until ``decay_start`` of the steps, then linear to 0 (the paper's schedule)."""
+    start = int(cfg.train.decay_start * cfg.train.steps)
+    if step < start:
+        return 1.0
+    return max(0.0, 1.0 - (step - start) / max(1, cfg.train.steps - start))
+
+
+# ---- networks ----------------------------------------------------------------
+def build_nets(cfg: Config, schema: Schema, classifier: torch.nn.Module) -> Nets:
+    m, size = cfg.model, cfg.data.size
+    cond_dim = sum(len(g) for g in schema.manipulable)
+    G = Generator(cond_dim, len(schema.manipulable), width=m.g_width, n_res=m.g_res)
+    D_I = PatchDiscriminator(size, schema.sizes, width=m.d_width, n_layers=m.d_layers)
+    D_C = PatchDiscriminator(size // 2, schema.sizes, width=m.d_width, n_layers=m.d_layers - 2) if cfg.loss.use_dc else None
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    return Nets(G=G, G_ema=G_ema, D_I=D_I, D_C=D_C, C=classifier.eval().requires_grad_(False))
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for pe, p in zip(ema.parameters(), unwrap(model).parameters()):
+        pe.lerp_(p, 1.0 - decay)
+    for be, b in zip(ema.buffers(), unwrap(model).buffers()):
+        be.copy_(b)
+
+
+# ---- one step --------------------------------------------------------------------
+def _region_crops(a: torch.Tensor, images, cfg: Config):
+    boxes = attention_boxes(a.detach().float(), rel_thresh=cfg.loss.region_threshold)
+    return [crop_boxes(im, boxes, cfg.data.size // 2) for im in images]
+
+
+def d_loss(nets: Nets, x, c, y, cfg: Config, a, gen) -> tuple[torch.Tensor, dict]:
+    L = cfg.loss
+    y = y.detach()
+    real_adv, real_cls = nets.D_I(x)
+    fake_adv, _ = nets.D_I(y)
+    adv = losses.wgan_d_loss(real_adv, fake_adv)
+    gp = losses.gradient_penalty(lambda t: nets.D_I(t)[0], x, y, generator=gen)
+    cls = losses.classification_loss(real_cls, c)
+    total = adv + L.lambda_gp * gp + L.lambda_cls * cls
+    parts = {"D/adv": adv.item(), "D/gp": gp.item(), "D/cls": cls.item()}
+    if nets.D_C is not None:
+        xr, yr = _region_crops(a, (x, y), cfg)
+        r_adv, r_cls = nets.D_C(xr)
+        f_adv, _ = nets.D_C(yr)
+        adv_c = losses.wgan_d_loss(r_adv, f_adv)
+        gp_c = losses.gradient_penalty(lambda t: nets.D_C(t)[0], xr, yr, generator=gen)
+        cls_c = losses.classification_loss(r_cls, c)
+        total = total + adv_c + L.lambda_gp * gp_c + L.lambda_cls * cls_c
+        parts.update({"D_C/adv": adv_c.item(), "D_C/gp": gp_c.item(), "D_C/cls": cls_c.item()})
+    return total, parts
+
+
+def g_loss(nets: Nets, x, c, c_trg, group: str, schema: Schema, ref, cfg: Config):
+    L = cfg.loss
+    gi = schema.group_index(group)
+    m = group_onehot(group, schema, x.shape[0], x.device)
+    y, z, a = nets.G(x, manip_onehot(c_trg, schema), m)
+    fake_adv, fake_cls = nets.D_I(y)
+    adv = losses.wgan_g_loss(fake_adv)
+    cls = losses.classification_loss(fake_cls, c_trg)
+    x_rec, _, _ = nets.G(y, manip_onehot(c, schema), m)
+    cyc = losses.cycle_loss(x, x_rec)
+    total = adv + L.lambda_cls * cls + L.lambda_cyc * cyc
+    parts = {"G/adv": adv.item(), "G/cls": cls.item(), "G/cyc": cyc.item(), "G/mask_mean": a.mean().item()}
+    if nets.D_C is not None:
+        (yr,) = _region_crops(a, (y,), cfg)
+        f_adv, f_cls = nets.D_C(yr)
+        adv_c, cls_c = losses.wgan_g_loss(f_adv), losses.classification_loss(f_cls, c_trg)
+        total = total + adv_c + L.lambda_cls * cls_c
+        parts.update({"G_C/adv": adv_c.item(), "G_C/cls": cls_c.item()})
+    if L.lambda_att > 0:
+        with torch.no_grad():
+            a_star = nets.C.cam(x, gi, c[:, gi], size=x.shape[-1])
+        att = losses.attention_loss(a, a_star)
+        total = total + L.lambda_att * att
+        parts["G/att"] = att.item()
+    if L.lambda_perc > 0:
+        with torch.no_grad():
+            ref_feats = nets.C.features(ref)
+        perc = losses.perceptual_loss(nets.C.features(y), ref_feats)
+        total = total + L.lambda_perc * perc
+        parts["G/perc"] = perc.item()
+    return total, parts, (y, a)
+
+
+# ---- the run ---------------------------------------------------------------------
+class Trainer:
+    """Holds the run's state; ``fit`` runs steps [self.step, cfg.train.steps)."""
+
+    def __init__(self, cfg: Config, out: Path, device=None, rank: int = 0, world: int = 1, progress: bool = True):
+        from amgan.data.manifest import ReferenceIndex
+        from amgan.train_classifier import load_classifier
+
+        self.cfg, self.out, self.rank, self.world, self.progress = cfg, out, rank, world, progress
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if not cfg.classifier.checkpoint:
+            raise ValueError("classifier.checkpoint is empty: train one with `amgan train-classifier` first")
+        classifier, self.classifier_ck = load_classifier(cfg.classifier.checkpoint)
+        root = ensure_data(cfg.data, progress=progress and rank == 0)
+        self.data: MemoryData = load_memory(root, cfg.data.size, ("train",), cfg.data.views, progress=progress and rank == 0)
+        self.schema = self.data.schema
+        if Schema.from_dict(self.classifier_ck["schema"]) != self.schema:
+            raise ValueError("the classifier was trained on another schema than the data set's")
+        self.refs = ReferenceIndex(self.data.labels.numpy(), schema=self.data.schema)
+        self.nets = build_nets(cfg, self.schema, classifier)
+        for name in ("G", "G_ema", "D_I", "D_C", "C"):
+            net = getattr(self.nets, name)
+            if net is not None:
+                setattr(self.nets, name, net.to(self.device))
+        T = cfg.train
+        d_params = list(self.nets.D_I.parameters()) + (list(self.nets.D_C.parameters()) if self.nets.D_C else [])
+        self.opt_G = torch.optim.Adam(self.nets.G.parameters(), lr=T.lr_g, betas=(T.beta1, T.beta2))
+        self.opt_D = torch.optim.Adam(d_params, lr=T.lr_d, betas=(T.beta1, T.beta2))
+        self.step = 0
+        self.seconds = 0.0
+        self.fixed = torch.arange(0, len(self.data), max(1, len(self.data) // 8))[:8]
+
+    # -- checkpoints
+    def state(self) -> dict:
+        n = self.nets
+        return dict(G=unwrap(n.G).state_dict(), G_ema=n.G_ema.state_dict(), D_I=unwrap(n.D_I).state_dict(),
+                    D_C=unwrap(n.D_C).state_dict() if n.D_C else None, opt_G=self.opt_G.state_dict(),
+                    opt_D=self.opt_D.state_dict(), step=self.step, seconds=self.seconds, config=self.cfg.to_dict(),
+                    schema=self.schema.to_dict())
+
+    def save(self) -> Path:
+        return save_checkpoint(self.out / "checkpoint.pt", "amgan-train", **self.state())
+
+    def load(self, path: Path) -> None:
+        ck = load_checkpoint(path, kind="amgan-train", map_location=self.device)
+        n = self.nets
+        unwrap(n.G).load_state_dict(ck["G"], strict=True)
+        n.G_ema.load_state_dict(ck["G_ema"], strict=True)
+        unwrap(n.D_I).load_state_dict(ck["D_I"], strict=True)
+        if n.D_C is not None:
+            if ck["D_C"] is None:
+                raise ValueError(f"{path} has no D_C but the config uses it")
+            unwrap(n.D_C).load_state_dict(ck["D_C"], strict=True)
+        self.opt_G.load_state_dict(ck["opt_G"])
+        self.opt_D.load_state_dict(ck["opt_D"])
+        self.step, self.seconds = int(ck["step"]), float(ck["seconds"])
+
+    def export_editor(self, path: Path | None = None) -> Path:
+        """The inference checkpoint: EMA generator + frozen classifier + schema."""
+        m = self.cfg.model
+        return save_checkpoint(
+            path or self.out / "editor.pt", "amgan-editor",
+            G_ema={k: v.clone() for k, v in self.nets.G_ema.state_dict().items()},
+            generator=dict(cond_dim=sum(len(g) for g in self.schema.manipulable),
+                           n_groups=len(self.schema.manipulable), width=m.g_width, n_res=m.g_res),
+            classifier=self.classifier_ck["model"],
+            classifier_meta=dict(group_sizes=self.classifier_ck["group_sizes"], backbone=self.classifier_ck["backbone"],
+                                 width=self.classifier_ck["width"]),
+            schema=self.schema.to_dict(), size=self.cfg.data.size, step=self.step, config=self.cfg.to_dict())
+
+    # -- DDP
+    def wrap_ddp(self) -> None:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        self.nets.G = DDP(self.nets.G, device_ids=ids)
+        self.nets.D_I = DDP(self.nets.D_I, device_ids=ids)
+        if self.nets.D_C is not None:
+            self.nets.D_C = DDP(self.nets.D_C, device_ids=ids)
+
+    # -- training
+    def _batch(self, gen):
+        idx = torch.randint(len(self.data), (self.cfg.train.batch_size,), generator=gen)
+        return self.data.batch(idx, self.device)
+
+    def train_step(self) -> dict:
+        cfg, n, s = self.cfg, self.nets, self.schema
+        # per-step generators: the run is a function of (seed, step, rank), so resume is exact
+        gen = torch.Generator().manual_seed(cfg.train.seed * 1_000_003 + self.step * 7919 + self.rank)
+        rng = np.random.default_rng([cfg.train.seed, self.step, self.rank])
+        group = group_for_step(self.step, s)
+        gi = s.group_index(group)
+        for o in (self.opt_G, self.opt_D):
+            for pg in o.param_groups:
+                pg["lr"] = pg.setdefault("initial_lr", pg["lr"]) * lr_factor(self.step, cfg)
+        m = group_onehot(group, s, cfg.train.batch_size, self.device)
+        parts: dict = {}
+        use_amp = cfg.train.amp and self.device.type == "cuda"
+        for _ in range(cfg.train.n_critic):
+            x, c = self._batch(gen)
+            c_trg = random_targets(c, gi, len(s.groups[gi]), gen)
+            with torch.no_grad(), torch.autocast(self.device.type, enabled=use_amp, dtype=torch.bfloat16):
+                y, _, a = n.G(x, manip_onehot(c_trg, s), m)
+            loss_d, parts_d = d_loss(n, x, c, y.float(), cfg, a.float(), gen)
+            self.opt_D.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_D.step()
+        ref = self.data.batch(self.refs.find_batch(c_trg.cpu().numpy(), rng), self.device)[0]
+        with torch.autocast(self.device.type, enabled=use_amp, dtype=torch.bfloat16):
+            loss_g, parts_g, _ = g_loss(n, x, c, c_trg, group, s, ref, cfg)
+        self.opt_G.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_G.step()
+        ema_update(n.G_ema, n.G, cfg.train.ema_decay)
+        parts.update(parts_d)
+        parts.update(parts_g)
+        parts["D/total"], parts["G/total"] = loss_d.item(), loss_g.item()
+        self.step += 1
+        return parts
+
+    @torch.no_grad()
+    def sample_grid(self, path: Path) -> Path:
+        """Rows: fixed inputs. Columns: input, then mask | edit for each manipulable group."""
+        from torchvision.utils import make_grid
+        from PIL import Image
+
+        x, c = self.data.batch(self.fixed, self.device)
+        cols = [x]
+        for g in self.schema.manipulable:
+            gi = self.schema.group_index(g.name)
+            c_trg = c.clone()
+            c_trg[:, gi] = (c[:, gi] + 1) % len(g)
+            y, _, a = self.nets.G_ema(x, manip_onehot(c_trg, self.schema), group_onehot(g.name, self.schema, len(x), x.device))
+            cols += [a.expand(-1, 3, -1, -1), y]
+        grid = torch.stack(cols, 1).flatten(0, 1)
+        img = make_grid(grid.float().clamp(0, 1).cpu(), nrow=len(cols), padding=2, pad_value=1.0)
+        arr = (img.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        return atomic_save_image(path, Image.fromarray(arr))
+
+    def fit(self) -> dict:
+        T = self.cfg.train
+        main = self.rank == 0
+        stats_path = self.out / "stats.jsonl"
+        bar = tqdm(total=T.steps, initial=self.step, desc="amgan", disable=not (main and self.progress))
+        acc: dict = {}
+        last = time.perf_counter()
+        while self.step < T.steps:
+            t0 = time.perf_counter()
+            parts = self.train_step()
+            self.seconds += time.perf_counter() - t0
+            for k, v in parts.items():
+                acc.setdefault(k, []).append(v)
+            bar.update()
+            if main and (self.step % T.log_every == 0 or self.step == T.steps):
+                row = {"step": self.step, "sec_per_step": round((time.perf_counter() - last) / max(1, len(acc.get("G/total", [1]))), 3)}
+                row.update({f"loss/{k}": round(float(np.mean(v)), 5) for k, v in acc.items()})
+                with open(stats_path, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                bar.set_postfix(G=f"{row['loss/G/total']:.2f}", D=f"{row['loss/D/total']:.2f}")
+                acc, last = {}, time.perf_counter()
+            if main and (self.step % T.sample_every == 0 or self.step == T.steps):
+                self.sample_grid(self.out / "samples" / f"step{self.step:06d}.png")
+            if self.step % T.save_every == 0 or self.step == T.steps:
+                if main:
+                    self.save()
+                    self.export_editor()
+                if self.world > 1:
+                    dist.barrier()
+        bar.close()
+        return {"step": self.step, "seconds": round(self.seconds, 1)}
+
+
+def _setup_distributed():
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, None
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    rank = dist.get_rank()
+    device = None
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    else:
+        device = "cpu"
+    return rank, world, device
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="amgan train", description="train AMGAN")
+    p.add_argument("--config", required=True)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--resume", action="store_true", help="continue from <train.out>/checkpoint.pt")
+    p.add_argument("--device", default=None)
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = load_config(args.config, args.set)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    rank, world, ddp_device = _setup_distributed()
+    torch.manual_seed(cfg.train.seed)
+    out = Path(cfg.train.out)
+    try:
+        trainer = Trainer(cfg, out, device=args.device or ddp_device, rank=rank, world=world,
+                          progress=not args.no_progress)
+        ck = out / "checkpoint.pt"
+        if args.resume:
+            if not ck.exists():
+                raise FileNotFoundError(f"--resume: no checkpoint at {ck}")
+            trainer.load(ck)
+            if rank == 0:
+                log.info("resumed from %s at step %d", ck, trainer.step)
+        elif ck.exists() and rank == 0:
+            raise FileExistsError(f"{ck} exists: pass --resume to continue, or choose another train.out")
+        if rank == 0:
+            out.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, out / "config.yaml")
+            atomic_write_text(out / "run.json", json.dumps({"world_size": world, "device": str(trainer.device)}) + "\n")
+        if world > 1:
+            trainer.wrap_ddp()
+        result = trainer.fit()
+        if rank == 0:
+            print(json.dumps(result))
+    finally:
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
