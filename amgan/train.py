@@ -175,7 +175,7 @@ class Trainer:
         from amgan.data.manifest import ReferenceIndex
         from amgan.train_classifier import load_classifier
 
-        self.cfg, self.out, self.rank, self.world, self.progress = cfg, out, rank, world, progress
+        self.cfg, self.out, self.rank, self.world, self.progress = cfg, Path(out), rank, world, progress
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if not cfg.classifier.checkpoint:
             raise ValueError("classifier.checkpoint is empty: train one with `amgan train-classifier` first")
@@ -186,6 +186,7 @@ class Trainer:
         if Schema.from_dict(self.classifier_ck["schema"]) != self.schema:
             raise ValueError("the classifier was trained on another schema than the data set's")
         self.refs = ReferenceIndex(self.data.labels.numpy(), schema=self.data.schema)
+        torch.manual_seed(cfg.train.seed)  # initial weights are a function of the seed alone
         self.nets = build_nets(cfg, self.schema, classifier)
         for name in ("G", "G_ema", "D_I", "D_C", "C"):
             net = getattr(self.nets, name)

@@ -186,18 +186,19 @@ def _read_list(path: Path, pr: _Problems, first: str, ncols: int | None = None) 
         got = lines[1][:60] if len(lines) > 1 else ""
         pr.add(path, 2, f"expected a header line starting with {first!r} (count line, header line, entries); got {got!r}")
         return []
-    entries = []
+    entries, n_lines = [], 0
     for k, line in enumerate(lines[2:], start=3):
         toks = line.split()
         if not toks:
             continue
+        n_lines += 1
         if ncols is not None and len(toks) != ncols:
             pr.add(path, k, f"expected {ncols} columns, got {len(toks)}")
             continue
         entries.append((k, toks))
     count = int(lines[0].strip())
-    if count != len(entries) and ncols is not None:
-        pr.add(path, 1, f"the count line says {count} entries but the file has {len(entries)}")
+    if count != n_lines:
+        pr.add(path, 1, f"the count line says {count} entries but the file has {n_lines}")
     return entries
 
 
@@ -585,17 +586,16 @@ def convert_deepfashion_synthesis(
     pr = _Problems(fmt, root)
     f_attr = root / "attributes.txt"
     entries = _read_list(f_attr, pr, "image_name")
-    pr.raise_if_any()
-    header = f_attr.read_text(encoding="utf-8").splitlines()[1].split()
+    lines = f_attr.read_text(encoding="utf-8").splitlines() if f_attr.is_file() else []
+    if len(lines) < 2 or not lines[0].strip().isdigit() or lines[1].split()[:1] != ["image_name"]:
+        pr.raise_if_any()  # _read_list has said what is wrong with the file's first lines
+    header = lines[1].split()
     cols = header[1:]
     unknown = [c for c in cols if c not in _SYN_GROUPS and c != "evaluation_status"]
     missing = [c for c in ("color", "sleeve", "evaluation_status") if c not in cols]
     if unknown or missing:
         pr.add(f_attr, 2, f"header must be 'image_name color sleeve [gender] [category] evaluation_status'"
                + (f"; unknown column(s) {unknown}" if unknown else "") + (f"; missing {missing}" if missing else ""))
-    count = int(f_attr.read_text(encoding="utf-8").splitlines()[0])
-    if count != len(entries):
-        pr.add(f_attr, 1, f"the count line says {count} entries but the file has {len(entries)}")
     pr.raise_if_any()
     used = [c for c in cols if c in _SYN_GROUPS]
     if value_names is None and (root / "value_names.json").is_file():

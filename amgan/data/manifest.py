@@ -263,9 +263,9 @@ def _check_header(header: list[str], schema: Schema) -> list[str]:
 # ---------------------------------------------------------------------------
 def _locate(path: str | Path) -> tuple[Path, Path]:
     p = Path(path)
-    if p.is_dir():
-        return p, p / MANIFEST_NAME
-    return p.parent, p
+    if p.is_file() or (not p.is_dir() and p.suffix.lower() == ".csv"):
+        return p.parent, p
+    return p, p / MANIFEST_NAME
 
 
 def read_manifest(path: str | Path, *, check_files: bool = True) -> Manifest:

@@ -1,0 +1,45 @@
+# Two commands matter: `make demo` (the main job on the shipped model) and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: venv test test-slow demo bench data sheet train-cpu clean
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*; touch $@
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+test-slow: venv
+	$(BIN)/python -m pytest -q -m slow
+
+data: venv
+	$(BIN)/amgan data synth --out data/synth64 --products 3000 --seed 0 --size 64 --street-views 2 --with-edits
+
+sheet: venv
+	$(BIN)/amgan data sheet data/synth64 --out docs/synth64_sheet.png --n 24
+	$(BIN)/amgan data sheet data/synth64 --edits --out docs/synth64_edits.png
+
+train-cpu: venv
+	$(BIN)/amgan train-classifier --config configs/synth64.yaml
+	$(BIN)/amgan train --config configs/synth64.yaml
+
+bench: venv
+	mkdir -p bench/out
+	$(BIN)/python bench/bench_synth.py --out bench/out/synth.json
+	$(BIN)/python bench/bench_amgan.py --out bench/out/amgan.json
+	$(BIN)/python bench/bench_index.py --out bench/out/index.json
+
+demo: venv
+	@test -f demo/app.py || { echo "make demo: the Gradio demo (demo/app.py) is not built yet; see issue 'The Gradio demo'."; \
+	  echo "Meanwhile: $(BIN)/amgan edit --checkpoint checkpoints/amgan_synth64/editor.pt --image IN.png --set color=red --out OUT.png"; exit 1; }
+	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python -m demo.app
+
+clean:
+	rm -rf runs/test_tiny data/test_tiny bench/out .pytest_cache
