@@ -191,11 +191,11 @@ class Editor:
             y = keep * y + (1 - keep) * x
         times["generate"] = time.perf_counter() - t
         t = time.perf_counter()
-        # restore at the input's resolution: the change, weighted by the mask, on the original pixels
+        # restore at the input's resolution: the paper's blend a*y + (1-a)*x with the original pixels,
+        # so everything outside the attention mask keeps its full detail
         x_full = torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)[None].float().div(255).to(self.device)
         a_full = self._restore(a, geom).clamp(0, 1)
-        delta = self._restore(y - x, geom)
-        out = (x_full + delta * (a_full > 0.02)).clamp(0, 1)
+        out = (a_full * self._restore(y, geom) + (1 - a_full) * x_full).clamp(0, 1)
         res = EditResult(image=_to_pil(out), mask=_to_pil(a_full), cam=_to_pil(self._restore(cam, geom).clamp(0, 1)),
                          request=request, region=region or "whole", source_attributes=source)
         times["postprocess"] = time.perf_counter() - t

@@ -10,17 +10,6 @@ import torch.multiprocessing as mp
 from amgan.config import load_config
 
 
-@pytest.fixture(scope="module")
-def tiny_setup(synth_tiny, tmp_path_factory):
-    from amgan.train_classifier import train_classifier
-
-    root = tmp_path_factory.mktemp("tiny_run")
-    sets = [f"data.root={synth_tiny}", f"classifier.checkpoint={root / 'classifier.pt'}", "train.threads=1"]
-    cfg = load_config("configs/test_tiny.yaml", sets)
-    train_classifier(cfg, root / "classifier.pt", progress=False)
-    return root, sets
-
-
 def test_main_smoke_writes_a_complete_run(tiny_setup, tmp_path):
     from amgan.train import main
 

@@ -1,0 +1,147 @@
+"""The Editor's input handling, region edits, the edit CLI, and the acceptance evaluation."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from amgan.attributes import SchemaError
+from amgan.editor import Editor
+
+
+@pytest.fixture(scope="module")
+def editor(tiny_editor_path):
+    return Editor.from_checkpoint(tiny_editor_path, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def shop_image(synth_tiny):
+    return Image.open(next((synth_tiny / "images").glob("*_shop.png"))).copy()
+
+
+def test_predict_gives_probabilities_per_group(editor, shop_image):
+    p = editor.predict(shop_image)
+    assert list(p) == list(editor.schema.names)
+    for g in editor.schema.groups:
+        assert list(p[g.name]) == list(g.values)
+        assert abs(sum(p[g.name].values()) - 1) < 1e-3
+
+
+@pytest.mark.parametrize("mode,size", [("RGB", (32, 32)), ("RGBA", (50, 30)), ("L", (40, 64)), ("P", (33, 17)),
+                                       ("RGB", (300, 200))])
+def test_edit_any_size_and_mode_returns_input_size(editor, shop_image, mode, size):
+    im = shop_image.resize(size).convert(mode)
+    res = editor.edit(im, {"color": "red"})
+    assert res.image.size == size and res.image.mode == "RGB"
+    assert res.mask.size == size and res.mask.mode == "L" and res.cam.size == size
+    assert res.request == {"color": "red"} and set(res.timings) >= {"generate", "classify"}
+
+
+class _HalfMaskG(torch.nn.Module):
+    """z = white, a = 1 on the left half, 0 on the right: a known mask."""
+
+    def forward(self, x, c, m):
+        a = torch.zeros_like(x[:, :1])
+        a[..., : x.shape[-1] // 2] = 1.0
+        z = torch.ones_like(x)
+        return a * z + (1 - a) * x, z, a
+
+
+def test_edit_restores_at_full_resolution_and_keeps_unmasked_pixels(tiny_editor_path, shop_image):
+    ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
+    ed.G = _HalfMaskG()
+    im = shop_image.resize((96, 96), Image.BICUBIC).convert("RGB")
+    res = ed.edit(im, "make it blue with long sleeves")
+    out, inp = np.asarray(res.image).astype(int), np.asarray(im).astype(int)
+    assert np.array_equal(out[:, 52:], inp[:, 52:]), "pixels outside the mask must be the input's, at full detail"
+    assert (out[:, :40] >= 250).all(), "inside the mask the edit (white) replaces the input"
+    assert res.request == {"color": "blue", "sleeve": "long"}
+    mask = np.asarray(res.mask)
+    assert mask[:, :40].min() == 255 and mask[:, 56:].max() == 0
+
+
+def test_region_edits(editor, shop_image):
+    x = shop_image.convert("RGB")
+    sleeves = editor.edit(x, {"color": "green"}, region="sleeves")
+    torso = editor.edit(x, {"color": "green"}, region="torso")
+    whole = editor.edit(x, {"color": "green"})
+    ms, mt, mw = (np.asarray(r.mask, float) for r in (sleeves, torso, whole))
+    assert np.all(ms <= mw + 1) and np.all(mt <= mw + 1)
+    assert np.all(np.minimum(ms, mt) <= 1), "sleeve and torso masks must not overlap"
+    with pytest.raises(ValueError, match="cannot change the sleeve length"):
+        editor.edit(x, {"sleeve": "long"}, region="torso")
+    with pytest.raises(ValueError, match="unknown region"):
+        editor.edit(x, {"color": "red"}, region="collar")
+
+
+@pytest.mark.parametrize("bad,err,needle", [
+    (None, TypeError, "expected a PIL image"),
+    ("photo.png", TypeError, "expected a PIL image"),
+    (np.zeros((8, 8, 3), np.uint8), ValueError, "at least 16 pixels"),
+    (np.zeros((20, 20, 5), np.uint8), ValueError, "HxWx3"),
+    (np.zeros((20, 20, 3), np.int32), ValueError, "uint8 or float"),
+])
+def test_bad_images_are_clear_errors(editor, bad, err, needle):
+    with pytest.raises(err, match=needle):
+        editor.edit(bad, {"color": "red"})
+
+
+@pytest.mark.parametrize("req,needle", [({"colour": "red"}, "unknown attribute group"),
+                                        ({"color": "magenta"}, "unknown value"), ({}, "nothing requested"),
+                                        ("make it sparkly", "no attribute value")])
+def test_bad_requests_are_clear_errors(editor, shop_image, req, needle):
+    with pytest.raises(SchemaError, match=needle):
+        editor.edit(shop_image, req)
+
+
+def test_float_and_gray_arrays_are_accepted(editor):
+    arr = np.random.default_rng(0).random((24, 40, 3))
+    assert editor.edit(arr, {"color": "red"}).image.size == (40, 24)
+    assert editor.edit((arr[..., 0] * 255).astype(np.uint8), {"color": "red"}).image.size == (40, 24)
+
+
+def test_edit_cli_single_and_manifest(tiny_editor_path, synth_tiny, tmp_path, capsys):
+    from amgan.cli import main
+
+    src = next((synth_tiny / "images").glob("*_shop.png"))
+    rc = main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(src), "--set", "color=red,sleeve=long",
+               "--region", "whole", "--out", str(tmp_path / "o.png"), "--mask-out", str(tmp_path / "m.png")])
+    assert rc == 0 and Image.open(tmp_path / "o.png").size == (32, 32) and Image.open(tmp_path / "m.png").mode == "L"
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["request"] == {"color": "red", "sleeve": "long"}
+    assert main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(tmp_path / "nope.png"), "--set", "red",
+                 "--out", str(tmp_path / "x.png")]) == 2
+    (tmp_path / "not.png").write_text("hello")
+    assert main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(tmp_path / "not.png"), "--set", "red",
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "not a readable image" in capsys.readouterr().err
+    rc = main(["edit", "--checkpoint", str(tiny_editor_path), "--manifest", str(synth_tiny / "manifest.csv"),
+               "--set", "color=blue", "--region", "torso", "--out", str(tmp_path / "batch")])
+    assert rc == 0 and len(list((tmp_path / "batch" / "images").glob("*.png"))) == 80
+
+
+def test_checkpoint_kind_is_checked(tiny_setup):
+    from amgan.checkpoint import CheckpointError
+
+    root, _ = tiny_setup
+    with pytest.raises(CheckpointError, match="expected 'amgan-editor'"):
+        Editor.from_checkpoint(root / "classifier.pt")
+    with pytest.raises(CheckpointError, match="not found"):
+        Editor.from_checkpoint(root / "missing.pt")
+
+
+def test_acceptance_evaluation_end_to_end(tiny_editor_path, tiny_setup, synth_tiny, tmp_path):
+    from amgan.config import load_config
+    from amgan.evaluate import main as eval_main
+    from amgan.train_classifier import train_classifier
+
+    _, sets = tiny_setup
+    ev = tmp_path / "evaluator.pt"
+    train_classifier(load_config("configs/test_tiny.yaml", sets), ev, seed=1, progress=False)
+    assert eval_main(["--editor", str(tiny_editor_path), "--evaluator", str(ev), "--data", str(synth_tiny),
+                      "--out", str(tmp_path / "ev")]) == 0
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert set(m["per_group"]) == {"color", "pattern", "sleeve", "neckline"}
+    assert 0 <= m["edit_accuracy_mean"] <= 1 and 0 <= m["outside_change"] <= 1 and m["n_edits"] > 0
+    assert (tmp_path / "ev" / "samples.png").exists()
