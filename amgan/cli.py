@@ -46,7 +46,8 @@ def _data_convert(args) -> int:
 def _train_classifier(args) -> int:
     from amgan.train_classifier import main as tc_main
 
-    return tc_main(_passthrough(args))
+    argv = _passthrough(args) + ["--seed", str(args.seed)] + (["--out", args.out] if args.out else [])
+    return tc_main(argv)
 
 
 def _train(args) -> int:
@@ -106,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--config", required=True)
         s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
         s.add_argument("--no-progress", action="store_true", help="no progress bars")
+        if name == "train-classifier":
+            s.add_argument("--out", help="checkpoint path (default: classifier.checkpoint of the config)")
+            s.add_argument("--seed", type=int, default=0, help="another seed gives an independent evaluator")
         if name == "train":
             s.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
         s.set_defaults(fn=fn)
