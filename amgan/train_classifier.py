@@ -9,6 +9,7 @@ resolved config and per-group test accuracy, and prints the accuracy as JSON.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
@@ -74,8 +75,12 @@ def train_classifier(cfg, out: Path, seed: int = 0, progress: bool = True) -> di
         sched.step()
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
-    acc = evaluate_classifier(net, test)
-    result = {"test_accuracy": acc, "steps": c.steps, "seconds": round(time.perf_counter() - t0, 1),
+    acc = {}
+    for view in sorted(set(test.views)):
+        keep = [i for i, v in enumerate(test.views) if v == view]
+        sub = dataclasses.replace(test, images=test.images[keep], labels=test.labels[keep])
+        acc[view] = evaluate_classifier(net, sub)
+    result = {"test_accuracy": acc, "trained_on_views": list(cfg.data.views), "steps": c.steps, "seconds": round(time.perf_counter() - t0, 1),
               "backbone": c.backbone, "seed": seed}
     save_checkpoint(out, "classifier", model=net.state_dict(), schema=train.schema.to_dict(),
                     config=cfg.to_dict(), group_sizes=list(train.schema.sizes), backbone=c.backbone,

@@ -139,7 +139,7 @@ def test_auto_is_flat_when_small_and_calibrated_ivf_when_large(gallery5k, monkey
 # ------------------------------------------------------------------ save / load
 @pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw", "ivfpq"])
 def test_round_trip_gives_identical_results(tmp_path, kind):
-    x = clustered(2000, 16, 20, seed=4)
+    x = clustered(1000, 16, 20, seed=4)
     q = near(x, 30, seed=5)
     meta = meta_for(len(x))
     index = GalleryIndex.build(x, meta, "sha256:abc", kind=kind, ids=np.arange(len(x)) * 2 + 1)
@@ -149,7 +149,7 @@ def test_round_trip_gives_identical_results(tmp_path, kind):
     s2, i2 = back.search(q, 10)
     np.testing.assert_array_equal(i1, i2)
     np.testing.assert_array_equal(s1, s2)
-    assert (back.kind, back.dim, back.count, back.model_id) == (kind, 16, 2000, "sha256:abc")
+    assert (back.kind, back.dim, back.count, back.model_id) == (kind, 16, 1000, "sha256:abc")
     assert back.metadata == meta and back.params == index.params
     assert back.search_items(q[:1], 3) == index.search_items(q[:1], 3)
     assert not [p for p in (tmp_path / "idx").iterdir() if p.name.startswith(".")]  # no temps
