@@ -98,6 +98,13 @@ def build_nets(cfg: Config, schema: Schema, classifier: torch.nn.Module) -> Nets
     return Nets(G=G, G_ema=G_ema, D_I=D_I, D_C=D_C, C=classifier.eval().requires_grad_(False))
 
 
+def ema_decay_at(step: int, decay: float) -> float:
+    """EMA warm-up: early on the average follows G closely, later it settles at ``decay``.
+    Without it, a short CPU run's EMA generator stays mostly its random initialisation
+    (0.999**2000 = 0.14)."""
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
 @torch.no_grad()
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     for pe, p in zip(ema.parameters(), unwrap(model).parameters()):
@@ -281,7 +288,7 @@ class Trainer:
         self.opt_G.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_G.step()
-        ema_update(n.G_ema, n.G, cfg.train.ema_decay)
+        ema_update(n.G_ema, n.G, ema_decay_at(self.step, cfg.train.ema_decay))
         parts.update(parts_d)
         parts.update(parts_g)
         parts["D/total"], parts["G/total"] = loss_d.item(), loss_g.item()
@@ -340,6 +347,14 @@ class Trainer:
         return {"step": self.step, "seconds": round(self.seconds, 1)}
 
 
+def truncate_stats(path: Path, step: int) -> None:
+    """Drop log rows written after ``step`` (by a run stopped after its last checkpoint)."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    atomic_write_text(path, "".join(line + "\n" for line in keep))
+
+
 def _setup_distributed():
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
@@ -381,6 +396,7 @@ def main(argv=None) -> int:
                 raise FileNotFoundError(f"--resume: no checkpoint at {ck}")
             trainer.load(ck)
             if rank == 0:
+                truncate_stats(out / "stats.jsonl", trainer.step)
                 log.info("resumed from %s at step %d", ck, trainer.step)
         elif ck.exists() and rank == 0:
             raise FileExistsError(f"{ck} exists: pass --resume to continue, or choose another train.out")

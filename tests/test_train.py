@@ -102,3 +102,22 @@ def test_ddp_gloo_two_processes_keep_replicas_identical(tiny_setup, tmp_path):
     init = load_config("configs/test_tiny.yaml", sets)
     assert init.train.steps == 4  # the config file itself is untouched by overrides
     assert (tmp_path / "checkpoint.pt").exists() and torch.load(tmp_path / "checkpoint.pt", weights_only=True)["step"] == 3
+
+
+def test_ema_warmup_and_stats_truncation(tmp_path):
+    from amgan.train import ema_decay_at, truncate_stats
+
+    assert ema_decay_at(0, 0.999) == pytest.approx(0.1)
+    assert ema_decay_at(100, 0.999) == pytest.approx(101 / 110)
+    assert ema_decay_at(10**6, 0.999) == 0.999
+    p = tmp_path / "stats.jsonl"
+    p.write_text("".join(json.dumps({"step": s}) + "\n" for s in (10, 20, 30)))
+    truncate_stats(p, 20)
+    assert [json.loads(x)["step"] for x in p.read_text().splitlines()] == [10, 20]
+
+
+def test_lr_schedule_is_linear_decay_over_second_half():
+    from amgan.train import lr_factor
+
+    cfg = load_config("configs/test_tiny.yaml", ["train.steps=100", "train.decay_start=0.5"])
+    assert [lr_factor(s, cfg) for s in (0, 49, 50, 75, 100)] == [1.0, 1.0, 1.0, 0.5, 0.0]
