@@ -203,7 +203,8 @@ def config_from_dict(d: dict) -> Config:
     return _build(Config, d or {}, "").validate()
 
 
-def load_config(path: str | Path | None = None, overrides=None) -> Config:
+def load_dataclass_config(cls, path: str | Path | None = None, overrides=None):
+    """Read YAML at ``path`` (optional), apply ``--set`` overrides, build and validate ``cls``."""
     d: dict = {}
     if path is not None:
         p = Path(path)
@@ -214,12 +215,17 @@ def load_config(path: str | Path | None = None, overrides=None) -> Config:
         except yaml.YAMLError as e:
             raise ConfigError(f"{p}: not valid YAML ({e})") from None
     try:
-        return config_from_dict(_merge(d, parse_overrides(overrides)))
+        return _build(cls, _merge(d, parse_overrides(overrides)), "").validate()
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}" if path else str(e)) from None
 
 
-def save_config(cfg: Config, path: str | Path) -> None:
+def load_config(path: str | Path | None = None, overrides=None) -> Config:
+    return load_dataclass_config(Config, path, overrides)
+
+
+def save_config(cfg, path: str | Path) -> None:
+    """Write any config dataclass with ``to_dict`` as YAML, atomically."""
     from amgan.io import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

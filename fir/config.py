@@ -12,9 +12,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
-from amgan.config import ConfigError, _build, _merge, _to_plain, parse_overrides
+from amgan.config import ConfigError, _build, _to_plain, load_dataclass_config, save_config
 
 __all__ = ["FirConfig", "FirDataConfig", "FirModelConfig", "FirTrainConfig", "FirEvalConfig",
            "fir_config_from_dict", "load_fir_config", "save_fir_config", "ConfigError"]
@@ -110,22 +109,8 @@ def fir_config_from_dict(d: dict) -> FirConfig:
 
 
 def load_fir_config(path: str | Path | None = None, overrides=None) -> FirConfig:
-    d: dict = {}
-    if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise ConfigError(f"config file not found: {p}")
-        try:
-            d = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML ({e})") from None
-    try:
-        return fir_config_from_dict(_merge(d, parse_overrides(overrides)))
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}" if path else str(e)) from None
+    return load_dataclass_config(FirConfig, path, overrides)
 
 
 def save_fir_config(cfg: FirConfig, path: str | Path) -> None:
-    from amgan.io import atomic_write_text
-
-    atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    save_config(cfg, path)

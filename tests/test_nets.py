@@ -1,7 +1,6 @@
 """AMGAN networks: shapes, CAM, attention blend, gradient flow, regions."""
 import math
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F

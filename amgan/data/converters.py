@@ -594,7 +594,7 @@ def convert_deepfashion_synthesis(
     unknown = [c for c in cols if c not in _SYN_GROUPS and c != "evaluation_status"]
     missing = [c for c in ("color", "sleeve", "evaluation_status") if c not in cols]
     if unknown or missing:
-        pr.add(f_attr, 2, f"header must be 'image_name color sleeve [gender] [category] evaluation_status'"
+        pr.add(f_attr, 2, "header must be 'image_name color sleeve [gender] [category] evaluation_status'"
                + (f"; unknown column(s) {unknown}" if unknown else "") + (f"; missing {missing}" if missing else ""))
     pr.raise_if_any()
     used = [c for c in cols if c in _SYN_GROUPS]
