@@ -63,6 +63,13 @@ def _edit(args) -> int:
     return run_edit(args)
 
 
+def _export(args) -> int:
+    from amgan.export import export_editor
+
+    print(json.dumps(export_editor(args.editor, args.out, check_data=args.check_data, tolerance=args.tolerance)))
+    return 0
+
+
 def _passthrough(args) -> list[str]:
     argv = ["--config", args.config]
     for s in args.set or []:
@@ -113,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "train":
             s.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
         s.set_defaults(fn=fn)
+
+    s = sub.add_parser("export", help="fp16 inference checkpoint for shipping, checked against fp32")
+    s.add_argument("--editor", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--check-data", help="data set folder whose test shop images are used for the check")
+    s.add_argument("--tolerance", type=float, default=1 / 255)
+    s.set_defaults(fn=_export)
 
     s = sub.add_parser("edit", help="edit one image or a manifest of images")
     s.add_argument("--checkpoint", required=True)

@@ -145,3 +145,18 @@ def test_acceptance_evaluation_end_to_end(tiny_editor_path, tiny_setup, synth_ti
     assert set(m["per_group"]) == {"color", "pattern", "sleeve", "neckline"}
     assert 0 <= m["edit_accuracy_mean"] <= 1 and 0 <= m["outside_change"] <= 1 and m["n_edits"] > 0
     assert (tmp_path / "ev" / "samples.png").exists()
+
+
+def test_fp16_export_is_checked_and_loads(tiny_editor_path, synth_tiny, tmp_path):
+    import torch
+
+    from amgan.export import export_editor
+
+    rep = export_editor(tiny_editor_path, tmp_path / "e16.pt", check_data=synth_tiny)
+    assert rep["classifier_flips"] == 0 and rep["max_group_diff"] <= 1 / 255
+    ck = torch.load(tmp_path / "e16.pt", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in ck["G_ema"].values() if v.is_floating_point())
+    ed = Editor.from_checkpoint(tmp_path / "e16.pt", device="cpu")
+    assert next(ed.G.parameters()).dtype == torch.float32
+    with pytest.raises(ValueError, match="not lossless enough"):
+        export_editor(tiny_editor_path, tmp_path / "x.pt", check_data=synth_tiny, tolerance=-1.0)
