@@ -138,7 +138,7 @@ class Editor:
     @torch.no_grad()
     def edit_tensor(self, x: torch.Tensor, labels: torch.Tensor, request: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One pass per requested group. -> (y, z of the last pass, union of masks a), all [B,*,S,S]."""
-        from amgan.train import group_onehot, manip_onehot
+        from amgan.conditioning import group_onehot, manip_onehot
 
         y, a_all, z = x, torch.zeros_like(x[:, :1]), x
         cur = labels.clone()

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from skimage.metrics import structural_similarity
 from tqdm import tqdm
 
 from amgan.data.memory import load_image, load_mask
 from amgan.data.synth_dataset import read_edits
-from amgan.io import atomic_save_image, atomic_write_text
+from amgan.io import atomic_write_text, save_image_grid
 
 
 def _group_rows(rows, schema):
@@ -38,7 +37,7 @@ def _group_rows(rows, schema):
 
 @torch.no_grad()
 def evaluate_editor(editor, evaluator, data_root, view="shop", batch_size=64, limit=None, progress=True):
-    from amgan.train import group_onehot, manip_onehot
+    from amgan.conditioning import group_onehot, manip_onehot
 
     root = Path(data_root)
     schema = editor.schema
@@ -110,15 +109,8 @@ def evaluate_editor(editor, evaluator, data_root, view="shop", batch_size=64, li
 
 
 def sample_grid(samples: dict, path: Path) -> Path:
-    from torchvision.utils import make_grid
-
-    cols = []
-    for g, (x, a, y, t) in samples.items():
-        cols += [x, a.expand(-1, 3, -1, -1), y, t]
-    grid = torch.stack(cols, 1)  # [6, 4*G, 3, H, W]
-    img = make_grid(grid.flatten(0, 1).clamp(0, 1), nrow=grid.shape[1], padding=2, pad_value=1.0)
-    arr = (img.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    return atomic_save_image(path, Image.fromarray(arr))
+    """Per group: input | mask | edit | truth."""
+    return save_image_grid(path, [col for x_a_y_t in samples.values() for col in x_a_y_t])
 
 
 def main(argv=None) -> int:

@@ -45,3 +45,19 @@ def atomic_torch_save(path: str | Path, obj) -> Path:
     import torch
 
     return atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def save_image_grid(path: str | Path, columns) -> Path:
+    """Save a grid whose rows are samples and whose columns are the given [B,C,H,W] tensors in
+    [0,1] (1-channel columns are shown grey), white-padded, as PNG, atomically."""
+    import numpy as np
+    import torch
+    from PIL import Image
+    from torchvision.utils import make_grid
+
+    cols = [c.detach().float().cpu().clamp(0, 1) for c in columns]
+    cols = [c.expand(-1, 3, -1, -1) if c.shape[1] == 1 else c for c in cols]
+    grid = torch.stack(cols, 1).flatten(0, 1)
+    img = make_grid(grid, nrow=len(cols), padding=2, pad_value=1.0)
+    arr = (img.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    return atomic_save_image(path, Image.fromarray(arr))

@@ -26,16 +26,16 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from amgan import losses
 from amgan.attributes import Schema
 from amgan.checkpoint import load_checkpoint, save_checkpoint, unwrap
+from amgan.conditioning import group_onehot, manip_onehot, random_targets
 from amgan.config import Config, load_config, save_config
 from amgan.data.memory import MemoryData, load_memory
 from amgan.data.synth_dataset import ensure_data
-from amgan.io import atomic_save_image, atomic_write_text
+from amgan.io import atomic_write_text, save_image_grid
 from amgan.nets.discriminator import PatchDiscriminator
 from amgan.nets.generator import Generator
 from amgan.nets.region import attention_boxes, crop_boxes
@@ -50,28 +50,6 @@ class Nets:
     D_I: torch.nn.Module
     D_C: torch.nn.Module | None
     C: torch.nn.Module  # frozen attribute classifier (CAM and perceptual features)
-
-
-# ---- conditioning ------------------------------------------------------------
-def manip_onehot(labels: torch.Tensor, schema: Schema) -> torch.Tensor:
-    """c' as the concatenated one-hot of the manipulable groups: [B, sum of their sizes]."""
-    parts = [F.one_hot(labels[:, schema.group_index(g.name)], len(g)).float() for g in schema.manipulable]
-    return torch.cat(parts, 1)
-
-
-def group_onehot(group: str, schema: Schema, batch: int, device) -> torch.Tensor:
-    """m: which manipulable group is edited (StarGAN's mask vector)."""
-    m = torch.zeros(batch, len(schema.manipulable), device=device)
-    m[:, schema.manipulable_index(group)] = 1.0
-    return m
-
-
-def random_targets(labels: torch.Tensor, gi: int, size: int, gen: torch.Generator) -> torch.Tensor:
-    """Labels with group ``gi`` moved to a different value, uniformly."""
-    shift = torch.randint(1, size, (labels.shape[0],), generator=gen).to(labels.device)
-    out = labels.clone()
-    out[:, gi] = (labels[:, gi] + shift) % size
-    return out
 
 
 def group_for_step(step: int, schema: Schema) -> str:
@@ -298,9 +276,6 @@ class Trainer:
     @torch.no_grad()
     def sample_grid(self, path: Path) -> Path:
         """Rows: fixed inputs. Columns: input, then mask | edit for each manipulable group."""
-        from torchvision.utils import make_grid
-        from PIL import Image
-
         x, c = self.data.batch(self.fixed, self.device)
         cols = [x]
         for g in self.schema.manipulable:
@@ -308,11 +283,8 @@ class Trainer:
             c_trg = c.clone()
             c_trg[:, gi] = (c[:, gi] + 1) % len(g)
             y, _, a = self.nets.G_ema(x, manip_onehot(c_trg, self.schema), group_onehot(g.name, self.schema, len(x), x.device))
-            cols += [a.expand(-1, 3, -1, -1), y]
-        grid = torch.stack(cols, 1).flatten(0, 1)
-        img = make_grid(grid.float().clamp(0, 1).cpu(), nrow=len(cols), padding=2, pad_value=1.0)
-        arr = (img.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-        return atomic_save_image(path, Image.fromarray(arr))
+            cols += [a, y]
+        return save_image_grid(path, cols)
 
     def fit(self) -> dict:
         T = self.cfg.train
