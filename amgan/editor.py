@@ -73,6 +73,27 @@ def to_rgb(image) -> Image.Image:
     return image.convert("RGB")
 
 
+def square_resize(image, size: int) -> tuple[Image.Image, Image.Image, tuple]:
+    """Any image (see :func:`to_rgb`) -> (size x size RGB, the RGB input, geometry).
+
+    The input is padded to a square with the median colour of its border (catalogue
+    photos have plain backgrounds, so this adds no edges) and resized bicubically.
+    ``geometry`` is ``(x0, y0, w, h, side)``: where the input sits in the square.
+    Used by the Editor and by the FIR retriever, so both see an upload the same way.
+    """
+    rgb = to_rgb(image)
+    w, h = rgb.size
+    side = max(w, h)
+    arr = np.asarray(rgb)
+    border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]]).reshape(-1, 3)
+    fill = tuple(int(v) for v in np.median(border, axis=0))
+    sq = Image.new("RGB", (side, side), fill)
+    box = ((side - w) // 2, (side - h) // 2)
+    sq.paste(rgb, box)
+    small = sq.resize((size, size), Image.BICUBIC, reducing_gap=None) if side != size else sq
+    return small, rgb, (box[0], box[1], w, h, side)
+
+
 def _to_pil(t: torch.Tensor) -> Image.Image:
     """[1,C,H,W] in [0,1] -> PIL (RGB for 3 channels, L for 1)."""
     arr = (t[0].permute(1, 2, 0).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
@@ -101,18 +122,9 @@ class Editor:
     # ---- tensors <-> images
     def _prepare(self, image) -> tuple[torch.Tensor, Image.Image, tuple]:
         """-> (x [1,3,S,S] in [0,1], the RGB input, (pad box in the square, square side))."""
-        rgb = to_rgb(image)
-        w, h = rgb.size
-        side = max(w, h)
-        arr = np.asarray(rgb)
-        border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]]).reshape(-1, 3)
-        fill = tuple(int(v) for v in np.median(border, axis=0))
-        sq = Image.new("RGB", (side, side), fill)
-        box = ((side - w) // 2, (side - h) // 2)
-        sq.paste(rgb, box)
-        small = sq.resize((self.size, self.size), Image.BICUBIC, reducing_gap=None) if side != self.size else sq
+        small, rgb, geom = square_resize(image, self.size)
         x = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)[None].float().div(255).to(self.device)
-        return x, rgb, (box[0], box[1], w, h, side)
+        return x, rgb, geom
 
     @staticmethod
     def _restore(t: torch.Tensor, geom) -> torch.Tensor:

@@ -1,6 +1,8 @@
 """The ``fir`` command line. Thin: every command calls a library function.
 
     fir train --config C [--set k=v ...] [--device D] [--no-progress]
+    fir train-flam --config C [--set k=v ...] [--no-progress]
+    fir evaluate --config C --out DIR [--set k=v ...] [--no-progress]
     fir index --checkpoint C --manifest M --out DIR [--split test] [--view shop] [--kind auto]
     fir search --index DIR --checkpoint C --image IN [--k 10]
 
@@ -101,6 +103,20 @@ def _train(args) -> int:
     return train_main(argv)
 
 
+def _train_flam(args) -> int:
+    from fir.flam import main as flam_main
+
+    argv = ["--config", args.config] + [a for s in args.set or [] for a in ("--set", s)]
+    return flam_main(argv + (["--no-progress"] if args.no_progress else []))
+
+
+def _evaluate(args) -> int:
+    from fir.evaluate import main as eval_main
+
+    argv = ["--config", args.config, "--out", args.out] + [a for s in args.set or [] for a in ("--set", s)]
+    return eval_main(argv + (["--no-progress"] if args.no_progress else []))
+
+
 def _index(args) -> int:
     _threads(args.threads)
     idx = build_index(args.checkpoint, args.manifest, args.out, split=None if args.split == "all" else args.split,
@@ -129,6 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None)
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(fn=_train)
+
+    s = sub.add_parser("train-flam", help="train FLAM (feature-level attribute manipulation) on frozen FIR features")
+    s.add_argument("--config", required=True)
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(fn=_train_flam)
+
+    s = sub.add_parser("evaluate", help="retrieval-based evaluation of edits: report.md/html, metrics.json, plots")
+    s.add_argument("--config", required=True)
+    s.add_argument("--out", required=True, help="report folder")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(fn=_evaluate)
 
     s = sub.add_parser("index", help="embed a manifest's images into a saved gallery index")
     s.add_argument("--checkpoint", required=True, help="embedder.pt from `fir train`")

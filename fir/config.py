@@ -16,7 +16,8 @@ from pathlib import Path
 from amgan.config import ConfigError, _build, _to_plain, load_dataclass_config, save_config
 
 __all__ = ["FirConfig", "FirDataConfig", "FirModelConfig", "FirTrainConfig", "FirEvalConfig",
-           "fir_config_from_dict", "load_fir_config", "save_fir_config", "ConfigError"]
+           "fir_config_from_dict", "load_fir_config", "save_fir_config", "ConfigError",
+           "FlamConfig", "load_flam_config", "save_flam_config"]
 
 
 @dataclass(frozen=True)
@@ -113,4 +114,83 @@ def load_fir_config(path: str | Path | None = None, overrides=None) -> FirConfig
 
 
 def save_fir_config(cfg: FirConfig, path: str | Path) -> None:
+    save_config(cfg, path)
+
+
+# ---------------------------------------------------------------- FLAM (``fir train-flam``)
+@dataclass(frozen=True)
+class FlamDataConfig(FirDataConfig):
+    views: tuple[str, ...] = ("shop", "street")  # whose FIR features FLAM learns from
+
+
+@dataclass(frozen=True)
+class FlamModelConfig:
+    attr_dim: int = 32  # size of each attribute-specific space (dictionary prototypes live there)
+    hidden: int = 512  # MLP width (embedders, generator, discriminator)
+    gen_layers: int = 3  # generator depth (Linear layers)
+    temperature: float = 0.1  # cosine-logit temperature (attribute matching, probabilities)
+
+
+@dataclass(frozen=True)
+class FlamTrainConfig:
+    steps: int = 4000
+    batch_size: int = 256
+    lr: float = 2e-4  # generator and discriminator (Adam, betas 0.5/0.999)
+    lr_embed: float = 1e-3  # attribute embedders + dictionary
+    triplet_margin: float = 0.3  # on cosine distance
+    lambda_adv: float = 1.0
+    lambda_attr: float = 1.0
+    lambda_cyc: float = 10.0
+    lambda_idt: float = 10.0
+    r1_gamma: float = 1.0  # R1 penalty on real features (0: off)
+    embed_batch_size: int = 128  # FIR feature extraction batch
+    seed: int = 0
+    threads: int = 0
+    log_every: int = 100
+    out: str = "runs/flam_synth64"
+
+
+@dataclass(frozen=True)
+class FlamConfig:
+    embedder: str = "checkpoints/fir_synth64/embedder.pt"  # the frozen FIR model (fir-embedder checkpoint)
+    data: FlamDataConfig = field(default_factory=FlamDataConfig)
+    model: FlamModelConfig = field(default_factory=FlamModelConfig)
+    train: FlamTrainConfig = field(default_factory=FlamTrainConfig)
+    eval: FirEvalConfig = field(default_factory=FirEvalConfig)
+
+    def to_dict(self) -> dict:
+        return _to_plain(dataclasses.asdict(self))
+
+    def validate(self) -> "FlamConfig":
+        m, t = self.model, self.train
+        checks = [
+            (bool(self.embedder), "embedder must name a fir-embedder checkpoint"),
+            (len(self.data.views) > 0, "data.views must name at least one view"),
+            (m.attr_dim >= 2, "model.attr_dim must be >= 2"),
+            (m.hidden >= 8, "model.hidden must be >= 8"),
+            (m.gen_layers >= 2, "model.gen_layers must be >= 2"),
+            (m.temperature > 0, "model.temperature must be > 0"),
+            (t.steps >= 0, "train.steps must be >= 0"),
+            (t.batch_size >= 2, "train.batch_size must be >= 2"),
+            (t.lr > 0 and t.lr_embed > 0, "train.lr and train.lr_embed must be > 0"),
+            (t.triplet_margin >= 0, "train.triplet_margin must be >= 0"),
+            (min(t.lambda_adv, t.lambda_attr, t.lambda_cyc, t.lambda_idt, t.r1_gamma) >= 0,
+             "train.lambda_* and train.r1_gamma must be >= 0"),
+            (t.embed_batch_size >= 1, "train.embed_batch_size must be >= 1"),
+            (t.log_every >= 1, "train.log_every must be >= 1"),
+            (t.threads >= 0, "train.threads must be >= 0"),
+            (self.eval.split in ("train", "val", "test"), "eval.split must be train, val or test"),
+            (len(self.eval.ks) > 0 and all(k >= 1 for k in self.eval.ks), "eval.ks must be positive integers"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ConfigError(msg)
+        return self
+
+
+def load_flam_config(path: str | Path | None = None, overrides=None) -> FlamConfig:
+    return load_dataclass_config(FlamConfig, path, overrides)
+
+
+def save_flam_config(cfg: FlamConfig, path: str | Path) -> None:
     save_config(cfg, path)

@@ -39,3 +39,38 @@ def tiny_editor_path(tiny_setup):
     t.train_step()
     t.train_step()
     return t.export_editor(root / "editor.pt")
+
+
+@pytest.fixture(scope="session")
+def fir_data(tmp_path_factory):
+    """A 30-product SynthFashion set at 32 px (1 street view) for FIR tests."""
+    from amgan.data.synth_dataset import generate
+
+    root = tmp_path_factory.mktemp("fir_synth")
+    generate(root, 30, size=32, street_views=1, workers=1, progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fir_run(fir_data, tmp_path_factory):
+    """`fir train` run folder (2 steps of configs/fir_test_tiny.yaml) on fir_data."""
+    from fir.cli import main
+
+    out = tmp_path_factory.mktemp("fir_run") / "run"
+    rc = main(["train", "--config", "configs/fir_test_tiny.yaml", "--no-progress",
+               "--set", f"data.root={fir_data}", "--set", f"train.out={out}"])
+    assert rc == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def flam_run(fir_run, fir_data, tmp_path_factory):
+    """`fir train-flam` run folder (configs/flam_test_tiny.yaml) on fir_run's features."""
+    from fir.cli import main
+
+    out = tmp_path_factory.mktemp("flam_run") / "run"
+    rc = main(["train-flam", "--config", "configs/flam_test_tiny.yaml", "--no-progress",
+               "--set", f"embedder={fir_run / 'embedder.pt'}", "--set", f"data.root={fir_data}",
+               "--set", f"train.out={out}"])
+    assert rc == 0
+    return out

@@ -9,26 +9,6 @@ import torch
 torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="module")
-def fir_data(tmp_path_factory):
-    from amgan.data.synth_dataset import generate
-
-    root = tmp_path_factory.mktemp("fir_synth")
-    generate(root, 30, size=32, street_views=1, workers=1, progress=False)
-    return root
-
-
-@pytest.fixture(scope="module")
-def fir_run(fir_data, tmp_path_factory):
-    from fir.cli import main
-
-    out = tmp_path_factory.mktemp("fir_run") / "run"
-    rc = main(["train", "--config", "configs/fir_test_tiny.yaml", "--no-progress",
-               "--set", f"data.root={fir_data}", "--set", f"train.out={out}"])
-    assert rc == 0
-    return out
-
-
 def test_embedding_shape_and_unit_norm():
     from fir.model import EmbeddingNet, embed_images
 

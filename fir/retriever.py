@@ -1,0 +1,147 @@
+"""The Retriever: images in, catalogue matches out; optional FLAM feature-level edits.
+
+    r = Retriever.from_paths("checkpoints/fir_synth64/embedder.pt", "runs/gallery",
+                             flam="checkpoints/flam_synth64/flam.pt")
+    res = r.search(img, k=10)                      # SearchResult: hits, vector, timings
+    res = r.flam_search(img, {"color": "red"})     # FlamResult: hits for "this, but red"
+    res = r.flam_search(img, "make it red", source={"color": "blue", ...})
+
+Images of any size and mode are handled like the Editor does (:func:`amgan.editor.square_resize`:
+padded to a square with their border colour, resized to the embedder's image size).
+The index must have been built by the same embedder (its ``model_id`` is the sha256 of
+the embedder checkpoint): another model's index is refused with
+:class:`fir.index.IndexMismatchError`, and so is a FLAM model trained on another
+embedder's features.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fir.index import GalleryIndex, Hit
+
+__all__ = ["Retriever", "SearchResult", "FlamResult"]
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    vector: np.ndarray  # the query embedding [D]
+    timings: dict = field(default_factory=dict)  # seconds per stage
+
+
+@dataclass
+class FlamResult(SearchResult):
+    source: dict = field(default_factory=dict)  # {group: value} the edit started from
+    target: dict = field(default_factory=dict)  # {group: value} after the edit
+    request: dict = field(default_factory=dict)  # the validated request
+
+
+class Retriever:
+    """FIR embedder + gallery index (+ FLAM). Thread-safe for concurrent reads (no state changes)."""
+
+    def __init__(self, net, index: GalleryIndex, image_size: int, flam=None, device=None):
+        self.device = torch.device(device or "cpu")
+        self.net = net.to(self.device).eval().requires_grad_(False)
+        self.index = index
+        self.image_size = int(image_size)
+        self.flam = flam
+        if index.dim != net.dim:
+            raise ValueError(f"index vectors have dim {index.dim} but the embedder makes dim {net.dim}")
+
+    @classmethod
+    def from_paths(cls, embedder: str | Path, index_dir: str | Path, flam: str | Path | None = None,
+                   device=None) -> "Retriever":
+        from amgan.checkpoint import file_sha256
+        from fir.model import load_embedder
+
+        if not Path(embedder).is_file():
+            raise FileNotFoundError(f"embedder checkpoint not found: {embedder}")
+        model_id = file_sha256(embedder)
+        index = GalleryIndex.load(index_dir, expect_model_id=model_id)
+        net, ck = load_embedder(embedder)
+        size = int(ck.get("image_size") or ck["config"]["data"]["size"])
+        flam_model = None
+        if flam is not None:
+            from fir.flam import load_flam
+
+            flam_model = load_flam(flam, expect_embedder_id=model_id)
+        return cls(net, index, size, flam=flam_model, device=device)
+
+    # ---- embedding
+    def _tensor(self, image) -> torch.Tensor:
+        from amgan.editor import square_resize
+
+        small, _, _ = square_resize(image, self.image_size)
+        return torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)[None].float().div(255)
+
+    @torch.no_grad()
+    def embed(self, image) -> np.ndarray:
+        """One image (PIL or array, any size) -> its unit embedding [D] (float32)."""
+        return self.net(self._tensor(image).to(self.device))[0].float().cpu().numpy()
+
+    @torch.no_grad()
+    def embed_tensor(self, x: torch.Tensor) -> np.ndarray:
+        """float [B,3,H,W] in [0,1] -> unit embeddings [B, D] (the net resizes internally)."""
+        return self.net(x.to(self.device)).float().cpu().numpy()
+
+    # ---- search
+    def _check_k(self, k) -> int:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        return int(min(k, self.index.count))
+
+    def search_vector(self, vector: np.ndarray, k: int = 10) -> list[Hit]:
+        return self.index.search_items(np.asarray(vector, np.float32)[None], self._check_k(k))[0]
+
+    def search(self, image, k: int = 10) -> SearchResult:
+        k = self._check_k(k)
+        t0 = time.perf_counter()
+        v = self.embed(image)
+        t1 = time.perf_counter()
+        hits = self.search_vector(v, k)
+        t2 = time.perf_counter()
+        return SearchResult(hits, v, {"embed": round(t1 - t0, 4), "search": round(t2 - t1, 4)})
+
+    # ---- FLAM
+    @property
+    def schema(self):
+        return self.flam.schema if self.flam is not None else None
+
+    def flam_search(self, image, request, source: dict | None = None, k: int = 10) -> FlamResult:
+        """"This, but <request>" at the feature level: embed, manipulate with FLAM, search.
+
+        ``request``: ``{group: value}`` or an instruction ("make it red"); ``source``: the
+        image's current attribute values ({group: value}, e.g. from the Editor's
+        classifier); when None, FLAM's own attribute embedders predict them.
+        """
+        if self.flam is None:
+            raise ValueError("no FLAM model is loaded: pass flam=... (a `fir train-flam` checkpoint)")
+        k = self._check_k(k)
+        schema = self.flam.schema
+        request = schema.parse_edit(request) if isinstance(request, str) else request
+        request = schema.validate_edit(request)
+        t0 = time.perf_counter()
+        v = self.embed(image)
+        t1 = time.perf_counter()
+        if source is None:
+            src = self.flam.predict_labels(v[None])[0]
+        else:
+            unknown = sorted(set(source) - set(schema.names))
+            if unknown:
+                raise ValueError(f"unknown attribute group(s) {unknown} in source; valid groups: {list(schema.names)}")
+            pred = self.flam.predict_labels(v[None])[0]
+            src = np.array([schema.group(g).index(source[g]) if g in source else int(pred[i])
+                            for i, g in enumerate(schema.names)], np.int64)
+        tgt = schema.apply_edit(src, request)
+        v2 = self.flam.manipulate(v[None], src[None], np.asarray(tgt)[None])[0]
+        t2 = time.perf_counter()
+        hits = self.search_vector(v2, k)
+        t3 = time.perf_counter()
+        return FlamResult(hits, v2, {"embed": round(t1 - t0, 4), "manipulate": round(t2 - t1, 4),
+                                     "search": round(t3 - t2, 4)},
+                          source=schema.decode(src), target=schema.decode(tgt), request=dict(request))

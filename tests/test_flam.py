@@ -1,0 +1,147 @@
+"""FLAM losses on hand-computed cases, the networks' contracts, training smoke run, the Retriever."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+
+
+def test_dictionary_triplet_loss_hand_case():
+    from fir.flam import dictionary_triplet_loss
+
+    W = torch.eye(3)  # prototypes e0, e1, e2
+    e = F.normalize(torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]), dim=1)
+    y = torch.tensor([0, 1])
+    # row 0: cos to W0 = cos to W1 = 1/sqrt2 -> d_pos = d_neg -> loss = margin
+    # row 1: pos W1 cos 0 (d_pos 1), hardest neg W0 cos 1 (d_neg 0) -> margin + 1
+    loss = dictionary_triplet_loss(e, W, y, margin=0.3)
+    assert loss.item() == pytest.approx((0.3 + 1.3) / 2, abs=1e-6)
+    # a satisfied triplet costs nothing
+    assert dictionary_triplet_loss(torch.eye(3), W, torch.arange(3), 0.5).item() == 0.0
+
+
+def test_attribute_matching_and_cosine_and_logistic_losses():
+    from fir.flam import attribute_matching_loss, cosine_distance, d_logistic_loss, g_logistic_loss, r1_penalty
+
+    logits = [torch.tensor([[0.0, 0.0]]), torch.tensor([[math.log(3.0), 0.0, 0.0]])]
+    labels = torch.tensor([[1, 0]])
+    # CE: log 2 for the first group; -log(3/5) for the second
+    assert attribute_matching_loss(logits, labels).item() == pytest.approx((math.log(2) - math.log(0.6)) / 2, abs=1e-6)
+    a = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    b = torch.tensor([[1.0, 0.0], [3.0, 0.0]])
+    assert cosine_distance(a, b).item() == pytest.approx(0.5)  # (0 + 1) / 2
+    real, fake = torch.tensor([0.0]), torch.tensor([0.0])
+    assert d_logistic_loss(real, fake).item() == pytest.approx(2 * math.log(2))
+    assert g_logistic_loss(torch.tensor([0.0, 100.0])).item() == pytest.approx(math.log(2) / 2, abs=1e-6)
+    # R1 of D(x) = 3 * x_0 is 9
+    x = torch.randn(4, 2, requires_grad=True)
+    assert r1_penalty(3 * x[:, 0], x).item() == pytest.approx(9.0)
+
+
+def test_flamnet_starts_as_identity_and_respects_no_change():
+    from fir.flam import FeatureDiscriminator, FlamNet
+
+    torch.manual_seed(0)
+    net = FlamNet(16, [2, 3, 4], attr_dim=8, hidden=32)
+    f = F.normalize(torch.randn(5, 16), dim=1)
+    s = torch.tensor([[0, 1, 2]] * 5)
+    t = torch.tensor([[0, 2, 2]] * 5)
+    assert torch.allclose(net.generate(f, s, t), f, atol=1e-6)  # zero-initialised last layer
+    assert torch.count_nonzero(net.condition(s, s)) == 0  # no change -> all-zero condition
+    c = net.condition(s, t)
+    assert c.shape == (5, 24) and torch.count_nonzero(c[:, :8]) == 0 and torch.count_nonzero(c[:, 8:16]) > 0
+    logits = net.attr_logits(f)
+    assert [lg.shape for lg in logits] == [(5, 2), (5, 3), (5, 4)]
+    assert all(lg.abs().max() <= 1 / net.temperature + 1e-5 for lg in logits)  # cosines / temperature
+    assert FeatureDiscriminator(16, [2, 3, 4], 32)(f, s).shape == (5,)
+    with pytest.raises(ValueError, match="FLAM source labels"):
+        net.generate(f, s[:, :2], t)
+
+
+def test_single_edit_targets_change_exactly_one_manipulable_group():
+    from fir.flam import _single_edit_targets
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (500, 3))
+    t = _single_edit_targets(y, [1, 2], [2, 5, 3], g)
+    changed = t != y
+    assert changed.sum(1).eq(1).all() and not changed[:, 0].any()
+    assert t[:, 1].max() < 5 and t[:, 2].max() < 3 and changed[:, 1].any() and changed[:, 2].any()
+
+
+def test_train_flam_smoke_and_checkpoint(flam_run, fir_run):
+    from amgan.checkpoint import file_sha256, load_checkpoint
+    from fir.flam import FlamMismatchError, load_flam
+
+    ck = load_checkpoint(flam_run / "flam.pt", kind="fir-flam")
+    assert ck["embedder_id"] == file_sha256(fir_run / "embedder.pt")
+    stats = [json.loads(line) for line in (flam_run / "stats.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in stats] == [1, 2, 3, 4, 5]
+    assert all(np.isfinite(v) for s in stats for v in s.values())
+    m = json.loads((flam_run / "metrics.json").read_text())
+    assert set(m["test"]["attribute_accuracy"]) == {"category", "color", "pattern", "sleeve", "neckline"}
+    # plain queries are searched with f itself: the same numbers as the embedder's own evaluation
+    fir_m = json.loads((fir_run / "metrics.json").read_text())["trained"]
+    assert m["plain_query_c2s"]["fir_feature"]["recall@1"] == pytest.approx(fir_m["recall@1"])
+    flam = load_flam(flam_run / "flam.pt", expect_embedder_id=ck["embedder_id"])
+    f = F.normalize(torch.randn(3, flam.net.feat_dim), dim=1).numpy()
+    y = flam.predict_labels(f)
+    assert y.shape == (3, 5) and y.dtype == np.int64
+    t = y.copy()
+    t[:, 1] = (t[:, 1] + 1) % 12
+    out = flam.manipulate(f, y, t)
+    assert out.shape == f.shape and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5)
+    with pytest.raises(ValueError, match="out of range"):
+        flam.manipulate(f, y, t + 100)
+    with pytest.raises(FlamMismatchError, match="retrain"):
+        load_flam(flam_run / "flam.pt", expect_embedder_id="0" * 64)
+
+
+def test_train_flam_refuses_missing_embedder_and_bad_config(tmp_path, capsys):
+    from fir.cli import main
+    from fir.config import ConfigError, load_flam_config
+
+    rc = main(["train-flam", "--config", "configs/flam_test_tiny.yaml", "--no-progress",
+               "--set", f"embedder={tmp_path / 'nope.pt'}", "--set", f"train.out={tmp_path / 'o'}"])
+    assert rc == 2 and "embedder checkpoint not found" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="lambda"):
+        load_flam_config("configs/flam_test_tiny.yaml", ["train.lambda_cyc=-1"])
+    assert load_flam_config("configs/flam_synth64.yaml").data.views == ("shop", "street")
+
+
+def test_retriever_search_and_flam_search(fir_run, flam_run, fir_data, tmp_path):
+    from PIL import Image
+
+    from amgan.attributes import SchemaError
+    from fir.cli import build_index, search_image
+    from fir.index import IndexMismatchError
+    from fir.retriever import Retriever
+
+    emb = fir_run / "embedder.pt"
+    build_index(emb, fir_data, tmp_path / "idx", split=None, view="shop", progress=False)
+    r = Retriever.from_paths(emb, tmp_path / "idx", flam=flam_run / "flam.pt")
+    item = r.index.metadata[0]
+    img = Image.open(item["path"])
+    res = r.search(img, k=3)
+    assert len(res.hits) == 3 and res.hits[0].item["path"] == item["path"]  # a gallery image finds itself
+    assert [h.id for h in res.hits] == [h.id for h in search_image(tmp_path / "idx", emb, item["path"], 3)]
+    big = img.resize((97, 61))  # any size and aspect ratio is accepted
+    assert len(r.search(big, k=2).hits) == 2
+    fr = r.flam_search(img, "make it red", source=item["attributes"], k=4)
+    assert fr.source == item["attributes"] and fr.target == {**item["attributes"], "color": "red"}
+    assert len(fr.hits) == 4 and set(fr.timings) == {"embed", "manipulate", "search"}
+    assert r.flam_search(img, {"sleeve": "long"}, k=1).target["sleeve"] == "long"
+    with pytest.raises(SchemaError, match="valid values"):
+        r.flam_search(img, {"color": "plaid"})
+    with pytest.raises(ValueError, match="k must be"):
+        r.search(img, k=0)
+    with pytest.raises(ValueError, match="unknown attribute group"):
+        r.flam_search(img, {"color": "red"}, source={"fabric": "silk"})
+    with pytest.raises(IndexMismatchError):
+        other = tmp_path / "other.pt"
+        other.write_bytes(emb.read_bytes() + b"\0")  # a different file: a different model id
+        Retriever.from_paths(other, tmp_path / "idx")
