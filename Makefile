@@ -35,6 +35,7 @@ bench: venv
 	$(BIN)/python bench/bench_synth.py --out bench/out/synth.json
 	$(BIN)/python bench/bench_amgan.py --out bench/out/amgan.json
 	$(BIN)/python bench/bench_index.py --out bench/out/index.json
+	$(BIN)/python bench/bench_flam.py --out bench/out/flam.json
 
 demo: venv
 	@test -f demo/app.py || { echo "make demo: the Gradio demo (demo/app.py) is not built yet; see issue 'The Gradio demo'."; \

@@ -3,6 +3,7 @@
     fir train --config C [--set k=v ...] [--device D] [--no-progress]
     fir train-flam --config C [--set k=v ...] [--no-progress]
     fir evaluate --config C --out DIR [--set k=v ...] [--no-progress]
+    fir export --checkpoint C --out F [--check-data DIR]   (fp16, optimizer dropped, checked)
     fir index --checkpoint C --manifest M --out DIR [--split test] [--view shop] [--kind auto]
     fir search --index DIR --checkpoint C --image IN [--k 10]
 
@@ -117,6 +118,30 @@ def _evaluate(args) -> int:
     return eval_main(argv + (["--no-progress"] if args.no_progress else []))
 
 
+def _export(args) -> int:
+    from fir.model import export_embedder
+
+    imgs = None
+    if args.check_data:
+        import numpy as np
+        import torch
+
+        from amgan.data.manifest import read_manifest
+        from amgan.data.memory import load_image
+
+        from amgan.checkpoint import load_checkpoint
+
+        ck = load_checkpoint(args.checkpoint, kind="fir-embedder")
+        size = int(ck.get("image_size") or ck["config"]["data"]["size"])
+        del ck
+        m = read_manifest(Path(args.check_data) / "manifest.csv")
+        rows = m.indices("test", None)[: args.check_n]
+        imgs = torch.from_numpy(np.stack([load_image(m.image_path(i), size) for i in rows])).permute(0, 3, 1, 2)
+    report = export_embedder(args.checkpoint, args.out, imgs.contiguous() if imgs is not None else None)
+    print(json.dumps({"out": str(args.out), **report}))
+    return 0
+
+
 def _index(args) -> int:
     _threads(args.threads)
     idx = build_index(args.checkpoint, args.manifest, args.out, split=None if args.split == "all" else args.split,
@@ -158,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(fn=_evaluate)
+
+    s = sub.add_parser("export", help="ship an embedder: fp16 weights, no optimizer, checked against fp32")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--check-data", default=None, help="a data set folder whose test images check the fp16 copy")
+    s.add_argument("--check-n", type=int, default=128)
+    s.set_defaults(fn=_export)
 
     s = sub.add_parser("index", help="embed a manifest's images into a saved gallery index")
     s.add_argument("--checkpoint", required=True, help="embedder.pt from `fir train`")

@@ -110,10 +110,10 @@ def eval_config_from_dict(d: dict) -> EvalConfig:
 
 def lpips_status() -> tuple[bool, str]:
     """(available, why): LPIPS needs torchvision's ImageNet AlexNet weights on disk."""
-    try:
-        import lpips  # noqa: F401
-    except ImportError as e:
-        return False, f"the lpips package does not import ({e})"
+    import importlib.util
+
+    if importlib.util.find_spec("lpips") is None:
+        return False, "the lpips package is not installed"
     ck = Path(torch.hub.get_dir()) / "checkpoints" / "alexnet-owt-7be5be79.pth"
     if not ck.is_file():
         return False, (f"LPIPS compares AlexNet features, and the ImageNet AlexNet weights it needs are not on this "

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from amgan.nets import check_shape
 from amgan.nets.classifier import IMAGENET_MEAN, IMAGENET_STD, load_efficientnet_lite0
 
-__all__ = ["EmbeddingNet", "GeM", "embed_images", "build_embedder", "load_embedder", "CHECKPOINT_KIND"]
+__all__ = ["EmbeddingNet", "GeM", "embed_images", "build_embedder", "load_embedder", "export_embedder", "CHECKPOINT_KIND"]
 
 CHECKPOINT_KIND = "fir-embedder"
 
@@ -152,3 +152,33 @@ def embed_images(net: EmbeddingNet, images_uint8, batch_size: int = 128, *, trun
         net.train(was_training)
     width = net.out_channels if trunk_only else net.dim
     return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, width), np.float32)
+
+
+def export_embedder(src: str | Path, dst: str | Path, check_images=None, max_diff: float = 1e-2) -> dict:
+    """Ship a ``fir-embedder`` checkpoint: optimizer dropped, floating weights in fp16.
+
+    When ``check_images`` (uint8 [N,3,H,W]) are given, the fp16 copy (loaded back to fp32,
+    as :func:`load_embedder` does) must embed them within ``max_diff`` (max abs difference
+    per coordinate of the unit vectors) of the original, else ValueError and nothing is
+    written. Returns the check report.
+    """
+    from amgan.checkpoint import load_checkpoint, save_checkpoint
+
+    ck = load_checkpoint(src, kind=CHECKPOINT_KIND)
+    small = {k: v for k, v in ck.items() if k not in ("optimizer", "format", "kind", "code_version")}
+    small["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in ck["state_dict"].items()}
+    small["dtype"] = "float16"
+    report: dict = {}
+    if check_images is not None:
+        a, _ = load_embedder(src)
+        b = build_embedder(ck["config"]["model"], pretrained=False)
+        b.load_state_dict(small["state_dict"], strict=True)
+        ea = embed_images(a, check_images, progress=False)
+        eb = embed_images(b.eval(), check_images, progress=False)
+        report = {"images": int(len(ea)), "max_abs_diff": float(np.abs(ea - eb).max()),
+                  "min_cosine": float((ea * eb).sum(1).min())}
+        if report["max_abs_diff"] > max_diff:
+            raise ValueError(f"fp16 export is not close enough to fp32: {report}")
+    small["export_check"] = report
+    save_checkpoint(dst, CHECKPOINT_KIND, **small)
+    return report

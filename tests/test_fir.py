@@ -123,3 +123,22 @@ def test_index_search_round_trip_and_refusal(fir_run, fir_data, tmp_path, capsys
     assert main(["search", "--index", str(tmp_path / "nowhere"), "--checkpoint", str(ck),
                  "--image", str(m.image_path(row))]) == 2
     assert "fir: error:" in capsys.readouterr().err
+
+
+def test_export_embedder_fp16_checked(fir_run, fir_data, tmp_path, capsys):
+    from amgan.checkpoint import load_checkpoint
+    from fir.cli import main
+    from fir.model import embed_images, load_embedder
+
+    out = tmp_path / "small.pt"
+    assert main(["export", "--checkpoint", str(fir_run / "embedder.pt"), "--out", str(out),
+                 "--check-data", str(fir_data), "--check-n", "8"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert 0 < report["images"] <= 8 and report["max_abs_diff"] < 1e-2
+    ck = load_checkpoint(out, kind="fir-embedder")
+    assert "optimizer" not in ck and ck["dtype"] == "float16"
+    assert all(v.dtype == torch.float16 for v in ck["state_dict"].values() if v.is_floating_point())
+    a, _ = load_embedder(fir_run / "embedder.pt")
+    b, _ = load_embedder(out)
+    imgs = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    assert np.abs(embed_images(a, imgs, progress=False) - embed_images(b, imgs, progress=False)).max() < 1e-2
