@@ -38,8 +38,6 @@ bench: venv
 	$(BIN)/python bench/bench_flam.py --out bench/out/flam.json
 
 demo: venv
-	@test -f demo/app.py || { echo "make demo: the Gradio demo (demo/app.py) is not built yet; see issue 'The Gradio demo'."; \
-	  echo "Meanwhile: $(BIN)/amgan edit --checkpoint checkpoints/amgan_synth64/editor.pt --image IN.png --set color=red --out OUT.png"; exit 1; }
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python -m demo.app
 
 clean:

@@ -144,6 +144,7 @@ class FlamTrainConfig:
     lambda_idt: float = 10.0
     r1_gamma: float = 1.0  # R1 penalty on real features (0: off)
     embed_batch_size: int = 128  # FIR feature extraction batch
+    cache_dir: str = "runs/cache"  # FIR features cached here, keyed by model + manifest sha256 ("": off)
     seed: int = 0
     threads: int = 0
     log_every: int = 100

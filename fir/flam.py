@@ -248,13 +248,31 @@ def load_flam(path: str | Path, expect_embedder_id: str | None = None, map_locat
 
 
 # ---------------------------------------------------------------- training
-def _features(embedder, root: Path, size: int, split: str, views, batch_size: int, progress: bool):
+def _features(embedder, embedder_id: str, root: Path, size: int, split: str, views, batch_size: int,
+              cache_dir: str, progress: bool):
+    """FIR features of a split: (f [N,D], labels [N,G], product_ids, views), cached on disk.
+
+    The cache file is keyed by the embedder's sha256, the manifest's sha256, the split,
+    the views and the size, so a changed model or data set never reuses stale features.
+    """
+    from amgan.checkpoint import file_sha256
     from amgan.data.memory import load_memory
+    from amgan.io import atomic_torch_save
     from fir.model import embed_images
 
+    key = f"{embedder_id[:16]}-{file_sha256(root / 'manifest.csv')[:16]}-{split}-{'+'.join(views)}-{size}"
+    path = Path(cache_dir) / f"flam-features-{key}.pt" if cache_dir else None
+    if path is not None and path.is_file():
+        c = torch.load(path, map_location="cpu", weights_only=True)
+        log.info("FIR features of %s from the cache %s", split, path)
+        return c["features"], c["labels"], c["product_ids"], c["views"]
     data = load_memory(root, size, splits=(split,), views=views, progress=progress)
-    f = embed_images(embedder, data.images, batch_size, progress=progress, desc=f"FIR features {split}")
-    return torch.from_numpy(f), data.labels, data
+    f = torch.from_numpy(embed_images(embedder, data.images, batch_size, progress=progress,
+                                      desc=f"FIR features {split}"))
+    if path is not None:
+        atomic_torch_save(path, {"features": f, "labels": data.labels, "product_ids": data.product_ids,
+                                 "views": data.views})
+    return f, data.labels, data.product_ids, data.views
 
 
 def _single_edit_targets(labels: Tensor, manip: list[int], sizes: list[int], gen: torch.Generator) -> Tensor:
@@ -318,9 +336,11 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True) -> dict:
     size = int(eck.get("image_size") or eck["config"]["data"]["size"])
     root = ensure_data(cfg.data, progress=progress)
     views = tuple(cfg.data.views)
-    f_tr, y_tr, train_data = _features(embedder, root, size, "train", views, T.embed_batch_size, progress)
-    f_te, y_te, test_data = _features(embedder, root, size, cfg.eval.split, views, T.embed_batch_size, progress)
-    schema = train_data.schema
+    f_tr, y_tr, _, _ = _features(embedder, embedder_id, root, size, "train", views, T.embed_batch_size,
+                                 T.cache_dir, progress)
+    f_te, y_te, te_pids, te_views = _features(embedder, embedder_id, root, size, cfg.eval.split, views,
+                                              T.embed_batch_size, T.cache_dir, progress)
+    schema = Schema.from_dict(json.loads((root / "schema.json").read_text()))
     sizes = [len(g) for g in schema.groups]
     manip = [schema.group_index(g.name) for g in schema.manipulable]
     if not manip:
@@ -379,11 +399,11 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True) -> dict:
     ev = evaluate_flam(net, f_te, y_te, manip, seed=T.seed)
     ev["attribute_accuracy"] = {schema.names[int(k)]: v for k, v in ev["attribute_accuracy"].items()}
     # plain queries: f is searched as is (FLAM never changes the embedder); G(f, s->s) for comparison
-    q = [i for i, v in enumerate(test_data.views) if v == cfg.data.street_view]
-    gal = [i for i, v in enumerate(test_data.views) if v == cfg.data.shop_view]
+    q = [i for i, v in enumerate(te_views) if v == cfg.data.street_view]
+    gal = [i for i, v in enumerate(te_views) if v == cfg.data.shop_view]
     plain = {}
     if q and gal:
-        qp, gp = [test_data.product_ids[i] for i in q], [test_data.product_ids[i] for i in gal]
+        qp, gp = [te_pids[i] for i in q], [te_pids[i] for i in gal]
         with torch.no_grad():
             f_id = net.generate(f_te, y_te, y_te)
         plain = {"fir_feature": evaluate_c2s(f_te[q].numpy(), qp, f_te[gal].numpy(), gp, cfg.eval.ks),

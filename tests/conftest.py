@@ -74,3 +74,67 @@ def flam_run(fir_run, fir_data, tmp_path_factory):
                "--set", f"train.out={out}"])
     assert rc == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder_path(synth_tiny, tmp_path_factory):
+    """A FIR embedder after 2 steps of tiny training on synth_tiny (configs/fir_test_tiny.yaml)."""
+    from fir.config import load_fir_config
+    from fir.train import train_embedder
+
+    out = tmp_path_factory.mktemp("tiny_fir") / "run"
+    cfg = load_fir_config("configs/fir_test_tiny.yaml", [f"data.root={synth_tiny}", f"train.out={out}"])
+    train_embedder(cfg, out, progress=False)
+    return out / "embedder.pt"
+
+
+@pytest.fixture(scope="session")
+def tiny_flam_path(tiny_embedder_path, synth_tiny, tmp_path_factory):
+    """A FLAM model after a few tiny training steps on tiny_embedder_path's features (configs/flam_test_tiny.yaml)."""
+    from fir.config import load_flam_config
+    from fir.flam import train_flam
+
+    out = tmp_path_factory.mktemp("tiny_flam") / "run"
+    cfg = load_flam_config("configs/flam_test_tiny.yaml", [f"embedder={tiny_embedder_path}", f"data.root={synth_tiny}",
+                                                           f"train.out={out}"])
+    train_flam(cfg, out, progress=False)
+    return out / "flam.pt"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_demo(editor, retriever, **kw):
+    """Launch build_demo(editor, retriever, **kw) on a free local port; -> (Blocks, url)."""
+    from demo.app import build_demo, launch_demo
+
+    demo = build_demo(editor, retriever, **kw)
+    port = _free_port()
+    launch_demo(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    return demo, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="session")
+def demo_server(tiny_editor_path, tiny_embedder_path, tiny_flam_path, synth_tiny, tmp_path_factory):
+    """The Gradio demo on tiny models (AMGAN, FIR, FLAM), served on a free local port: a dict with
+    url, editor, retriever, examples, data, index, embedder, editor_path. Used by tests/test_demo*.py."""
+    from amgan.editor import Editor
+    from demo.app import example_images, load_retriever
+
+    index = tmp_path_factory.mktemp("demo_index") / "gallery"
+    retriever, notes, search_off, flam_off = load_retriever(tiny_embedder_path, index, synth_tiny, flam=tiny_flam_path,
+                                                            progress=False, split=None)  # all 40 shop images
+    assert retriever.flam is not None, flam_off
+    editor = Editor.from_checkpoint(tiny_editor_path)
+    examples = example_images(synth_tiny)
+    demo, url = serve_demo(editor, retriever, examples=examples, notes=notes)
+    try:
+        yield {"url": url, "editor": editor, "retriever": retriever, "examples": examples, "data": synth_tiny,
+               "index": index, "embedder": tiny_embedder_path, "editor_path": tiny_editor_path}
+    finally:
+        demo.close()

@@ -14,6 +14,16 @@ def test_shipped_configs_load(path):
         from fir.config import load_fir_config
 
         cfg = load_fir_config(path)
+    elif path.name.startswith("flam_"):
+        from fir.config import load_flam_config
+
+        cfg = load_flam_config(path)
+    elif path.name.startswith("eval_"):
+        from fir.evaluate import load_eval_config
+
+        cfg = load_eval_config(path)
+        assert cfg.max_k >= max(cfg.ks)
+        return
     else:
         cfg = load_config(path)
     assert cfg.data.size in (32, 64, 128)

@@ -145,3 +145,19 @@ def test_retriever_search_and_flam_search(fir_run, flam_run, fir_data, tmp_path)
         other = tmp_path / "other.pt"
         other.write_bytes(emb.read_bytes() + b"\0")  # a different file: a different model id
         Retriever.from_paths(other, tmp_path / "idx")
+
+
+def test_feature_cache_is_keyed_and_reused(fir_run, fir_data, tmp_path):
+    from amgan.checkpoint import file_sha256
+    from fir.flam import _features
+    from fir.model import load_embedder
+
+    net, _ = load_embedder(fir_run / "embedder.pt")
+    mid = file_sha256(fir_run / "embedder.pt")
+    a = _features(net, mid, fir_data, 32, "test", ("shop",), 16, str(tmp_path), False)
+    files = list(tmp_path.glob("flam-features-*.pt"))
+    assert len(files) == 1 and mid[:16] in files[0].name
+    b = _features(net, mid, fir_data, 32, "test", ("shop",), 16, str(tmp_path), False)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and a[2] == b[2] and a[3] == b[3]
+    _features(net, "f" * 64, fir_data, 32, "test", ("shop",), 16, str(tmp_path), False)  # another model: new file
+    assert len(list(tmp_path.glob("flam-features-*.pt"))) == 2

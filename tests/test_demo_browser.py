@@ -1,0 +1,138 @@
+"""The demo in a real headless Chromium: Playwright's sync API driving Debian's /usr/bin/chromium
+(never `playwright install`). Upload, choose, click, and check what the page shows."""
+import io
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+torch.set_num_threads(1)
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason=f"{CHROMIUM} is missing (apt-get install -y chromium chromium-driver)"),
+    pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+expect = sync_api.expect
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, demo_server):
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    pg.goto(demo_server["url"])
+    try:
+        yield pg
+    finally:
+        ctx.close()
+
+
+@pytest.fixture(scope="module")
+def photo(demo_server):
+    """A test-split shop image that is not one of the page's examples."""
+    from amgan.data.manifest import read_manifest
+
+    m = read_manifest(demo_server["data"] / "manifest.csv")
+    return next(str(m.image_path(i)) for i in m.indices("test", "shop")
+                if str(m.image_path(i)) not in demo_server["examples"])
+
+
+def _predicted(editor, path) -> dict:
+    return {g: max(p, key=p.get) for g, p in editor.predict(Image.open(path)).items()}
+
+
+def _choose(page, group: str, value: str):
+    page.locator(f"#menu-{group} input").click()
+    page.get_by_role("option", name=value, exact=True).click()
+
+
+def test_upload_choose_a_colour_edit_and_search(page, demo_server, photo, tmp_path):
+    ed, r = demo_server["editor"], demo_server["retriever"]
+    pred = _predicted(ed, photo)
+    page.locator("#photo input[type=file]").set_input_files(photo)
+    # the prediction fills the table and presets every menu
+    expect(page.locator("#predicted")).to_contain_text(f"{pred['pattern']} ")
+    for g in ("color", "pattern", "sleeve", "neckline"):
+        expect(page.locator(f"#menu-{g} input")).to_have_value(pred[g])
+    color = next(c for c in ("red", "blue", "green") if c != pred["color"])
+    _choose(page, "color", color)
+    page.locator("#go").click()
+
+    expect(page.locator("#request textarea, #request input").first).to_have_value(f"color={color}")
+    expect(page.locator("#timings")).to_contain_text("total")
+    expect(page.locator("#gallery-amgan .thumbnail-item")).to_have_count(8)
+    expect(page.locator("#gallery-flam .thumbnail-item")).to_have_count(8)  # FLAM is loaded: 'both' by default
+    edited = page.locator("#edited img").first
+    expect(edited).to_be_visible()
+
+    # what the page shows is the editor's edit and the retriever's matches for it
+    ref = ed.edit(Image.open(photo), {"color": color})
+    shown = Image.open(io.BytesIO(page.request.get(edited.get_attribute("src")).body())).convert("RGB")
+    assert np.abs(np.asarray(shown).astype(int) - np.asarray(ref.image).astype(int)).max() <= 1
+    hits = r.search(ref.image, 8).hits
+    captions = page.locator("#gallery-amgan .caption-label").all_inner_texts()
+    assert [c.split()[:2] for c in captions] == [[f"#{h.rank + 1}", f"{h.score:.3f}"] for h in hits]
+    for c, h in zip(captions, hits):
+        assert c.endswith(" ".join(h.item["attributes"][g] for g in ed.schema.names))
+    for sel in ("#mask img", "#cam img"):
+        expect(page.locator(sel).first).to_be_visible()
+
+    shot = tmp_path / "demo.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert Image.open(shot).size[0] == 1440 and shot.stat().st_size > 20_000
+
+
+def test_example_instruction_and_a_mistake(page, demo_server):
+    """Pick an example; Enter in the instruction box runs the search; a bad request shows a message."""
+    page.locator("#examples button").first.click()  # the first example
+    expect(page.locator("#predicted")).to_contain_text("neckline")
+    page.locator("#instruction textarea, #instruction input").first.fill("make it sparkly")
+    page.locator("#instruction textarea, #instruction input").first.press("Enter")
+    expect(page.get_by_text("no attribute value found in 'make it sparkly'").first).to_be_visible()
+    page.locator("#instruction textarea, #instruction input").first.fill("make it green with long sleeves")
+    page.locator("#instruction textarea, #instruction input").first.press("Enter")
+    expect(page.locator("#request textarea, #request input").first).to_have_value("color=green, sleeve=long")
+    expect(page.locator("#gallery-amgan .thumbnail-item")).to_have_count(8)
+
+
+def test_nothing_requested_is_a_message(page, demo_server, photo):
+    page.locator("#photo input[type=file]").set_input_files(photo)
+    expect(page.locator("#menu-color input")).to_have_value(_predicted(demo_server["editor"], photo)["color"])
+    page.locator("#go").click()
+    expect(page.get_by_text("Nothing requested").first).to_be_visible()
+    expect(page.locator("#gallery-amgan .thumbnail-item")).to_have_count(0)
+
+
+def test_screenshot_flag_runs_the_whole_start_up(demo_server, tmp_path):
+    """`python -m demo.app --screenshot` (a fresh process): builds the index, serves, drives Chromium, writes a PNG."""
+    import subprocess
+    import sys
+
+    from conftest import _free_port
+
+    shot, index = tmp_path / "shot.png", tmp_path / "gallery"
+    cmd = [sys.executable, "-m", "demo.app", "--editor", str(demo_server["editor_path"]),
+           "--embedder", str(demo_server["embedder"]), "--flam", "none", "--data", str(demo_server["data"]),
+           "--index", str(index), "--port", str(_free_port()), "--screenshot", str(shot)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "building the gallery index" in done.stderr and "FLAM (feature-level edits) is off" in done.stderr
+    assert (index / "meta.json").is_file() and Image.open(shot).size[0] == 1440
