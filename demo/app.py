@@ -211,9 +211,10 @@ def gallery_and_matches(hits, schema, store: PngStore, target: dict | None = Non
         attrs = dict(h.item.get("attributes", {}))
         ok = bool(target) and all(attrs.get(g) == v for g, v in target.items())
         values = " ".join(attrs[g] for g in schema.names if g in attrs)
+        score = round(float(h.score), 3)  # one rounding for caption and JSON, so they always agree
         gallery.append((store.thumb(str(h.item.get("path", ""))),
-                        f"#{h.rank + 1} {h.score:.3f} {'✓ ' if ok else ''}{values}"))
-        rows.append({"rank": h.rank + 1, "id": int(h.id), "score": round(float(h.score), 4),
+                        f"#{h.rank + 1} {score:.3f} {'✓ ' if ok else ''}{values}"))
+        rows.append({"rank": h.rank + 1, "id": int(h.id), "score": score,
                      "product_id": h.item.get("product_id"), "attributes": attrs,
                      **({"has_target": ok} if target else {})})
     return gallery, rows
