@@ -23,7 +23,9 @@ the matches (rank, id, score, product_id, attributes) and the time of each step 
 - ``/search(image, k) -> (gallery, info)``: the photo as it is
 - ``/edit_and_search(image, request, region, method, k) -> (edited, mask_overlay, cam_overlay,
   amgan_gallery, flam_gallery, info)``: AMGAN edits the photo, then FIR searches with the
-  edit; FLAM edits the photo's FIR feature instead; ``both`` runs the two side by side.
+  edit; FLAM edits the photo's FIR feature instead (from its own reading of the photo's
+  attributes, ``info["flam_source"]``, with its calibrated edit strength); ``both`` runs the
+  two side by side.
 
 Mistakes (no image, not an image, unknown attribute or value, nothing requested, bad k, a
 region with a sleeve edit, FLAM or search not loaded) come back as ``gr.Error`` messages.
@@ -352,10 +354,11 @@ class DemoLogic:
         if method in ("amgan", "both"):
             amgan_gallery, info["amgan"] = gallery_and_matches(found.hits, self.schema, self.store, target)
         if method in ("flam", "both"):
-            flam_schema = self.retriever.flam.schema
-            src = {g: v for g, v in source.items() if g in flam_schema.names}
-            fres = self.retriever.flam_search(photo, req, source=src, k=k)
+            # FLAM reads the source attributes off the search feature itself (its embedders saw street
+            # and shop photos; the CAM classifier only catalogue shots), as in training and `fir evaluate`
+            fres = self.retriever.flam_search(photo, req, k=k)
             flam_gallery, info["flam"] = gallery_and_matches(fres.hits, self.schema, self.store, target)
+            info["flam_source"] = fres.source
             times["flam"] = _ms(fres.timings)
             if region != "whole":
                 info["notes"].append("FLAM edits the feature of the whole garment: the region applies to AMGAN only.")

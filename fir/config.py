@@ -129,6 +129,10 @@ class FlamModelConfig:
     hidden: int = 512  # MLP width (embedders, generator, discriminator)
     gen_layers: int = 3  # generator depth (Linear layers)
     temperature: float = 0.1  # cosine-logit temperature (attribute matching, probabilities)
+    # edit strength a in f' = normalize(f + a * R(f, c)): picked after training from this grid by
+    # top-k retrieval accuracy of feature edits on calibrate_split (a single value fixes it)
+    strength_grid: list = field(default_factory=lambda: [1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0])
+    calibrate_split: str = "val"
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,9 @@ class FlamConfig:
             (m.hidden >= 8, "model.hidden must be >= 8"),
             (m.gen_layers >= 2, "model.gen_layers must be >= 2"),
             (m.temperature > 0, "model.temperature must be > 0"),
+            (len(m.strength_grid) > 0 and all(isinstance(a, (int, float)) and a > 0 for a in m.strength_grid),
+             "model.strength_grid must be a non-empty list of numbers > 0"),
+            (m.calibrate_split in ("train", "val", "test"), "model.calibrate_split must be train, val or test"),
             (t.steps >= 0, "train.steps must be >= 0"),
             (t.batch_size >= 2, "train.batch_size must be >= 2"),
             (t.lr > 0 and t.lr_embed > 0, "train.lr and train.lr_embed must be > 0"),

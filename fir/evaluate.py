@@ -430,6 +430,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
             tgt[i, gi] = q.tgt_labels[i, gi]
         add("flam", flam.manipulate(f, src, tgt))
         methods["flam"]["source_attribute_accuracy"] = round(float((src == q.src_labels).mean()), 4)
+        methods["flam"]["strength"] = flam.strength
         timings["flam"] = time.perf_counter() - t
     t = time.perf_counter()
     add("truth", embed(q.truth), q.truth, None, None)

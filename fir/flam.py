@@ -160,12 +160,16 @@ class FlamNet(nn.Module):
         return torch.cat([(self.prototypes(g).detach()[target[:, g]] - self.prototypes(g).detach()[source[:, g]])
                           for g in range(len(self.group_sizes))], 1)
 
-    def generate(self, f: Tensor, source: Tensor, target: Tensor) -> Tensor:
-        """``f' = normalize(f + R([f, c(source, target)]))`` [B, D]."""
+    def residual(self, f: Tensor, source: Tensor, target: Tensor) -> Tensor:
+        """``R([f, c(source, target)])`` [B, D], the generator's step before normalisation."""
         check_shape(f, ["B", self.feat_dim], "FLAM feature")
         check_shape(source, ["B", len(self.group_sizes)], "FLAM source labels")
         check_shape(target, ["B", len(self.group_sizes)], "FLAM target labels")
-        return F.normalize(f + self.generator(torch.cat([f, self.condition(source, target)], 1)), dim=1)
+        return self.generator(torch.cat([f, self.condition(source, target)], 1))
+
+    def generate(self, f: Tensor, source: Tensor, target: Tensor, strength: float = 1.0) -> Tensor:
+        """``f' = normalize(f + strength * R([f, c(source, target)]))`` [B, D] (training uses strength 1)."""
+        return F.normalize(f + strength * self.residual(f, source, target), dim=1)
 
 
 class FeatureDiscriminator(nn.Module):
@@ -191,9 +195,13 @@ class FeatureDiscriminator(nn.Module):
 class FlamModel:
     """A trained FLAM for inference on numpy features (see :func:`load_flam`)."""
 
-    def __init__(self, net: FlamNet, schema: Schema, embedder_id: str, metrics: dict | None = None):
+    def __init__(self, net: FlamNet, schema: Schema, embedder_id: str, metrics: dict | None = None,
+                 strength: float = 1.0):
         self.net = net.eval().requires_grad_(False)
         self.schema, self.embedder_id, self.metrics = schema, embedder_id, metrics or {}
+        if not strength > 0:
+            raise ValueError(f"FLAM edit strength must be > 0, got {strength}")
+        self.strength = float(strength)
 
     def _feats(self, feats) -> Tensor:
         f = torch.as_tensor(np.asarray(feats, np.float32))
@@ -220,12 +228,18 @@ class FlamModel:
         return torch.stack([lg.argmax(1) for lg in logits], 1).numpy()
 
     @torch.no_grad()
-    def manipulate(self, feats, source_labels, target_labels) -> np.ndarray:
-        """Features [B, D] moved from ``source_labels`` to ``target_labels`` ([B, G] value indices)."""
+    def manipulate(self, feats, source_labels, target_labels, strength: float | None = None) -> np.ndarray:
+        """Features [B, D] moved from ``source_labels`` to ``target_labels`` ([B, G] value indices).
+
+        ``strength`` scales the generator's step (default: the model's calibrated strength).
+        """
         f = self._feats(feats)
         s = self._labels(source_labels, len(f), "source labels")
         t = self._labels(target_labels, len(f), "target labels")
-        return self.net.generate(f, s, t).numpy()
+        a = self.strength if strength is None else float(strength)
+        if not a > 0:
+            raise ValueError(f"FLAM edit strength must be > 0, got {a}")
+        return self.net.generate(f, s, t, a).numpy()
 
 
 def load_flam(path: str | Path, expect_embedder_id: str | None = None, map_location="cpu") -> FlamModel:
@@ -244,7 +258,7 @@ def load_flam(path: str | Path, expect_embedder_id: str | None = None, map_locat
         raise FlamMismatchError(
             f"{path} was trained on the features of embedder {ck['embedder_id'][:12]}..., but the loaded embedder is "
             f"{expect_embedder_id[:12]}...; retrain it with `fir train-flam --set embedder=<that checkpoint>`")
-    return FlamModel(net, schema, ck["embedder_id"], ck.get("metrics"))
+    return FlamModel(net, schema, ck["embedder_id"], ck.get("metrics"), strength=float(ck.get("strength", 1.0)))
 
 
 # ---------------------------------------------------------------- training
@@ -288,7 +302,7 @@ def _single_edit_targets(labels: Tensor, manip: list[int], sizes: list[int], gen
 
 
 @torch.no_grad()
-def evaluate_flam(net: FlamNet, f: Tensor, y: Tensor, manip: list[int], seed: int = 0) -> dict:
+def evaluate_flam(net: FlamNet, f: Tensor, y: Tensor, manip: list[int], seed: int = 0, strength: float = 1.0) -> dict:
     """Attribute accuracy of the embedders on real features, and of single-attribute edits.
 
     ``edit_success``: fraction of edits whose edited group reads as the target;
@@ -301,15 +315,60 @@ def evaluate_flam(net: FlamNet, f: Tensor, y: Tensor, manip: list[int], seed: in
     out = {"attribute_accuracy": {str(i): round(float((pred[:, i] == y[:, i]).float().mean()), 4)
                                   for i in range(y.shape[1])}}
     t = _single_edit_targets(y, manip, net.group_sizes, g)
-    f2 = net.generate(f, y, t)
+    f2 = net.generate(f, y, t, strength)
     p2 = torch.stack([lg.argmax(1) for lg in net.attr_logits(f2)], 1)
     changed = t != y
     out["edit_success"] = round(float((p2 == t)[changed].float().mean()), 4)
     out["edit_preservation"] = round(float((p2 == y)[~changed].float().mean()), 4)
-    out["cycle_cos"] = round(float(F.cosine_similarity(net.generate(f2, t, y), f).mean()), 4)
-    out["identity_cos"] = round(float(F.cosine_similarity(net.generate(f, y, y), f).mean()), 4)
+    out["cycle_cos"] = round(float(F.cosine_similarity(net.generate(f2, t, y, strength), f).mean()), 4)
+    out["identity_cos"] = round(float(F.cosine_similarity(net.generate(f, y, y, strength), f).mean()), 4)
     out["edit_cos_to_source"] = round(float(F.cosine_similarity(f2, f).mean()), 4)
     return out
+
+
+@torch.no_grad()
+def calibrate_strength(net: FlamNet, f_q: Tensor, y_q: Tensor, f_gal: Tensor, y_gal: Tensor, manip: list[int],
+                       grid, max_k: int = 30, seed: int = 0) -> dict:
+    """Pick the edit strength ``a`` of ``f' = normalize(f + a R)`` by retrieval, as the product uses it.
+
+    Each query feature gets one single-attribute edit (a random other value of a manipulable
+    group); the source labels are FLAM's own prediction (as in :meth:`fir.Retriever.flam_search`)
+    and the target is the query's TRUE attribute vector with that group changed. Each strength is
+    scored by the mean top-k attribute retrieval accuracy over k = 1..max_k against the gallery
+    (a hit: an item whose full attribute vector is the target), over the queries whose target
+    vector the gallery holds. The best score wins; ties go to the smaller strength. A one-value
+    grid is taken as is; when no query can hit, the strength is 1 (the training condition), or the
+    smallest of the grid without 1, and ``note`` says why.
+    Returns ``{"strength", "scores": {a: score}, "top1": {a: ..}, "top30": {a: ..}, "valid_queries"}``.
+    """
+    from fir.metrics import topk_attribute_accuracy_curve, valid_query_mask
+
+    net.eval()
+    g = torch.Generator().manual_seed(seed)
+    t_true = _single_edit_targets(y_q, manip, net.group_sizes, g)
+    pred = torch.stack([lg.argmax(1) for lg in net.attr_logits(f_q)], 1)
+    changed = (t_true != y_q).long()
+    t_in = torch.where(changed.bool(), t_true, pred)
+    valid = valid_query_mask(y_gal.numpy(), t_true.numpy())
+    grid = sorted({float(x) for x in grid})
+    if len(grid) == 1 or not valid.any():
+        a = grid[0] if len(grid) == 1 else (1.0 if 1.0 in grid else grid[0])
+        why = "one strength given" if len(grid) == 1 else "no query's target attribute vector is in the gallery"
+        return {"strength": a, "note": f"not calibrated: {why}", "valid_queries": int(valid.sum()),
+                "queries": int(len(f_q)), "gallery": int(len(f_gal))}
+    r = net.residual(f_q, pred, t_in)
+    k = min(max_k, len(f_gal))
+    scores, top1, topk = {}, {}, {}
+    for a in grid:
+        e = F.normalize(f_q + a * r, dim=1)
+        ids = (e @ f_gal.t()).topk(k, dim=1).indices
+        curve = topk_attribute_accuracy_curve(y_gal[ids].numpy(), t_true.numpy(), valid)
+        scores[a], top1[a], topk[a] = float(curve.mean()), float(curve[0]), float(curve[-1])
+    best = max(scores, key=lambda a: (round(scores[a], 6), -a))
+    return {"strength": best, "scores": {str(a): round(v, 4) for a, v in scores.items()},
+            "top1": {str(a): round(v, 4) for a, v in top1.items()},
+            f"top{k}": {str(a): round(v, 4) for a, v in topk.items()}, "valid_queries": int(valid.sum()),
+            "queries": int(len(f_q)), "gallery": int(len(f_gal))}
 
 
 def train_flam(cfg, out: str | Path, *, progress: bool = True) -> dict:
@@ -336,7 +395,7 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True) -> dict:
     size = int(eck.get("image_size") or eck["config"]["data"]["size"])
     root = ensure_data(cfg.data, progress=progress)
     views = tuple(cfg.data.views)
-    f_tr, y_tr, _, _ = _features(embedder, embedder_id, root, size, "train", views, T.embed_batch_size,
+    f_tr, y_tr, _, v_tr = _features(embedder, embedder_id, root, size, "train", views, T.embed_batch_size,
                                  T.cache_dir, progress)
     f_te, y_te, te_pids, te_views = _features(embedder, embedder_id, root, size, cfg.eval.split, views,
                                               T.embed_batch_size, T.cache_dir, progress)
@@ -396,7 +455,22 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True) -> dict:
             acc = {}
     train_seconds = round(time.perf_counter() - t0, 1)
 
-    ev = evaluate_flam(net, f_te, y_te, manip, seed=T.seed)
+    # edit strength: retrieval on the calibration split's features against its and train's catalogue
+    f_ca, y_ca, _, v_ca = _features(embedder, embedder_id, root, size, M.calibrate_split, views, T.embed_batch_size,
+                                    T.cache_dir, progress)
+    shop_tr = [i for i, v in enumerate(v_tr) if v == cfg.data.shop_view]
+    shop_ca = [i for i, v in enumerate(v_ca) if v == cfg.data.shop_view]
+    gal_f = torch.cat([f_tr[shop_tr], f_ca[shop_ca]]) if M.calibrate_split != "train" else f_tr[shop_tr]
+    gal_y = torch.cat([y_tr[shop_tr], y_ca[shop_ca]]) if M.calibrate_split != "train" else y_tr[shop_tr]
+    if len(gal_f) == 0:
+        raise ValueError(f"strength calibration: no {cfg.data.shop_view!r} view features to search")
+    cal = calibrate_strength(net, f_ca, y_ca, gal_f, gal_y, manip, M.strength_grid, seed=T.seed)
+    cal["split"] = M.calibrate_split
+    strength = cal["strength"]
+    log.info("FLAM edit strength %.2f (%s)", strength,
+             cal.get("note") or f"mean top-k accuracy on {M.calibrate_split} by strength: {cal['scores']}")
+
+    ev = evaluate_flam(net, f_te, y_te, manip, seed=T.seed, strength=strength)
     ev["attribute_accuracy"] = {schema.names[int(k)]: v for k, v in ev["attribute_accuracy"].items()}
     # plain queries: f is searched as is (FLAM never changes the embedder); G(f, s->s) for comparison
     q = [i for i, v in enumerate(te_views) if v == cfg.data.street_view]
@@ -408,13 +482,14 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True) -> dict:
             f_id = net.generate(f_te, y_te, y_te)
         plain = {"fir_feature": evaluate_c2s(f_te[q].numpy(), qp, f_te[gal].numpy(), gp, cfg.eval.ks),
                  "flam_identity": evaluate_c2s(f_id[q].numpy(), qp, f_te[gal].numpy(), gp, cfg.eval.ks)}
-    metrics = {"split": cfg.eval.split, "test": ev, "plain_query_c2s": plain, "steps": T.steps,
+    metrics = {"split": cfg.eval.split, "test": ev, "plain_query_c2s": plain, "strength": strength,
+               "strength_calibration": cal, "steps": T.steps,
                "train_seconds": train_seconds, "train_features": int(len(f_tr))}
     arch = {"feat_dim": net.feat_dim, "group_sizes": sizes, "attr_dim": M.attr_dim, "hidden": M.hidden,
             "gen_layers": M.gen_layers, "temperature": M.temperature}
     save_checkpoint(ck_path, CHECKPOINT_KIND, state_dict=net.state_dict(), discriminator=D.state_dict(), arch=arch,
                     schema=schema.to_dict(), embedder_id=embedder_id, config=cfg.to_dict(), metrics=metrics,
-                    step=T.steps)
+                    strength=strength, step=T.steps)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics
 

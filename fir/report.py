@@ -175,6 +175,11 @@ def _blocks(metrics: dict, images: dict[str, str]) -> list[tuple]:
     rows = [[METHOD_NAMES.get(n, n)] + [_fmt(m["retrieval"][f"top{k}"]) for k in ks]
             + [_fmt(m["retrieval"][f"exact_item@{K}"])] for n, m in M.items()]
     b.append(("table", ["method"] + [f"top-{k}" for k in ks] + [f"exact item @{K}"], rows))
+    if "flam" in M and "strength" in M["flam"]:
+        b.append(("p", f"FLAM edits the query's feature with its calibrated edit strength {M['flam']['strength']:g} "
+                       f"(chosen by `fir train-flam` on the validation split); the source attributes are FLAM's own "
+                       f"reading of the query, right for {M['flam'].get('source_attribute_accuracy', float('nan')):.1%} "
+                       f"of the attribute values."))
     if metrics["methods_skipped"]:
         b.append(("p", "Not run: " + "; ".join(f"{METHOD_NAMES.get(k, k)}: {v}" for k, v in metrics["methods_skipped"].items())))
     b.append(("img", "topk_curves.png", images.get("topk_curves.png")))

@@ -136,14 +136,15 @@ def test_mistakes_become_messages(client, test_images, tmp_path, api_name, args,
 
 
 def test_edit_and_search_flam(client, demo_server, test_images):
-    """FLAM alone: no image edit; matches are the retriever's FLAM search from the editor's predicted source."""
+    """FLAM alone: no image edit; matches are the retriever's FLAM search from FLAM's own reading of the photo."""
     ed, r, path = demo_server["editor"], demo_server["retriever"], test_images[4]
     edited, mask, cam, g_amgan, g_flam, info = client.predict(
         gradio_client.handle_file(path), "make it blue", "sleeves", "flam", 5, api_name="/edit_and_search")
     assert edited is None and mask is None and cam is None and g_amgan == [] and "amgan" not in info
     pred = {g: max(p, key=p.get) for g, p in ed.predict(Image.open(path)).items()}
-    ref = r.flam_search(Image.open(path), {"color": "blue"}, source=pred, k=5)
+    ref = r.flam_search(Image.open(path), {"color": "blue"}, k=5)
     assert _gallery_ids(g_flam, info["flam"]) == [h.id for h in ref.hits]
+    assert info["flam_source"] == ref.source and ref.target == {**ref.source, "color": "blue"}
     assert info["predicted"] == pred and info["target"] == {**pred, "color": "blue"}
     assert any("region applies to AMGAN only" in n for n in info["notes"])
     assert set(info["timings_ms"]) == {"predict", "flam", "total"}
@@ -157,7 +158,7 @@ def test_edit_and_search_both_side_by_side(client, demo_server, test_images):
     ref = ed.edit(Image.open(path), {"pattern": "striped"})
     assert np.abs(_png(edited) - np.asarray(ref.image).astype(int)).max() <= 1
     assert _gallery_ids(g_amgan, info["amgan"]) == [h.id for h in r.search(ref.image, 3).hits]
-    flam = r.flam_search(Image.open(path), {"pattern": "striped"}, source=ref.source_attributes, k=3)
+    flam = r.flam_search(Image.open(path), {"pattern": "striped"}, k=3)
     assert _gallery_ids(g_flam, info["flam"]) == [h.id for h in flam.hits]
     assert info["notes"] == [] and set(info["timings_ms"]) == {"edit", "search", "flam", "total"}
 

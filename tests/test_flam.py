@@ -95,6 +95,17 @@ def test_train_flam_smoke_and_checkpoint(flam_run, fir_run):
     t[:, 1] = (t[:, 1] + 1) % 12
     out = flam.manipulate(f, y, t)
     assert out.shape == f.shape and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-5)
+    # the calibrated strength is stored, used by default, and is one of the grid's values
+    assert ck["strength"] == m["strength"] == flam.strength
+    assert m["strength"] in [1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0]
+    assert np.allclose(out, flam.manipulate(f, y, t, strength=flam.strength))
+    with torch.no_grad():
+        r = flam.net.residual(torch.from_numpy(f), torch.from_numpy(y), torch.from_numpy(t)).numpy()
+    want = f + 2.5 * r
+    assert np.allclose(flam.manipulate(f, y, t, strength=2.5), want / np.linalg.norm(want, axis=1, keepdims=True),
+                       atol=1e-5)
+    with pytest.raises(ValueError, match="strength must be > 0"):
+        flam.manipulate(f, y, t, strength=0)
     with pytest.raises(ValueError, match="out of range"):
         flam.manipulate(f, y, t + 100)
     with pytest.raises(FlamMismatchError, match="retrain"):
@@ -161,3 +172,43 @@ def test_feature_cache_is_keyed_and_reused(fir_run, fir_data, tmp_path):
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and a[2] == b[2] and a[3] == b[3]
     _features(net, "f" * 64, fir_data, 32, "test", ("shop",), 16, str(tmp_path), False)  # another model: new file
     assert len(list(tmp_path.glob("flam-features-*.pt"))) == 2
+
+
+class _StepNet:
+    """A stand-in FLAM net for calibration: one group of 2 values, 2-D features, a fixed step."""
+
+    group_sizes = [2]
+
+    def __init__(self, step):
+        self.step = torch.tensor(step)
+
+    def eval(self):
+        return self
+
+    def attr_logits(self, f):
+        return [torch.tensor([[1.0, 0.0]]).expand(len(f), 2)]  # predicts value 0
+
+    def residual(self, f, source, target):
+        assert source.tolist() == [[0]] * len(f) and target.tolist() == [[1]] * len(f)
+        return self.step.expand(len(f), 2)
+
+
+def test_calibrate_strength_hand_case():
+    from fir.flam import calibrate_strength
+
+    def unit(deg):
+        return [math.cos(math.radians(deg)), math.sin(math.radians(deg))]
+
+    gal_f = torch.tensor([unit(0), unit(90)])         # A: value 0, B: value 1
+    gal_y = torch.tensor([[0], [1]])
+    f = torch.tensor([unit(10)])                      # value 0, asked to become 1
+    y = torch.tensor([[0]])
+    net = _StepNet([-0.2, 0.3])                       # +1x lands at ~30 deg (A nearer), 3x past 45 deg
+    cal = calibrate_strength(net, f, y, gal_f, gal_y, [0], [1.0, 3.0, 5.0], max_k=1)
+    # 1x misses (A is nearest); 3x and 5x both hit B: the tie goes to the smaller strength
+    assert cal["scores"] == {"1.0": 0.0, "3.0": 1.0, "5.0": 1.0} and cal["strength"] == 3.0
+    assert cal["valid_queries"] == 1
+    # a target no gallery item has: not calibrated, strength 1, and it says why
+    cal = calibrate_strength(net, f, y, gal_f[:1], gal_y[:1], [0], [1.0, 3.0], max_k=1)
+    assert cal["strength"] == 1.0 and "not calibrated" in cal["note"]
+    assert calibrate_strength(net, f, y, gal_f, gal_y, [0], [2.0])["strength"] == 2.0
