@@ -279,11 +279,19 @@ class DemoLogic:
         """New photo -> (predicted-attributes table, one preset per menu)."""
         if image is None:
             return [[]] + [gr.update() for _ in self.schema.manipulable]
-        values, probs = self.predicted(load_photo(image))
+        photo = load_photo(image)
+        values, probs = self.predicted(photo)
+        flam_read = {}
+        if self.has_flam:  # FLAM's embedders read the search feature (trained on street and shop photos)
+            fl = self.retriever.flam
+            fprobs = fl.predict_probs(self.retriever.embed(photo)[None])
+            for gi, name in enumerate(fl.schema.names):
+                j = int(fprobs[gi][0].argmax())
+                flam_read[name] = f"{fl.schema.groups[gi].values[j]} {fprobs[gi][0][j]:.0%}"
         table = []
         for g in self.schema.groups:
             ranked = sorted(probs[g.name].items(), key=lambda kv: -kv[1])
-            table.append([g.name, *(f"{v} {p:.0%}" for v, p in ranked[:2])])
+            table.append([g.name, *(f"{v} {p:.0%}" for v, p in ranked[:2]), flam_read.get(g.name, "-")])
         return [table] + [gr.update(value=values[g.name]) for g in self.schema.manipulable]
 
     @user_errors
@@ -395,7 +403,7 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
                     gr.Examples([[str(p)] for p in examples], inputs=[image], examples_per_page=len(examples),
                                 label="Examples (test split: street photos, then catalogue shots)", elem_id="examples")
             with gr.Column(scale=4):
-                predicted = gr.Dataframe(headers=["attribute", "predicted", "runner-up"],
+                predicted = gr.Dataframe(headers=["attribute", "predicted", "runner-up", "FLAM reads"],
                                          label="Predicted attributes", interactive=False, elem_id="predicted")
                 instruction = gr.Textbox(label="Instruction (wins over the menus when filled)",
                                          placeholder="make it red with long sleeves", elem_id="instruction")

@@ -236,6 +236,9 @@ def test_compose_request_from_menus_and_instruction(demo_server, test_images):
         logic.compose_request(None, "", *menus)
     table, *presets = logic.analyse(test_images[0])
     assert [row[1].split()[0] for row in table] == [pred[g.name] for g in logic.schema.groups]
+    fl = demo_server["retriever"].flam  # the last column: FLAM's reading of the search feature
+    flam_pred = fl.schema.decode(fl.predict_labels(demo_server["retriever"].embed(Image.open(test_images[0]))[None])[0])
+    assert [row[3].split()[0] for row in table] == [flam_pred[g.name] for g in logic.schema.groups]
     assert [u["value"] for u in presets] == [pred[g] for g in groups]
 
 
