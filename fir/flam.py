@@ -202,6 +202,9 @@ class FlamModel:
         if not strength > 0:
             raise ValueError(f"FLAM edit strength must be > 0, got {strength}")
         self.strength = float(strength)
+        with torch.no_grad():  # the frozen net's unit prototypes, once (a batch-1 query is latency-bound)
+            self._protos = [net.prototypes(g).clone() for g in range(len(net.group_sizes))]
+        self._sizes = np.asarray(net.group_sizes)
 
     def _feats(self, feats) -> Tensor:
         f = torch.as_tensor(np.asarray(feats, np.float32))
@@ -209,29 +212,36 @@ class FlamModel:
         return f
 
     def _labels(self, labels, n: int, name: str) -> Tensor:
-        y = torch.as_tensor(np.asarray(labels, np.int64))
-        check_shape(y, [n, len(self.schema.groups)], name)
-        for g, size in enumerate(self.net.group_sizes):
-            if y.numel() and (y[:, g].min() < 0 or y[:, g].max() >= size):
-                raise ValueError(f"{name}: group {self.schema.names[g]!r} index out of range 0..{size - 1}")
-        return y
+        y = np.asarray(labels, np.int64)
+        if y.shape != (n, len(self.schema.groups)):
+            check_shape(torch.as_tensor(y), [n, len(self.schema.groups)], name)
+        bad = (y < 0) | (y >= self._sizes)
+        if bad.any():
+            g = int(np.nonzero(bad.any(0))[0][0])
+            size = int(self._sizes[g])
+            raise ValueError(f"{name}: group {self.schema.names[g]!r} index out of range 0..{size - 1}")
+        return torch.from_numpy(y)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict_probs(self, feats) -> list[np.ndarray]:
         """Softmax over each group's prototypes: one [B, n_g] array per group."""
-        return [lg.softmax(1).numpy() for lg in self.net.attr_logits(self._feats(feats))]
+        return [lg.softmax(1).numpy() for lg in self._logits(self._feats(feats))]
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict_labels(self, feats) -> np.ndarray:
         """Nearest prototype per group -> int64 [B, G]."""
-        logits = self.net.attr_logits(self._feats(feats))
-        return torch.stack([lg.argmax(1) for lg in logits], 1).numpy()
+        return torch.stack([lg.argmax(1) for lg in self._logits(self._feats(feats))], 1).numpy()
 
-    @torch.no_grad()
+    def _logits(self, f: Tensor) -> list[Tensor]:
+        """``net.attr_logits(f)`` with the cached unit prototypes."""
+        return [e @ P.t() / self.net.temperature for e, P in zip(self.net.attr_embeddings(f), self._protos)]
+
+    @torch.inference_mode()
     def manipulate(self, feats, source_labels, target_labels, strength: float | None = None) -> np.ndarray:
         """Features [B, D] moved from ``source_labels`` to ``target_labels`` ([B, G] value indices).
 
         ``strength`` scales the generator's step (default: the model's calibrated strength).
+        Equal to ``net.generate(f, s, t, strength)``, with the unit prototypes computed once.
         """
         f = self._feats(feats)
         s = self._labels(source_labels, len(f), "source labels")
@@ -239,7 +249,9 @@ class FlamModel:
         a = self.strength if strength is None else float(strength)
         if not a > 0:
             raise ValueError(f"FLAM edit strength must be > 0, got {a}")
-        return self.net.generate(f, s, t, a).numpy()
+        c = torch.cat([P[t[:, g]] - P[s[:, g]] for g, P in enumerate(self._protos)], 1)
+        r = self.net.generator(torch.cat([f, c], 1))
+        return F.normalize(f + a * r, dim=1).numpy()
 
 
 def load_flam(path: str | Path, expect_embedder_id: str | None = None, map_location="cpu") -> FlamModel:

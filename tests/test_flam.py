@@ -106,6 +106,12 @@ def test_train_flam_smoke_and_checkpoint(flam_run, fir_run):
                        atol=1e-5)
     with pytest.raises(ValueError, match="strength must be > 0"):
         flam.manipulate(f, y, t, strength=0)
+    # the inference path (cached prototypes) is the network's own computation
+    with torch.no_grad():
+        ref = [lg.softmax(1).numpy() for lg in flam.net.attr_logits(torch.from_numpy(f))]
+        gen = flam.net.generate(torch.from_numpy(f), torch.from_numpy(y), torch.from_numpy(t), flam.strength)
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(ref, flam.predict_probs(f)))
+    assert np.allclose(out, gen.numpy(), atol=1e-6)
     with pytest.raises(ValueError, match="out of range"):
         flam.manipulate(f, y, t + 100)
     with pytest.raises(FlamMismatchError, match="retrain"):
