@@ -222,7 +222,7 @@ def _blocks(metrics: dict, images: dict[str, str]) -> list[tuple]:
                 ["AMGAN: edit + re-embed", _fmt(L["amgan_edit_and_reembed_ms"], 2)],
                 ["AMGAN: edit + embed + search", _fmt(L["amgan_edit_and_search_ms"], 2)]]
         if "flam_search_ms" in L:
-            rows += [["FLAM: manipulate the feature", _fmt(L["flam_manipulate_ms"], 3)],
+            rows += [["FLAM: read the attributes + manipulate the feature", _fmt(L["flam_manipulate_ms"], 3)],
                      ["FLAM: embed + manipulate + search", _fmt(L["flam_search_ms"], 2)]]
         b.append(("table", ["step", "ms"], rows))
         if "flam_search_ms" in L:

@@ -105,7 +105,7 @@ class Retriever:
         t1 = time.perf_counter()
         hits = self.search_vector(v, k)
         t2 = time.perf_counter()
-        return SearchResult(hits, v, {"embed": round(t1 - t0, 4), "search": round(t2 - t1, 4)})
+        return SearchResult(hits, v, {"embed": round(t1 - t0, 6), "search": round(t2 - t1, 6)})
 
     # ---- FLAM
     @property
@@ -142,6 +142,6 @@ class Retriever:
         t2 = time.perf_counter()
         hits = self.search_vector(v2, k)
         t3 = time.perf_counter()
-        return FlamResult(hits, v2, {"embed": round(t1 - t0, 4), "manipulate": round(t2 - t1, 4),
-                                     "search": round(t3 - t2, 4)},
+        return FlamResult(hits, v2, {"embed": round(t1 - t0, 6), "manipulate": round(t2 - t1, 6),
+                                     "search": round(t3 - t2, 6)},
                           source=schema.decode(src), target=schema.decode(tgt), request=dict(request))
