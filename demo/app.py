@@ -404,6 +404,7 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
                                 label="Examples (test split: street photos, then catalogue shots)", elem_id="examples")
             with gr.Column(scale=4):
                 predicted = gr.Dataframe(headers=["attribute", "predicted", "runner-up", "FLAM reads"],
+                                         column_widths=["22%", "26%", "26%", "26%"], wrap=True,
                                          label="Predicted attributes", interactive=False, elem_id="predicted")
                 instruction = gr.Textbox(label="Instruction (wins over the menus when filled)",
                                          placeholder="make it red with long sleeves", elem_id="instruction")
