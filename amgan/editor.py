@@ -18,6 +18,7 @@ it (``region="sleeves"``) or only outside it (``region="torso"``).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,7 +173,25 @@ class Editor:
             m = (a > threshold * a.amax(dim=(2, 3), keepdim=True)).float()
         return m
 
-    def edit(self, image, request, region: str | None = None) -> EditResult:
+    def _source_labels(self, labels: torch.Tensor, source) -> torch.Tensor:
+        """The classifier's labels with the known values of ``source`` ({group: value}) put in."""
+        if not source:
+            return labels
+        if not isinstance(source, Mapping):
+            raise SchemaError(f"source must be a mapping group -> value, got {type(source).__name__}")
+        labels = labels.clone()
+        for k, v in source.items():
+            g = self.schema.group(str(k).strip().lower())  # unknown group / value: SchemaError naming the valid ones
+            labels[:, self.schema.group_index(g.name)] = g.index(str(v).strip().lower())
+        return labels
+
+    def edit(self, image, request, region: str | None = None, source: Mapping[str, str] | None = None) -> EditResult:
+        """Edit ``image`` as ``request`` asks ("make it red", {"color": "red"}) inside ``region``.
+
+        ``source``: attribute values known from elsewhere (catalogue metadata, FLAM's reading of a
+        street photo), {group: value}; they replace the CAM classifier's reading for those groups,
+        which matters because the generator is conditioned on the whole target attribute vector.
+        """
         times: dict = {}
         t = time.perf_counter()
         if isinstance(request, str):
@@ -187,7 +206,7 @@ class Editor:
         x, rgb, geom = self._prepare(image)
         times["preprocess"] = time.perf_counter() - t
         t = time.perf_counter()
-        labels = self._labels(x)
+        labels = self._source_labels(self._labels(x), source)
         source = self.schema.decode(labels[0].cpu().numpy())
         first = next(iter(request))
         gi = self.schema.group_index(first)

@@ -95,6 +95,29 @@ def test_bad_requests_are_clear_errors(editor, shop_image, req, needle):
         editor.edit(shop_image, req)
 
 
+def test_known_source_attributes_replace_the_classifier_reading(editor, shop_image):
+    from amgan.conditioning import group_onehot, manip_onehot
+
+    plain = editor.edit(shop_image, {"color": "red"})
+    other = next(v for v in editor.schema.group("pattern").values if v != plain.source_attributes["pattern"])
+    res = editor.edit(shop_image, {"color": "red"}, source={"Pattern": other.upper()})
+    assert res.source_attributes == {**plain.source_attributes, "pattern": other}
+    # the generator is conditioned on the given pattern: the same pass by hand
+    x, _, _ = editor._prepare(shop_image)
+    labels = torch.from_numpy(np.array([editor.schema.encode(res.source_attributes)], dtype=np.int64))
+    labels[0, editor.schema.group_index("color")] = editor.schema.group("color").index("red")
+    with torch.no_grad():
+        _, _, a = editor.G(x, manip_onehot(labels, editor.schema), group_onehot("color", editor.schema, 1, x.device))
+    assert torch.allclose(editor._restore(a, editor._prepare(shop_image)[2]).clamp(0, 1),
+                          torch.from_numpy(np.array(res.mask)).float().div(255)[None, None], atol=1 / 255 + 1e-6)
+    with pytest.raises(SchemaError, match="unknown attribute group"):
+        editor.edit(shop_image, {"color": "red"}, source={"fabric": "silk"})
+    with pytest.raises(SchemaError, match="unknown value"):
+        editor.edit(shop_image, {"color": "red"}, source={"pattern": "tartan"})
+    with pytest.raises(SchemaError, match="mapping"):
+        editor.edit(shop_image, {"color": "red"}, source=["pattern", "striped"])
+
+
 def test_float_and_gray_arrays_are_accepted(editor):
     arr = np.random.default_rng(0).random((24, 40, 3))
     assert editor.edit(arr, {"color": "red"}).image.size == (40, 24)
