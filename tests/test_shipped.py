@@ -1,0 +1,66 @@
+"""The shipped models still meet their targets and reproduce the committed report (slow: `make test-slow`).
+
+Needs the SynthFashion default set; it is rendered into a temporary folder when `data/synth64`
+(`make data`) is missing (about a minute; the renderer is deterministic, so it is the same data).
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPORT = json.loads(Path("reports/synth64/metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def synth64(tmp_path_factory):
+    root = Path("data/synth64")
+    if (root / "manifest.csv").is_file() and (root / "edits.csv").is_file():
+        return root
+    from amgan.data.synth_dataset import generate
+
+    out = tmp_path_factory.mktemp("synth64")
+    generate(out, 3000, seed=0, size=64, street_views=2, with_edits=True, progress=False)
+    return out
+
+
+def test_shipped_fir_consumer_to_shop_recall(synth64):
+    from amgan.checkpoint import file_sha256
+    from fir.flam import _features
+    from fir.model import load_embedder
+    from fir.train import evaluate_c2s
+
+    path = "checkpoints/fir_synth64/embedder.pt"
+    net, ck = load_embedder(path)
+    size = int(ck.get("image_size") or ck["config"]["data"]["size"])
+    f, _, pids, views = _features(net, file_sha256(path), Path(synth64), size, "test", ("shop", "street"), 128, "",
+                                  False)
+    q = [i for i, v in enumerate(views) if v == "street"]
+    g = [i for i, v in enumerate(views) if v == "shop"]
+    r = evaluate_c2s(f[q].numpy(), [pids[i] for i in q], f[g].numpy(), [pids[i] for i in g])
+    shipped = json.loads(Path("checkpoints/fir_synth64/metrics.json").read_text())
+    assert r["recall@20"] >= 0.9
+    assert abs(r["recall@1"] - shipped["trained"]["recall@1"]) <= 0.01, (r, shipped)
+
+
+def test_shipped_models_reproduce_the_committed_report(synth64, tmp_path, capsys):
+    from fir.cli import main
+
+    out = tmp_path / "report"
+    rc = main(["evaluate", "--config", "configs/eval_synth64.yaml", "--out", str(out), "--no-progress",
+               "--set", f"data.root={synth64}", "--set", "latency_queries=5"])
+    assert rc == 0, capsys.readouterr().err
+    m = json.loads((out / "metrics.json").read_text())
+    top30 = {k: v["retrieval"]["top30"] for k, v in m["methods"].items()}
+    # the issue's targets
+    assert top30["amgan"] >= 0.8
+    assert top30["amgan"] >= top30["unedited"] + 0.1 and top30["amgan"] >= top30["stargan"] + 0.1
+    assert top30["flam"] >= top30["amgan"] - 0.1
+    # the committed numbers (CPU float differences may move a rare tie)
+    for name, mm in REPORT["methods"].items():
+        for k in ("top1", "top10", "top30"):
+            assert abs(m["methods"][name]["retrieval"][k] - mm["retrieval"][k]) <= 0.005, (name, k)
+    assert np.isclose(m["methods"]["amgan"]["edit_quality"]["edit_acc"],
+                      REPORT["methods"]["amgan"]["edit_quality"]["edit_acc"], atol=0.005)
