@@ -147,29 +147,38 @@ class FlamNet(nn.Module):
         """Unit attribute embeddings ``E_g(f)``, one [B, attr_dim] per group."""
         return [F.normalize(e(f), dim=1) for e in self.embedders]
 
-    def attr_logits(self, f: Tensor, detach_dictionary: bool = False) -> list[Tensor]:
-        """Cosine similarity to every prototype / temperature: one [B, n_g] per group."""
+    def unit_prototypes(self) -> list[Tensor]:
+        """Every group's unit prototypes, detached (what inference can compute once)."""
+        return [self.prototypes(g).detach() for g in range(len(self.group_sizes))]
+
+    def attr_logits(self, f: Tensor, detach_dictionary: bool = False,
+                    protos: list[Tensor] | None = None) -> list[Tensor]:
+        """Cosine similarity to every prototype / temperature: one [B, n_g] per group.
+
+        ``protos``: precomputed :meth:`unit_prototypes` (inference; implies a detached dictionary).
+        """
         out = []
         for g, e in enumerate(self.attr_embeddings(f)):
-            w = self.prototypes(g)
+            w = protos[g] if protos is not None else self.prototypes(g)
             out.append(e @ (w.detach() if detach_dictionary else w).t() / self.temperature)
         return out
 
-    def condition(self, source: Tensor, target: Tensor) -> Tensor:
+    def condition(self, source: Tensor, target: Tensor, protos: list[Tensor] | None = None) -> Tensor:
         """``concat_g (W_g[target_g] - W_g[source_g])`` [B, G*attr_dim] (dictionary detached)."""
-        return torch.cat([(self.prototypes(g).detach()[target[:, g]] - self.prototypes(g).detach()[source[:, g]])
-                          for g in range(len(self.group_sizes))], 1)
+        protos = self.unit_prototypes() if protos is None else protos
+        return torch.cat([P[target[:, g]] - P[source[:, g]] for g, P in enumerate(protos)], 1)
 
-    def residual(self, f: Tensor, source: Tensor, target: Tensor) -> Tensor:
+    def residual(self, f: Tensor, source: Tensor, target: Tensor, protos: list[Tensor] | None = None) -> Tensor:
         """``R([f, c(source, target)])`` [B, D], the generator's step before normalisation."""
         check_shape(f, ["B", self.feat_dim], "FLAM feature")
         check_shape(source, ["B", len(self.group_sizes)], "FLAM source labels")
         check_shape(target, ["B", len(self.group_sizes)], "FLAM target labels")
-        return self.generator(torch.cat([f, self.condition(source, target)], 1))
+        return self.generator(torch.cat([f, self.condition(source, target, protos)], 1))
 
-    def generate(self, f: Tensor, source: Tensor, target: Tensor, strength: float = 1.0) -> Tensor:
+    def generate(self, f: Tensor, source: Tensor, target: Tensor, strength: float = 1.0,
+                 protos: list[Tensor] | None = None) -> Tensor:
         """``f' = normalize(f + strength * R([f, c(source, target)]))`` [B, D] (training uses strength 1)."""
-        return F.normalize(f + strength * self.residual(f, source, target), dim=1)
+        return F.normalize(f + strength * self.residual(f, source, target, protos), dim=1)
 
 
 class FeatureDiscriminator(nn.Module):
@@ -203,7 +212,7 @@ class FlamModel:
             raise ValueError(f"FLAM edit strength must be > 0, got {strength}")
         self.strength = float(strength)
         with torch.no_grad():  # the frozen net's unit prototypes, once (a batch-1 query is latency-bound)
-            self._protos = [net.prototypes(g).clone() for g in range(len(net.group_sizes))]
+            self._protos = net.unit_prototypes()
         self._sizes = np.asarray(net.group_sizes)
 
     def _feats(self, feats) -> Tensor:
@@ -225,23 +234,20 @@ class FlamModel:
     @torch.inference_mode()
     def predict_probs(self, feats) -> list[np.ndarray]:
         """Softmax over each group's prototypes: one [B, n_g] array per group."""
-        return [lg.softmax(1).numpy() for lg in self._logits(self._feats(feats))]
+        return [lg.softmax(1).numpy() for lg in self.net.attr_logits(self._feats(feats), protos=self._protos)]
 
     @torch.inference_mode()
     def predict_labels(self, feats) -> np.ndarray:
         """Nearest prototype per group -> int64 [B, G]."""
-        return torch.stack([lg.argmax(1) for lg in self._logits(self._feats(feats))], 1).numpy()
-
-    def _logits(self, f: Tensor) -> list[Tensor]:
-        """``net.attr_logits(f)`` with the cached unit prototypes."""
-        return [e @ P.t() / self.net.temperature for e, P in zip(self.net.attr_embeddings(f), self._protos)]
+        logits = self.net.attr_logits(self._feats(feats), protos=self._protos)
+        return torch.stack([lg.argmax(1) for lg in logits], 1).numpy()
 
     @torch.inference_mode()
     def manipulate(self, feats, source_labels, target_labels, strength: float | None = None) -> np.ndarray:
         """Features [B, D] moved from ``source_labels`` to ``target_labels`` ([B, G] value indices).
 
         ``strength`` scales the generator's step (default: the model's calibrated strength).
-        Equal to ``net.generate(f, s, t, strength)``, with the unit prototypes computed once.
+        ``net.generate`` with the unit prototypes computed once.
         """
         f = self._feats(feats)
         s = self._labels(source_labels, len(f), "source labels")
@@ -249,9 +255,7 @@ class FlamModel:
         a = self.strength if strength is None else float(strength)
         if not a > 0:
             raise ValueError(f"FLAM edit strength must be > 0, got {a}")
-        c = torch.cat([P[t[:, g]] - P[s[:, g]] for g, P in enumerate(self._protos)], 1)
-        r = self.net.generator(torch.cat([f, c], 1))
-        return F.normalize(f + a * r, dim=1).numpy()
+        return self.net.generate(f, s, t, a, protos=self._protos).numpy()
 
 
 def load_flam(path: str | Path, expect_embedder_id: str | None = None, map_location="cpu") -> FlamModel:
@@ -359,8 +363,7 @@ def calibrate_strength(net: FlamNet, f_q: Tensor, y_q: Tensor, f_gal: Tensor, y_
     g = torch.Generator().manual_seed(seed)
     t_true = _single_edit_targets(y_q, manip, net.group_sizes, g)
     pred = torch.stack([lg.argmax(1) for lg in net.attr_logits(f_q)], 1)
-    changed = (t_true != y_q).long()
-    t_in = torch.where(changed.bool(), t_true, pred)
+    t_in = torch.where(t_true != y_q, t_true, pred)
     valid = valid_query_mask(y_gal.numpy(), t_true.numpy())
     grid = sorted({float(x) for x in grid})
     if len(grid) == 1 or not valid.any():
@@ -470,10 +473,12 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True) -> dict:
     # edit strength: retrieval on the calibration split's features against its and train's catalogue
     f_ca, y_ca, _, v_ca = _features(embedder, embedder_id, root, size, M.calibrate_split, views, T.embed_batch_size,
                                     T.cache_dir, progress)
-    shop_tr = [i for i, v in enumerate(v_tr) if v == cfg.data.shop_view]
-    shop_ca = [i for i, v in enumerate(v_ca) if v == cfg.data.shop_view]
-    gal_f = torch.cat([f_tr[shop_tr], f_ca[shop_ca]]) if M.calibrate_split != "train" else f_tr[shop_tr]
-    gal_y = torch.cat([y_tr[shop_tr], y_ca[shop_ca]]) if M.calibrate_split != "train" else y_tr[shop_tr]
+    def shop(f, y, vs):
+        keep = [i for i, v in enumerate(vs) if v == cfg.data.shop_view]
+        return f[keep], y[keep]
+
+    gal = [shop(f_tr, y_tr, v_tr)] + ([shop(f_ca, y_ca, v_ca)] if M.calibrate_split != "train" else [])
+    gal_f, gal_y = torch.cat([f for f, _ in gal]), torch.cat([y for _, y in gal])
     if len(gal_f) == 0:
         raise ValueError(f"strength calibration: no {cfg.data.shop_view!r} view features to search")
     cal = calibrate_strength(net, f_ca, y_ca, gal_f, gal_y, manip, M.strength_grid, seed=T.seed)
