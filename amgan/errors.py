@@ -1,0 +1,23 @@
+"""The error family.
+
+``UserError`` and its subclasses are mistakes a user can fix (a bad image, request,
+manifest, config or checkpoint path). The CLIs print them as one line and exit non-zero;
+the demo shows them as a message. Every other exception is a bug and keeps its traceback
+(printed by the CLIs, logged by the demo).
+
+``UserError`` subclasses ``ValueError`` so that callers who caught ``ValueError`` keep
+working; the doors catch ``UserError`` only, never a bare ``ValueError``.
+"""
+from __future__ import annotations
+
+
+class UserError(ValueError):
+    """A mistake the user can fix; the message says what was wrong and what is allowed."""
+
+
+class ImageError(UserError):
+    """An input image cannot be read or is out of the accepted range (size, mode, format)."""
+
+
+class RequestError(UserError):
+    """An edit request, attribute name/value, region, k or method is not valid."""
