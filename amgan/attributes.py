@@ -11,6 +11,8 @@ or from short English ("make it red with long sleeves", "blue, striped");
 """
 from __future__ import annotations
 
+from amgan.errors import RequestError
+
 import json
 import re
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ import numpy as np
 __all__ = ["Group", "Schema", "SchemaError", "SYNTH_SCHEMA"]
 
 
-class SchemaError(ValueError):
+class SchemaError(RequestError):
     """A group, value, request or schema file is not valid for this schema."""
 
 

@@ -6,6 +6,8 @@ Saved from unwrapped modules (never DDP/compiled wrappers), to a temp file, then
 """
 from __future__ import annotations
 
+from amgan.errors import UserError
+
 import hashlib
 import subprocess
 from pathlib import Path
@@ -17,7 +19,7 @@ from amgan.io import atomic_torch_save
 FORMAT_VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint file is missing, unreadable or not of the expected kind."""
 
 

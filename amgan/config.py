@@ -8,6 +8,8 @@ the step.
 """
 from __future__ import annotations
 
+from amgan.errors import UserError
+
 import dataclasses
 import typing
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from pathlib import Path
 import yaml
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A config file or override is not valid."""
 
 

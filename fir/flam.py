@@ -35,6 +35,8 @@ the schema, the sha256 of the embedder checkpoint it was trained on, metrics) an
 """
 from __future__ import annotations
 
+from amgan.errors import UserError
+
 import argparse
 import json
 import logging
@@ -58,7 +60,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_KIND = "fir-flam"
 
 
-class FlamMismatchError(ValueError):
+class FlamMismatchError(UserError):
     """A FLAM model trained on another embedder's features."""
 
 

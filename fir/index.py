@@ -35,6 +35,8 @@ Folder layout written by :meth:`GalleryIndex.save` (each file written atomically
 """
 from __future__ import annotations
 
+from amgan.errors import UserError
+
 import hashlib
 import json
 import logging
@@ -82,11 +84,11 @@ _NPROBE_STEPS = (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 
 _EF_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 
 
-class IndexMismatchError(ValueError):
+class IndexMismatchError(UserError):
     """The index was built by a different embedding model than the one querying it."""
 
 
-class IndexFileError(ValueError):
+class IndexFileError(UserError):
     """An index folder is corrupted or its files disagree with each other."""
 
 

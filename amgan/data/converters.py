@@ -93,6 +93,8 @@ nothing is written to the manifest until the input is clean. Value names are san
 """
 from __future__ import annotations
 
+from amgan.errors import UserError
+
 import csv
 import hashlib
 import json
@@ -111,7 +113,7 @@ from amgan.io import atomic_save_image, atomic_write_bytes, atomic_write_text
 __all__ = ["convert", "FORMATS", "ConverterError", "sanitize", "hash_split"]
 
 
-class ConverterError(ValueError):
+class ConverterError(UserError):
     """The input data set is not in the expected layout; ``problems`` lists ``FILE:LINE: what``."""
 
     def __init__(self, fmt: str, root: str | Path, problems: Sequence[str]):

@@ -25,6 +25,8 @@ attributes equal the target, else the most similar one of the same category).
 """
 from __future__ import annotations
 
+from amgan.errors import UserError
+
 import csv
 import io
 import re
@@ -60,7 +62,7 @@ SCHEMA_NAME = "schema.json"
 _TOKEN_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError):
     """A manifest (or rows about to be written as one) is not valid.
 
     ``problems`` lists every problem as ``manifest.csv:LINE: what is wrong``.
