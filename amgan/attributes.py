@@ -11,8 +11,6 @@ or from short English ("make it red with long sleeves", "blue, striped");
 """
 from __future__ import annotations
 
-from amgan.errors import RequestError
-
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,6 +18,8 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
+
+from amgan.errors import RequestError
 
 __all__ = ["Group", "Schema", "SchemaError", "SYNTH_SCHEMA"]
 
@@ -29,6 +29,29 @@ class SchemaError(RequestError):
 
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# Common spellings of group names, accepted wherever a user names a group.
+GROUP_ALIASES = {
+    "colour": "color", "colours": "color", "colors": "color",
+    "sleeves": "sleeve", "sleeve_length": "sleeve",
+    "neck": "neckline", "neck_line": "neckline",
+    "patterns": "pattern", "print": "pattern",
+    "categories": "category", "type": "category",
+}
+
+
+_NEGATIONS = {"not", "no", "non", "never", "isn't", "isnt", "nor"}
+
+
+def _short(text, n: int = 60) -> str:
+    """A user's text, cut for an error message (never echo a megabyte back)."""
+    text = str(text)
+    return text if len(text) <= n else text[:n] + f"... ({len(text)} characters)"
+
+
+def _token(text) -> str:
+    """'  Short Sleeves ' -> 'short sleeves' (lower case, single spaces)."""
+    return " ".join(str(text).strip().lower().split())
 
 
 @dataclass(frozen=True)
@@ -61,8 +84,19 @@ class Group:
             return self.values.index(value)
         except ValueError:
             raise SchemaError(
-                f"unknown value {value!r} for group {self.name!r}; valid values: {', '.join(self.values)}"
+                f"unknown value {_short(value)!r} for group {self.name!r}; valid values: {', '.join(self.values)}"
             ) from None
+
+    def resolve(self, value) -> str:
+        """A user's spelling of a value ('Striped', 'v-neck', 'stripes') -> the value name."""
+        t = _token(value)
+        for cand in (t, t.replace(" ", "_").replace("-", "_")):
+            if cand in self.values:
+                return cand
+        for v, names in self.aliases.items():
+            if t in (_token(n) for n in names):
+                return v
+        return self.values[self.index(t)]  # raises, naming the valid values
 
 
 class Schema:
@@ -96,7 +130,25 @@ class Schema:
         try:
             return self._by_name[name]
         except KeyError:
-            raise SchemaError(f"unknown attribute group {name!r}; valid groups: {', '.join(self.names)}") from None
+            raise SchemaError(f"unknown attribute group {_short(name)!r}; valid groups: {', '.join(self.names)}") from None
+
+    def resolve_group(self, name) -> str:
+        """A user's spelling of a group name ('Colour', 'sleeves') -> the group name."""
+        t = _token(name).replace(" ", "_").replace("-", "_")
+        t = t if t in self._by_name else GROUP_ALIASES.get(t, t)
+        return self.group(t).name  # raises, naming the valid groups
+
+    def validate_values(self, values: Mapping) -> dict[str, str]:
+        """``{group: value}`` for any groups (editable or not), user spellings resolved."""
+        if not isinstance(values, Mapping):
+            raise SchemaError(f"attribute values must be a mapping group -> value, got {type(values).__name__}")
+        out: dict[str, str] = {}
+        for k, v in values.items():
+            g = self.group(self.resolve_group(k))
+            if g.name in out:
+                raise SchemaError(f"group {g.name!r} is given twice")
+            out[g.name] = g.resolve(v)
+        return out
 
     def group_index(self, name: str) -> int:
         self.group(name)
@@ -168,16 +220,12 @@ class Schema:
             raise SchemaError(f"an edit request must be a mapping group -> value, got {type(edit).__name__}")
         if not edit:
             raise SchemaError("nothing requested: name at least one attribute, e.g. color=red")
-        out = {}
-        for k, v in edit.items():
-            k, v = str(k).strip().lower(), str(v).strip().lower()
-            g = self.group(k)
-            if not g.manipulable:
+        out = self.validate_values(edit)
+        for k in out:
+            if not self.group(k).manipulable:
                 raise SchemaError(
                     f"group {k!r} cannot be edited; editable groups: {', '.join(x.name for x in self.manipulable)}"
                 )
-            g.index(v)
-            out[k] = v
         return out
 
     def _phrases(self) -> list[tuple[str, str, str]]:
@@ -204,26 +252,31 @@ class Schema:
                 if not part:
                     continue
                 if part.count("=") != 1:
-                    raise SchemaError(f"cannot read {part!r}: expected group=value, e.g. color=red")
+                    raise SchemaError(f"cannot read {_short(part)!r}: expected group=value, e.g. color=red")
                 k, v = (x.strip() for x in part.split("="))
                 if k in edit:
-                    raise SchemaError(f"group {k!r} is requested twice")
+                    raise SchemaError(f"group {_short(k)!r} is requested twice")
                 edit[k] = v
             return self.validate_edit(edit)
         found: dict[str, str] = {}
         rest = " " + re.sub(r"[^a-z0-9_\- ]+", " ", s) + " "
         for phrase, gname, value in self._phrases():
             pat = re.compile(r"(?<![a-z0-9_\-])" + re.escape(phrase) + r"(?![a-z0-9_\-])")
-            if pat.search(rest):
+            hit = pat.search(rest)
+            if hit:
+                before = rest[: hit.start()].split()
+                if before and before[-1] in _NEGATIONS:
+                    raise SchemaError(f"cannot edit by negation ({before[-1]!r} {phrase!r} in {_short(text)!r}): "
+                                      "say what it should be, e.g. 'make it blue'")
                 if gname in found and found[gname] != value:
                     raise SchemaError(
-                        f"conflicting values for {gname!r} in {text!r}: {found[gname]!r} and {value!r}"
+                        f"conflicting values for {gname!r} in {_short(text)!r}: {found[gname]!r} and {value!r}"
                     )
                 found[gname] = value
                 rest = pat.sub(" ", rest)
         if not found:
             vocab = "; ".join(f"{g.name}: {', '.join(g.values)}" for g in self.manipulable)
-            raise SchemaError(f"no attribute value found in {text!r}. Known values — {vocab}")
+            raise SchemaError(f"no attribute value found in {_short(text)!r}. Known values — {vocab}")
         return self.validate_edit(found)
 
     # ---- (de)serialisation --------------------------------------------------

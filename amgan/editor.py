@@ -24,17 +24,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from amgan.attributes import Schema, SchemaError
-from amgan.checkpoint import load_checkpoint
+from amgan.conditioning import group_onehot, manip_onehot
+from amgan.errors import RequestError
+from amgan.image import ImageProcessor, to_rgb  # noqa: F401 - to_rgb re-exported for callers
+from amgan.nets import check_shape
 from amgan.nets.classifier import AttributeClassifier
 from amgan.nets.generator import Generator
 
-REGIONS = (None, "whole", "sleeves", "torso")
-MIN_SIDE = 16
-MAX_PIXELS = 40_000_000
+REGIONS = (None, "whole", "sleeves", "torso", "sleeves+torso")
 
 
 @dataclass
@@ -44,55 +44,23 @@ class EditResult:
     cam: Image.Image  # CAM of the input's current value of the first edited group, input size, L
     request: dict
     region: str | None
-    source_attributes: dict  # predicted values before the edit
+    source_attributes: dict  # the values the edit started from (classifier reading + ``source``)
     timings: dict = field(default_factory=dict)  # seconds per stage
 
-
-def to_rgb(image) -> Image.Image:
-    """Any PIL image or HxW[xC] uint8/float array -> RGB PIL; anything else is a clear error."""
-    if isinstance(image, np.ndarray):
-        arr = image
-        if arr.dtype != np.uint8:
-            if not np.issubdtype(arr.dtype, np.floating):
-                raise ValueError(f"image arrays must be uint8 or float in [0,1], got {arr.dtype}")
-            arr = (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
-        if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4)):
-            image = Image.fromarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[2] == 1 else arr)
-        else:
-            raise ValueError(f"image array must be HxW, HxWx1, HxWx3 or HxWx4, got shape {arr.shape}")
-    if not isinstance(image, Image.Image):
-        raise TypeError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
-    w, h = image.size
-    if min(w, h) < MIN_SIDE:
-        raise ValueError(f"image is {w}x{h}; both sides must be at least {MIN_SIDE} pixels")
-    if w * h > MAX_PIXELS:
-        raise ValueError(f"image is {w}x{h}; at most {MAX_PIXELS} pixels are accepted")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(bg, rgba).convert("RGB")
-    return image.convert("RGB")
+    @property
+    def target_attributes(self) -> dict:
+        return {**self.source_attributes, **self.request}
 
 
-def square_resize(image, size: int) -> tuple[Image.Image, Image.Image, tuple]:
-    """Any image (see :func:`to_rgb`) -> (size x size RGB, the RGB input, geometry).
+@dataclass
+class BatchEdit:
+    """Model-resolution results of :meth:`Editor.edit_batch`, all [B,*,S,S] in [0,1]."""
 
-    The input is padded to a square with the median colour of its border (catalogue
-    photos have plain backgrounds, so this adds no edges) and resized bicubically.
-    ``geometry`` is ``(x0, y0, w, h, side)``: where the input sits in the square.
-    Used by the Editor and by the FIR retriever, so both see an upload the same way.
-    """
-    rgb = to_rgb(image)
-    w, h = rgb.size
-    side = max(w, h)
-    arr = np.asarray(rgb)
-    border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]]).reshape(-1, 3)
-    fill = tuple(int(v) for v in np.median(border, axis=0))
-    sq = Image.new("RGB", (side, side), fill)
-    box = ((side - w) // 2, (side - h) // 2)
-    sq.paste(rgb, box)
-    small = sq.resize((size, size), Image.BICUBIC, reducing_gap=None) if side != size else sq
-    return small, rgb, (box[0], box[1], w, h, side)
+    y: torch.Tensor  # the edit
+    a: torch.Tensor  # attention mask (union over passes, kept to the region)
+    cam: torch.Tensor | None  # CAM of the source value of the first edited group
+    source_labels: torch.Tensor  # [B,G] the values the edit started from
+    target_labels: torch.Tensor  # [B,G] source with the request put in
 
 
 def _to_pil(t: torch.Tensor) -> Image.Image:
@@ -102,133 +70,190 @@ def _to_pil(t: torch.Tensor) -> Image.Image:
 
 
 class Editor:
-    def __init__(self, G: Generator, C: AttributeClassifier, schema: Schema, size: int, device=None):
+    """The one owner of the edit: reads the photo, builds the target, runs the generator (one
+    pass per requested group), keeps region edits to their region and composites at the
+    photo's resolution. The evaluations, the pipeline in :mod:`fir.pipeline`, the CLI and the
+    demo all call it; nothing else runs the generator."""
+
+    def __init__(self, G: Generator, C: AttributeClassifier, schema: Schema, processor: ImageProcessor | int,
+                 device=None):
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.G = G.to(self.device).eval().requires_grad_(False)
         self.C = C.to(self.device).eval().requires_grad_(False)
-        self.schema, self.size = schema, size
+        self.schema = schema
+        self.processor = processor if isinstance(processor, ImageProcessor) else ImageProcessor(size=int(processor))
+        self.size = self.processor.size
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device=None) -> "Editor":
-        ck = load_checkpoint(path, kind="amgan-editor")
-        G = Generator(**ck["generator"])
-        G.load_state_dict(ck["G_ema"], strict=True)
-        meta = ck["classifier_meta"]
-        C = AttributeClassifier(meta["group_sizes"], backbone=meta["backbone"], width=meta["width"], pretrained=False)
-        C.load_state_dict(ck["classifier"], strict=True)
-        ed = cls(G.float(), C.float(), Schema.from_dict(ck["schema"]), int(ck["size"]), device)
-        ed.checkpoint_step = int(ck.get("step", 0))
-        return ed
+        """An editor from its saved form (a model folder, or a legacy ``editor.pt`` file)."""
+        from amgan.pretrained import load_editor
 
-    # ---- tensors <-> images
-    def _prepare(self, image) -> tuple[torch.Tensor, Image.Image, tuple]:
-        """-> (x [1,3,S,S] in [0,1], the RGB input, (pad box in the square, square side))."""
-        small, rgb, geom = square_resize(image, self.size)
-        x = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)[None].float().div(255).to(self.device)
-        return x, rgb, geom
+        return load_editor(path, device=device)
 
-    @staticmethod
-    def _restore(t: torch.Tensor, geom) -> torch.Tensor:
-        """[1,C,S,S] model-resolution map -> [1,C,h,w] on the input's pixel grid."""
-        x0, y0, w, h, side = geom
-        up = F.interpolate(t, size=(side, side), mode="bilinear", align_corners=False)
-        return up[:, :, y0 : y0 + h, x0 : x0 + w]
+    from_pretrained = from_checkpoint
 
-    # ---- API
+    # ---- reading
     @torch.no_grad()
     def predict_tensor(self, x: torch.Tensor) -> list[torch.Tensor]:
         return [lg.softmax(1) for lg in self.C(x)]
 
     def predict(self, image) -> dict[str, dict[str, float]]:
-        x, _, _ = self._prepare(image)
+        x = self.processor.preprocess(image, self.device).tensor
         probs = self.predict_tensor(x)
         return {g.name: {v: round(float(p), 4) for v, p in zip(g.values, pr[0].tolist())}
                 for g, pr in zip(self.schema.groups, probs)}
 
-    def _labels(self, x) -> torch.Tensor:
-        return torch.stack([p.argmax(1) for p in self.predict_tensor(x)], 1)
+    def read_labels(self, x: torch.Tensor, source=None) -> torch.Tensor:
+        """[B,G] source labels: the classifier's reading, with the known values put in.
 
-    @torch.no_grad()
-    def edit_tensor(self, x: torch.Tensor, labels: torch.Tensor, request: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One pass per requested group. -> (y, z of the last pass, union of masks a), all [B,*,S,S]."""
-        from amgan.conditioning import group_onehot, manip_onehot
-
-        y, a_all, z = x, torch.zeros_like(x[:, :1]), x
-        cur = labels.clone()
-        for gname, value in request.items():
-            gi = self.schema.group_index(gname)
-            cur[:, gi] = self.schema.group(gname).index(value)
-            y, z, a = self.G(y, manip_onehot(cur, self.schema), group_onehot(gname, self.schema, len(x), x.device))
-            a_all = torch.maximum(a_all, a)
-        return y, z, a_all
-
-    @torch.no_grad()
-    def sleeve_region(self, x: torch.Tensor, labels: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
-        """The paper's sleeve mask: attention of a 'sleeveless' edit, thresholded."""
-        if "sleeve" not in self.schema.names or "sleeveless" not in self.schema.group("sleeve").values:
-            raise SchemaError("region edits need a 'sleeve' group with a 'sleeveless' value in the schema")
-        _, _, a = self.edit_tensor(x, labels, {"sleeve": "sleeveless"})
-        m = (a > threshold).float()
-        if m.sum() == 0:  # a weak mask: fall back to the paper's rule relative to its maximum
-            m = (a > threshold * a.amax(dim=(2, 3), keepdim=True)).float()
-        return m
-
-    def _source_labels(self, labels: torch.Tensor, source) -> torch.Tensor:
-        """The classifier's labels with the known values of ``source`` ({group: value}) put in."""
-        if not source:
+        ``source``: ``{group: value}`` (the same for the whole batch), or a [B,G] tensor whose
+        entries >= 0 replace the reading (-1: unknown, read by the classifier).
+        """
+        labels = torch.stack([p.argmax(1) for p in self.predict_tensor(x)], 1)
+        if source is None:
             return labels
+        if isinstance(source, torch.Tensor):
+            src = source.to(labels.device).long()
+            if src.shape != labels.shape:
+                raise ValueError(f"source labels have shape {tuple(src.shape)}, expected {tuple(labels.shape)}")
+            return torch.where(src >= 0, src, labels)
         if not isinstance(source, Mapping):
             raise SchemaError(f"source must be a mapping group -> value, got {type(source).__name__}")
         labels = labels.clone()
-        for k, v in source.items():
-            g = self.schema.group(str(k).strip().lower())  # unknown group / value: SchemaError naming the valid ones
-            labels[:, self.schema.group_index(g.name)] = g.index(str(v).strip().lower())
+        for g, v in self.schema.validate_values(source).items():
+            labels[:, self.schema.group_index(g)] = self.schema.group(g).index(v)
         return labels
 
-    def edit(self, image, request, region: str | None = None, source: Mapping[str, str] | None = None) -> EditResult:
+    # ---- editing at the model's resolution
+    def _requests(self, request, batch: int) -> dict[str, torch.Tensor]:
+        """{group: value name | index | [B] tensor} -> {group: [B] value indices}."""
+        out = {}
+        for g, v in request.items():
+            grp = self.schema.group(g)
+            if isinstance(v, torch.Tensor):
+                t = v.to(self.device).long().reshape(-1)
+                if t.numel() == 1:
+                    t = t.expand(batch)
+                if t.numel() != batch:
+                    raise ValueError(f"request for {g!r} has {t.numel()} values for a batch of {batch}")
+            else:
+                t = torch.full((batch,), grp.index(v) if isinstance(v, str) else int(v), device=self.device)
+            out[grp.name] = t
+        return out
+
+    @torch.no_grad()
+    def _generate(self, x: torch.Tensor, labels: torch.Tensor, request: dict[str, torch.Tensor]):
+        """One generator pass per requested group. -> (y, target labels, union of masks a)."""
+        y, a_all, cur = x, torch.zeros_like(x[:, :1]), labels.clone()
+        for gname, values in request.items():
+            cur[:, self.schema.group_index(gname)] = values
+            y, _, a = self.G(y, manip_onehot(cur, self.schema), group_onehot(gname, self.schema, len(x), x.device))
+            a_all = torch.maximum(a_all, a)
+        return y, cur, a_all
+
+    @torch.no_grad()
+    def sleeve_region(self, x: torch.Tensor, labels: torch.Tensor, threshold: float = 0.9) -> torch.Tensor:
+        """The paper's sleeve mask: attention of a 'sleeveless' edit, thresholded. [B,1,S,S] in {0,1}."""
+        if "sleeve" not in self.schema.names or "sleeveless" not in self.schema.group("sleeve").values:
+            raise SchemaError("region edits need a 'sleeve' group with a 'sleeveless' value in the schema")
+        _, _, a = self._generate(x, labels, self._requests({"sleeve": "sleeveless"}, len(x)))
+        m = (a > threshold).float()
+        weak = m.flatten(1).sum(1) == 0  # a weak mask: the paper's rule relative to its maximum
+        if weak.any():
+            m[weak] = (a[weak] > threshold * a[weak].amax(dim=(2, 3), keepdim=True)).float()
+        return m
+
+    @torch.no_grad()
+    def edit_batch(self, x: torch.Tensor, request, *, source=None, region: str | None = None,
+                   torso_request=None, cam: bool = True) -> BatchEdit:
+        """Edit a batch at the model's resolution: the path every door and evaluation shares.
+
+        ``x``: [B,3,S,S] in [0,1] (from :attr:`processor`). ``request``: ``{group: value}``, where
+        a value may be a [B] tensor of value indices (one target per item). ``source``: see
+        :meth:`read_labels`. ``region`` (colour/pattern edits only):
+
+        - ``None`` / ``"whole"``: the whole garment;
+        - ``"sleeves"`` / ``"torso"``: the paper's region-specific edit, kept inside / outside the
+          sleeve mask (:meth:`sleeve_region`);
+        - ``"sleeves+torso"``: two region passes, the sleeves first, then the torso on that result
+          (``torso_request`` gives the torso another value, e.g. red sleeves on a blue body;
+          by default the torso gets the same request).
+        """
+        region = None if region == "whole" else region
+        if region not in REGIONS:
+            raise RequestError(f"unknown region {region!r}; valid regions: whole, sleeves, torso, sleeves+torso")
+        check_shape(x, ["B", 3, self.size, self.size], "Editor.edit_batch x")
+        x = x.to(self.device)
+        req = self._requests(request, len(x))
+        if region and "sleeve" in req:
+            raise RequestError("a region edit changes colour or pattern inside the sleeves or the torso; "
+                               "it cannot change the sleeve length itself")
+        labels = self.read_labels(x, source)
+        y, target, a = self._generate(x, labels, req)
+        if region:
+            m = self.sleeve_region(x, labels)
+            if region == "sleeves+torso":
+                y1 = m * y + (1 - m) * x  # pass 1: the sleeves
+                treq = req if torso_request is None else self._requests(torso_request, len(x))
+                if "sleeve" in treq:
+                    raise RequestError("torso_request cannot change the sleeve length")
+                y2, t2, a2 = self._generate(y1, target, treq)  # pass 2: the torso, on the result of pass 1
+                y = (1 - m) * y2 + m * y1
+                a = torch.maximum(a * m, a2 * (1 - m))
+                if torso_request is not None:
+                    target = t2
+            else:
+                keep = m if region == "sleeves" else 1.0 - m
+                a = a * keep
+                y = keep * y + (1 - keep) * x
+        c = None
+        if cam:
+            gi = self.schema.group_index(next(iter(req)))
+            c = self.C.cam(x, gi, labels[:, gi], size=self.size)
+        return BatchEdit(y=y, a=a, cam=c, source_labels=labels, target_labels=target)
+
+    # ---- editing a photo
+    def edit(self, image, request, region: str | None = None, source: Mapping[str, str] | None = None,
+             torso_request=None) -> EditResult:
         """Edit ``image`` as ``request`` asks ("make it red", {"color": "red"}) inside ``region``.
 
         ``source``: attribute values known from elsewhere (catalogue metadata, FLAM's reading of a
-        street photo), {group: value}; they replace the CAM classifier's reading for those groups,
-        which matters because the generator is conditioned on the whole target attribute vector.
+        street photo, a person's correction), {group: value}; they replace the CAM classifier's
+        reading for those groups, which matters because the generator is conditioned on the whole
+        target attribute vector. See :meth:`edit_batch` for ``region`` and ``torso_request``.
         """
         times: dict = {}
         t = time.perf_counter()
-        if isinstance(request, str):
-            request = self.schema.parse_edit(request)
-        request = self.schema.validate_edit(request)
+        request = self.schema.parse_edit(request) if isinstance(request, str) else self.schema.validate_edit(request)
+        if torso_request is not None:
+            torso_request = (self.schema.parse_edit(torso_request) if isinstance(torso_request, str)
+                             else self.schema.validate_edit(torso_request))
         if region not in REGIONS:
-            raise ValueError(f"unknown region {region!r}; valid regions: whole, sleeves, torso")
-        region = None if region == "whole" else region
-        if region and "sleeve" in request:
-            raise ValueError("a region edit changes colour or pattern inside the sleeves or the torso; "
-                             "it cannot change the sleeve length itself")
-        x, rgb, geom = self._prepare(image)
+            raise RequestError(f"unknown region {region!r}; valid regions: whole, sleeves, torso, sleeves+torso")
+        x, rgb, geom = self.processor.preprocess(image, self.device)
         times["preprocess"] = time.perf_counter() - t
         t = time.perf_counter()
-        labels = self._source_labels(self._labels(x), source)
-        source = self.schema.decode(labels[0].cpu().numpy())
-        first = next(iter(request))
-        gi = self.schema.group_index(first)
-        with torch.no_grad():
-            cam = self.C.cam(x, gi, labels[:, gi], size=self.size)
+        labels = self.read_labels(x, source)
         times["classify"] = time.perf_counter() - t
         t = time.perf_counter()
-        y, _, a = self.edit_tensor(x, labels, request)
-        if region:
-            m = self.sleeve_region(x, labels)
-            keep = m if region == "sleeves" else 1.0 - m
-            a = a * keep
-            y = keep * y + (1 - keep) * x
+        out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request)
         times["generate"] = time.perf_counter() - t
         t = time.perf_counter()
         # restore at the input's resolution: the paper's blend a*y + (1-a)*x with the original pixels,
         # so everything outside the attention mask keeps its full detail
         x_full = torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)[None].float().div(255).to(self.device)
-        a_full = self._restore(a, geom).clamp(0, 1)
-        out = (a_full * self._restore(y, geom) + (1 - a_full) * x_full).clamp(0, 1)
-        res = EditResult(image=_to_pil(out), mask=_to_pil(a_full), cam=_to_pil(self._restore(cam, geom).clamp(0, 1)),
-                         request=request, region=region or "whole", source_attributes=source)
+        a_full = self.processor.restore(out.a, geom).clamp(0, 1)
+        y_full = (a_full * self.processor.restore(out.y, geom) + (1 - a_full) * x_full).clamp(0, 1)
+        if not torch.isfinite(y_full).all():
+            raise RuntimeError("the edit produced non-finite pixels (a broken model?)")
+        src = self.schema.decode(out.source_labels[0].cpu().numpy())
+        res = EditResult(image=_to_pil(y_full), mask=_to_pil(a_full),
+                         cam=_to_pil(self.processor.restore(out.cam, geom).clamp(0, 1)),
+                         request=dict(request), region=region if region not in (None, "whole") else "whole",
+                         source_attributes=src)
+        if torso_request is not None:
+            res.request = {"sleeves": dict(request), "torso": dict(torso_request)}
         times["postprocess"] = time.perf_counter() - t
         res.timings = {k: round(v, 4) for k, v in times.items()}
         return res

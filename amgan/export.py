@@ -1,44 +1,54 @@
-"""Export an editor checkpoint for shipping: fp16 weights when that is lossless enough.
+"""Export an editor for shipping: a model folder with fp16 weights, checked against fp32.
 
-    amgan export --editor runs/synth64/editor.pt --out checkpoints/amgan_synth64/editor.pt \
+    amgan export --editor runs/synth64/editor.pt --out checkpoints/amgan_synth64 \
         --check-data data/synth64 [--tolerance 0.004]
 
-Edits made by the fp16 copy (loaded back to fp32, as the Editor does) are compared with the
-fp32 original on up to 64 images of the data set; the export is refused when the mean
-absolute difference exceeds ``tolerance`` (images in [0, 1]; 1/255 = 0.0039).
+Edits made by the fp16 copy (loaded back to fp32, as every loader does) are compared with
+the fp32 original on up to 64 images of the data set; the export is refused, and nothing
+written, when the mean absolute difference of any group's edits exceeds ``tolerance``
+(images in [0, 1]; 1/255 = 0.0039) or any classifier reading flips. The format and the one
+export function live in :mod:`amgan.pretrained`.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from amgan.checkpoint import load_checkpoint, save_checkpoint
+from amgan.pretrained import Pretrained, export_pretrained
 
 
-def _half(sd: dict) -> dict:
-    return {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+def _editor(p: Pretrained):
+    from amgan.attributes import Schema
+    from amgan.editor import Editor
+    from amgan.nets.generator import Generator
+    from amgan.pretrained import build_classifier
+
+    G = Generator(**p.model["generator"])
+    G.load_state_dict(p.weights["G"], strict=True)
+    C = build_classifier(Pretrained("classifier", {"classifier": p.weights["classifier"]}, p.model["classifier"],
+                                    p.image_processor, p.schema))
+    return Editor(G.float(), C, Schema.from_dict(p.schema), p.image_processor, "cpu")
 
 
 @torch.no_grad()
-def export_editor(src, dst, check_data=None, tolerance: float = 1 / 255, n_check: int = 64) -> dict:
-    from amgan.data.memory import load_memory
-    from amgan.editor import Editor
+def export_editor(src, dst, check_data=None, tolerance: float = 1 / 255, n_check: int = 64,
+                  card: dict | None = None) -> dict:
+    """``src`` (editor folder or ``editor.pt``) -> model folder ``dst`` with fp16 weights."""
 
-    ck = load_checkpoint(src, kind="amgan-editor")
-    small = dict(ck, G_ema=_half(ck["G_ema"]), classifier=_half(ck["classifier"]), dtype="float16")
-    report = {"source": str(src), "dtype": "float16"}
-    if check_data:
-        ed32 = Editor.from_checkpoint(src, device="cpu")
-        tmp = save_checkpoint(str(dst) + ".check", "amgan-editor", **{k: v for k, v in small.items() if k not in ("format", "kind", "code_version")})
-        ed16 = Editor.from_checkpoint(tmp, device="cpu")
-        tmp.unlink()
+    def check(orig: Pretrained, out: Pretrained) -> dict:
+        report = {"dtype": "float16"}
+        if not check_data:
+            return report
+        from amgan.data.memory import load_memory
+
+        ed32, ed16 = _editor(orig), _editor(out)
         data = load_memory(check_data, ed32.size, ("test",), ("shop",), progress=False)
         x, labels = data.batch(torch.arange(min(n_check, len(data))))
-        diffs, flips = [], 0
+        diffs = []
         for g in ed32.schema.manipulable:
             req = {g.name: g.values[0]}
-            y32 = ed32.edit_tensor(x, labels, req)[0]
-            y16 = ed16.edit_tensor(x, labels, req)[0]
+            y32 = ed32.edit_batch(x, req, source=labels, cam=False).y
+            y16 = ed16.edit_batch(x, req, source=labels, cam=False).y
             diffs.append(float((y32 - y16).abs().mean()))
         p32 = [p.argmax(1) for p in ed32.predict_tensor(x)]
         p16 = [p.argmax(1) for p in ed16.predict_tensor(x)]
@@ -47,6 +57,6 @@ def export_editor(src, dst, check_data=None, tolerance: float = 1 / 255, n_check
                       classifier_flips=flips, checked_images=len(x))
         if max(diffs) > tolerance or flips:
             raise ValueError(f"fp16 export is not lossless enough: {report}")
-    small.pop("format", None), small.pop("kind", None), small.pop("code_version", None)
-    save_checkpoint(dst, "amgan-editor", **small)
-    return report
+        return report
+
+    return export_pretrained(src, dst, card=card, check=check)

@@ -8,6 +8,7 @@ from PIL import Image
 
 from amgan.attributes import SchemaError
 from amgan.editor import Editor
+from amgan.errors import ImageError
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +77,9 @@ def test_region_edits(editor, shop_image):
 
 
 @pytest.mark.parametrize("bad,err,needle", [
-    (None, TypeError, "expected a PIL image"),
-    ("photo.png", TypeError, "expected a PIL image"),
+    (None, ImageError, "expected an image"),
+    ("photo.png", ImageError, "image not found: photo.png"),
+    (b"not an image", ImageError, "not a readable image"),
     (np.zeros((8, 8, 3), np.uint8), ValueError, "at least 16 pixels"),
     (np.zeros((20, 20, 5), np.uint8), ValueError, "HxWx3"),
     (np.zeros((20, 20, 3), np.int32), ValueError, "uint8 or float"),
@@ -87,7 +89,7 @@ def test_bad_images_are_clear_errors(editor, bad, err, needle):
         editor.edit(bad, {"color": "red"})
 
 
-@pytest.mark.parametrize("req,needle", [({"colour": "red"}, "unknown attribute group"),
+@pytest.mark.parametrize("req,needle", [({"shade": "red"}, "unknown attribute group"),
                                         ({"color": "magenta"}, "unknown value"), ({}, "nothing requested"),
                                         ("make it sparkly", "no attribute value")])
 def test_bad_requests_are_clear_errors(editor, shop_image, req, needle):
@@ -103,12 +105,12 @@ def test_known_source_attributes_replace_the_classifier_reading(editor, shop_ima
     res = editor.edit(shop_image, {"color": "red"}, source={"Pattern": other.upper()})
     assert res.source_attributes == {**plain.source_attributes, "pattern": other}
     # the generator is conditioned on the given pattern: the same pass by hand
-    x, _, _ = editor._prepare(shop_image)
+    x, _, geom = editor.processor.preprocess(shop_image)
     labels = torch.from_numpy(np.array([editor.schema.encode(res.source_attributes)], dtype=np.int64))
     labels[0, editor.schema.group_index("color")] = editor.schema.group("color").index("red")
     with torch.no_grad():
         _, _, a = editor.G(x, manip_onehot(labels, editor.schema), group_onehot("color", editor.schema, 1, x.device))
-    assert torch.allclose(editor._restore(a, editor._prepare(shop_image)[2]).clamp(0, 1),
+    assert torch.allclose(editor.processor.restore(a, geom).clamp(0, 1),
                           torch.from_numpy(np.array(res.mask)).float().div(255)[None, None], atol=1 / 255 + 1e-6)
     with pytest.raises(SchemaError, match="unknown attribute group"):
         editor.edit(shop_image, {"color": "red"}, source={"fabric": "silk"})
@@ -175,11 +177,18 @@ def test_fp16_export_is_checked_and_loads(tiny_editor_path, synth_tiny, tmp_path
 
     from amgan.export import export_editor
 
-    rep = export_editor(tiny_editor_path, tmp_path / "e16.pt", check_data=synth_tiny)
+    rep = export_editor(tiny_editor_path, tmp_path / "e16", check_data=synth_tiny)
     assert rep["classifier_flips"] == 0 and rep["max_group_diff"] <= 1 / 255
-    ck = torch.load(tmp_path / "e16.pt", weights_only=True)
-    assert all(v.dtype == torch.float16 for v in ck["G_ema"].values() if v.is_floating_point())
-    ed = Editor.from_checkpoint(tmp_path / "e16.pt", device="cpu")
+    assert sorted(f.name for f in (tmp_path / "e16").iterdir()) == ["MODEL_CARD.md", "config.json", "weights.pt"]
+    w = torch.load(tmp_path / "e16" / "weights.pt", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in w["G"].values() if v.is_floating_point())
+    ed = Editor.from_checkpoint(tmp_path / "e16", device="cpu")
     assert next(ed.G.parameters()).dtype == torch.float32
+    # the folder edits like the fp32 original, within the export's tolerance
+    ed32 = Editor.from_checkpoint(tiny_editor_path, device="cpu")
+    img = Image.open(next((synth_tiny / "images").iterdir()))
+    d = np.abs(np.asarray(ed.edit(img, "make it red").image, np.float32) - np.asarray(ed32.edit(img, "make it red").image, np.float32))
+    assert d.mean() / 255 <= 1 / 255
     with pytest.raises(ValueError, match="not lossless enough"):
-        export_editor(tiny_editor_path, tmp_path / "x.pt", check_data=synth_tiny, tolerance=-1.0)
+        export_editor(tiny_editor_path, tmp_path / "x", check_data=synth_tiny, tolerance=-1.0)
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,194 @@
+"""The one image path: every door (Editor, Retriever, CLIs, demo, training and evaluation
+data loading) turns a photo into model input with an :class:`ImageProcessor`.
+
+    proc = ImageProcessor(size=64)
+    rgb = proc.load("shirt.jpg")          # decoded, EXIF-oriented, RGB (alpha on white), checked
+    t = proc.preprocess(rgb)              # Prepared: tensor [1,3,S,S] in [0,1], the RGB, geometry
+    full = proc.restore(mask_small, t.geometry)   # a model-resolution map back on the photo's grid
+
+Steps, in order: decode (path, bytes, file object, PIL image or HxW[xC] array), EXIF
+orientation (a phone photo stored sideways is turned upright), mode (RGBA/LA/P with
+transparency composited on white, everything else converted to RGB), size checks
+(:data:`MIN_SIDE`..:data:`MAX_PIXELS`), pad to a square with the median colour of the
+border (catalogue and floor photos have plain surroundings, so the padding adds no
+edges), resample to ``size`` (``resample``; PIL filters are antialiased when shrinking),
+and scale to [0,1]. A processor is saved with every model (``to_dict``/``from_dict``
+in its ``config.json``) so that each door rebuilds the same one.
+
+Mistakes a user can fix (not an image, truncated, too small, too large) raise
+:class:`amgan.errors.ImageError` with a one-line message.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from amgan.errors import ImageError
+
+__all__ = ["ImageProcessor", "Prepared", "to_rgb", "open_image", "MIN_SIDE", "MAX_PIXELS", "RESAMPLE"]
+
+MIN_SIDE = 16
+MAX_PIXELS = 40_000_000  # 40 megapixels; larger files are refused before they are decoded
+RESAMPLE = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR, "lanczos": Image.LANCZOS, "box": Image.BOX}
+
+
+def _check_size(w: int, h: int, name: str = "image") -> None:
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(f"{name} is {w}x{h}; both sides must be at least {MIN_SIDE} pixels")
+    if w * h > MAX_PIXELS:
+        raise ImageError(f"{name} is {w}x{h} ({w * h / 1e6:.0f} megapixels); at most "
+                         f"{MAX_PIXELS // 1_000_000} megapixels are accepted")
+
+
+def open_image(source) -> Image.Image:
+    """Decode a path, bytes or binary file object into a loaded PIL image, EXIF-oriented.
+
+    The size is checked from the header before any pixel is decoded, so a decompression
+    bomb is refused cheaply; unreadable and truncated files are :class:`ImageError`.
+    """
+    name = str(source) if isinstance(source, (str, Path)) else "image"
+    if isinstance(source, (str, Path)):
+        p = Path(source)
+        if not p.exists():
+            raise ImageError(f"image not found: {p}")
+        if not p.is_file():
+            raise ImageError(f"not a file: {p}")
+        fobj = open(p, "rb")  # noqa: SIM115 - closed below
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        fobj = io.BytesIO(bytes(source))
+    elif hasattr(source, "read"):
+        fobj = source
+    else:
+        raise ImageError(f"expected an image path, bytes or a file object, got {type(source).__name__}")
+    try:
+        try:
+            im = Image.open(fobj)
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as e:
+            raise ImageError(f"{name}: not a readable image ({_why(e)})") from None
+        _check_size(*im.size, name=name)
+        try:
+            im.load()
+            return ImageOps.exif_transpose(im)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            raise ImageError(f"{name}: the image data cannot be decoded ({_why(e)})") from None
+    finally:
+        if isinstance(source, (str, Path)):
+            fobj.close()
+
+
+def _why(e: Exception) -> str:
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return msg[:120]
+
+
+def to_rgb(image) -> Image.Image:
+    """Any accepted input (see :func:`open_image`, or a PIL image / HxW[xC] array) -> checked,
+    upright RGB PIL image; transparency is composited on white."""
+    if isinstance(image, (str, Path, bytes, bytearray, memoryview)) or hasattr(image, "read"):
+        image = open_image(image)
+    elif isinstance(image, np.ndarray):
+        arr = image
+        if arr.dtype != np.uint8:
+            if not np.issubdtype(arr.dtype, np.floating):
+                raise ImageError(f"image arrays must be uint8 or float in [0,1], got {arr.dtype}")
+            if not np.isfinite(arr).all():
+                raise ImageError("image array has NaN or infinite values")
+            arr = (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
+        if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4)):
+            image = Image.fromarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[2] == 1 else arr)
+        else:
+            raise ImageError(f"image array must be HxW, HxWx1, HxWx3 or HxWx4, got shape {arr.shape}")
+    elif isinstance(image, Image.Image):
+        image = ImageOps.exif_transpose(image)
+    else:
+        raise ImageError(f"expected an image (path, bytes, PIL image or numpy array), got {type(image).__name__}")
+    _check_size(*image.size)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(bg, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+class Prepared(NamedTuple):
+    tensor: torch.Tensor  # [1,3,S,S] float in [0,1]
+    rgb: Image.Image  # the upright RGB input at its own size
+    geometry: tuple  # (x0, y0, w, h, side): where the input sits in the padded square
+
+
+@dataclass(frozen=True)
+class ImageProcessor:
+    """Photo -> model input, and model-resolution maps -> the photo's grid. See the module doc."""
+
+    size: int = 64
+    resample: str = "bicubic"
+    pad: str = "border_median"  # the square's fill: the median colour of the image border
+
+    def __post_init__(self):
+        if not isinstance(self.size, int) or self.size < 8:
+            raise ValueError(f"ImageProcessor.size must be an integer >= 8, got {self.size!r}")
+        if self.resample not in RESAMPLE:
+            raise ValueError(f"ImageProcessor.resample must be one of {sorted(RESAMPLE)}, got {self.resample!r}")
+        if self.pad != "border_median":
+            raise ValueError(f"ImageProcessor.pad must be 'border_median', got {self.pad!r}")
+
+    # ---- saved form
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ImageProcessor":
+        unknown = set(d) - {"size", "resample", "pad"}
+        if unknown:
+            raise ValueError(f"unknown image processor keys {sorted(unknown)}; valid: size, resample, pad")
+        return cls(**{k: (int(v) if k == "size" else v) for k, v in d.items()})
+
+    # ---- photo -> model input
+    load = staticmethod(to_rgb)
+
+    def square(self, image) -> tuple[Image.Image, Image.Image, tuple]:
+        """-> (size x size RGB, the upright RGB input, geometry (x0, y0, w, h, side))."""
+        rgb = to_rgb(image)
+        w, h = rgb.size
+        side = max(w, h)
+        if w == h:
+            sq, box = rgb, (0, 0)
+        else:
+            arr = np.asarray(rgb)
+            border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]]).reshape(-1, 3)
+            fill = tuple(int(v) for v in np.median(border, axis=0))
+            sq = Image.new("RGB", (side, side), fill)
+            box = ((side - w) // 2, (side - h) // 2)
+            sq.paste(rgb, box)
+        small = sq.resize((self.size, self.size), RESAMPLE[self.resample], reducing_gap=None) if side != self.size else sq
+        return small, rgb, (box[0], box[1], w, h, side)
+
+    def array(self, image) -> np.ndarray:
+        """uint8 [S,S,3] model input (for data loading)."""
+        return np.asarray(self.square(image)[0])
+
+    def preprocess(self, image, device=None) -> Prepared:
+        small, rgb, geom = self.square(image)
+        t = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)[None].float().div(255)
+        return Prepared(t.to(device) if device is not None else t, rgb, geom)
+
+    def batch(self, images, device=None) -> torch.Tensor:
+        """Several images -> float [B,3,S,S] in [0,1]."""
+        arr = np.stack([self.array(im) for im in images])
+        t = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(255)
+        return t.to(device) if device is not None else t
+
+    # ---- model resolution -> the photo's grid
+    @staticmethod
+    def restore(t: torch.Tensor, geometry: tuple) -> torch.Tensor:
+        """[B,C,S,S] model-resolution map -> [B,C,h,w] on the input's pixel grid (bilinear)."""
+        x0, y0, w, h, side = geometry
+        up = F.interpolate(t, size=(side, side), mode="bilinear", align_corners=False)
+        return up[:, :, y0: y0 + h, x0: x0 + w]

@@ -1,0 +1,305 @@
+"""One saved-model format for every model (editor, classifier/evaluator, FIR embedder, FLAM).
+
+A model is a folder::
+
+    config.json    {"kind", "format": 2, "model": constructor arguments, "image_processor",
+                    "schema", "info": {step, metrics, embedder_id, ...}, "card": {...}}
+    weights.pt     {net name: state_dict}; loaded with torch.load(weights_only=True), strict
+    MODEL_CARD.md  generated from config.json: intended use, out of scope, data, metrics,
+                   licence, provenance
+
+written as a unit (a temp folder beside it, then renamed), so a reader never sees half a
+model. :func:`load_pretrained` also reads the single-file checkpoints of earlier releases
+and of the training loops (``editor.pt``, ``classifier.pt``, ``embedder.pt``, ``flam.pt``),
+converting them in memory, so every door loads every model the same way.
+
+:func:`model_id` names a model's weights (sha256 of ``weights.pt``, or of the legacy
+file): a gallery index and a FLAM model record the id of the embedder they were made with.
+:func:`export_pretrained` is the one fp16 export (checked against fp32 by the caller's
+``check`` function before anything is written).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from amgan.checkpoint import CheckpointError, code_version, file_sha256, load_checkpoint
+from amgan.image import ImageProcessor
+
+__all__ = ["Pretrained", "save_pretrained", "load_pretrained", "model_id", "export_pretrained",
+           "render_card", "KINDS", "FORMAT"]
+
+FORMAT = 2
+CONFIG, WEIGHTS, CARD = "config.json", "weights.pt", "MODEL_CARD.md"
+KINDS = ("amgan-editor", "classifier", "fir-embedder", "fir-flam")
+CARD_FIELDS = ("summary", "intended_use", "out_of_scope", "training_data", "metrics", "limitations",
+               "licence", "provenance")
+
+
+@dataclass
+class Pretrained:
+    kind: str
+    weights: dict  # {net name: state_dict}
+    model: dict  # constructor arguments
+    image_processor: ImageProcessor | None
+    schema: dict | None
+    info: dict = field(default_factory=dict)
+    card: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    def config(self) -> dict:
+        return {"kind": self.kind, "format": FORMAT, "model": self.model,
+                "image_processor": self.image_processor.to_dict() if self.image_processor else None,
+                "schema": self.schema, "info": self.info, "card": self.card}
+
+
+def _check_finite(weights: dict, where) -> None:
+    for net, sd in weights.items():
+        for k, v in sd.items():
+            if isinstance(v, torch.Tensor) and v.is_floating_point() and not torch.isfinite(v).all():
+                raise CheckpointError(f"{where}: weight {net}.{k} has NaN or infinite values; refusing to load it")
+
+
+# ---------------------------------------------------------------- writing
+def render_card(p: Pretrained) -> str:
+    """MODEL_CARD.md text from the card fields, the config and the info."""
+    c = p.card
+    title = c.get("title") or f"{p.kind} model"
+    lines = [f"# {title}", "", c.get("summary", ""), ""]
+
+    def section(name, body):
+        if body:
+            lines.extend([f"## {name}", "", body if isinstance(body, str) else json.dumps(body, indent=2), ""])
+
+    section("Intended use", c.get("intended_use"))
+    section("Out of scope", c.get("out_of_scope"))
+    section("Training data", c.get("training_data"))
+    metrics = c.get("metrics") or p.info.get("metrics")
+    if isinstance(metrics, dict):
+        lines.extend(["## Metrics", "", "```json", json.dumps(metrics, indent=2, sort_keys=True), "```", ""])
+    else:
+        section("Metrics", metrics)
+    section("Limitations", c.get("limitations"))
+    section("Licence", c.get("licence", "Apache-2.0 (the project's licence); trained on data the project renders itself"))
+    section("Provenance", c.get("provenance"))
+    arch = {"kind": p.kind, "model": p.model,
+            "image_processor": p.image_processor.to_dict() if p.image_processor else None,
+            "code_version": p.info.get("code_version")}
+    lines.extend(["## Format", "", "Weights in `weights.pt` (load with `torch.load(weights_only=True)`), "
+                  "constructor arguments and image processor in `config.json`:", "", "```json",
+                  json.dumps(arch, indent=2), "```", ""])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def save_pretrained(folder: str | Path, p: Pretrained, *, overwrite: bool = True) -> Path:
+    """Write ``p`` as a model folder, atomically (temp folder beside it, then rename)."""
+    if p.kind not in KINDS:
+        raise ValueError(f"unknown model kind {p.kind!r}; kinds: {', '.join(KINDS)}")
+    unknown = set(p.card) - set(CARD_FIELDS) - {"title"}
+    if unknown:
+        raise ValueError(f"unknown model card fields {sorted(unknown)}; fields: {', '.join(CARD_FIELDS)}")
+    _check_finite(p.weights, "save_pretrained")
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"{folder} exists and is not a folder")
+    if folder.exists() and not overwrite:
+        raise CheckpointError(f"{folder} exists; pass overwrite=True to replace it")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    info = {**p.info, "code_version": p.info.get("code_version") or code_version()}
+    p = Pretrained(p.kind, p.weights, p.model, p.image_processor, p.schema, info, p.card)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        torch.save({k: {n: t.detach().cpu() for n, t in sd.items()} for k, sd in p.weights.items()}, tmp / WEIGHTS)
+        (tmp / CONFIG).write_text(json.dumps(p.config(), indent=2, sort_keys=False) + "\n")
+        (tmp / CARD).write_text(render_card(p))
+        mode = 0o777 & ~_umask()
+        os.chmod(tmp, mode)
+        for f in tmp.iterdir():
+            os.chmod(f, mode & 0o666)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+# ---------------------------------------------------------------- reading
+def model_id(path: str | Path) -> str:
+    """sha256 of a model's weights (``weights.pt`` of a folder, or a legacy single file)."""
+    p = Path(path)
+    if p.is_dir():
+        if not (p / WEIGHTS).is_file():
+            raise CheckpointError(f"{p}: not a model folder (no {WEIGHTS})")
+        return file_sha256(p / WEIGHTS)
+    if not p.is_file():
+        raise CheckpointError(f"model not found: {p}")
+    return file_sha256(p)
+
+
+def load_pretrained(path: str | Path, kind: str | None = None, map_location="cpu") -> Pretrained:
+    """A model folder (or a legacy single-file checkpoint) -> :class:`Pretrained`.
+
+    ``kind``: the expected kind (``"classifier"`` also accepts the classifier inside an editor).
+    Non-finite weights are refused.
+    """
+    p = Path(path)
+    if p.is_dir():
+        out = _load_folder(p, map_location)
+    elif p.is_file():
+        out = _from_legacy(load_checkpoint(p, map_location=map_location), p)
+    else:
+        raise CheckpointError(f"model not found: {p}")
+    if kind == "classifier" and out.kind == "amgan-editor":
+        out = Pretrained("classifier", {"classifier": out.weights["classifier"]}, out.model["classifier"],
+                         out.image_processor, out.schema, out.info, {}, out.path)
+    if kind is not None and out.kind != kind:
+        raise CheckpointError(f"{p}: is a {out.kind!r} model, expected {kind!r}")
+    _check_finite(out.weights, p)
+    return out
+
+
+def _load_folder(p: Path, map_location) -> Pretrained:
+    cfg_path, w_path = p / CONFIG, p / WEIGHTS
+    if not cfg_path.is_file() or not w_path.is_file():
+        raise CheckpointError(f"{p}: not a model folder (needs {CONFIG} and {WEIGHTS})")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{cfg_path}: not valid JSON ({e})") from None
+    if not isinstance(cfg, dict) or cfg.get("kind") not in KINDS or "model" not in cfg:
+        raise CheckpointError(f"{cfg_path}: not a model config (needs 'kind' among {', '.join(KINDS)} and 'model')")
+    if int(cfg.get("format", 0)) > FORMAT:
+        raise CheckpointError(f"{p}: saved by a newer release (format {cfg['format']}); this one reads {FORMAT}")
+    try:
+        weights = torch.load(w_path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
+        raise CheckpointError(f"{w_path}: not readable weights ({type(e).__name__}: {e})") from None
+    if not isinstance(weights, dict) or not all(isinstance(v, dict) for v in weights.values()):
+        raise CheckpointError(f"{w_path}: expected a dict of state dicts")
+    ip = cfg.get("image_processor")
+    return Pretrained(cfg["kind"], weights, cfg["model"], ImageProcessor.from_dict(ip) if ip else None,
+                      cfg.get("schema"), cfg.get("info") or {}, cfg.get("card") or {}, p)
+
+
+def _from_legacy(ck: dict, p: Path) -> Pretrained:
+    """The single-file checkpoints written before the model folder existed (and by training)."""
+    kind = ck.get("kind")
+    info = {k: ck[k] for k in ("step", "metrics", "strength", "embedder_id", "export_check", "dtype",
+                                "code_version", "config") if k in ck}
+    try:
+        if kind == "amgan-editor":
+            meta = ck["classifier_meta"]
+            model = {"generator": dict(ck["generator"]),
+                     "classifier": {"group_sizes": list(meta["group_sizes"]), "backbone": meta["backbone"],
+                                    "width": int(meta["width"])}}
+            return Pretrained(kind, {"G": ck["G_ema"], "classifier": ck["classifier"]}, model,
+                              ImageProcessor(size=int(ck["size"])), ck["schema"], info, {}, p)
+        if kind == "classifier":
+            model = {"group_sizes": list(ck["group_sizes"]), "backbone": ck["backbone"], "width": int(ck["width"])}
+            size = int(ck["config"]["data"]["size"])
+            return Pretrained(kind, {"classifier": ck["model"]}, model, ImageProcessor(size=size), ck["schema"],
+                              info, {}, p)
+        if kind == "fir-embedder":
+            size = int(ck.get("image_size") or ck["config"]["data"]["size"])
+            return Pretrained(kind, {"embedder": ck["state_dict"]}, dict(ck["config"]["model"]),
+                              ImageProcessor(size=size), ck.get("schema"), info, {}, p)
+        if kind == "fir-flam":
+            return Pretrained(kind, {"flam": ck["state_dict"]}, dict(ck["arch"]), None, ck["schema"], info, {}, p)
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{p}: not a usable {kind} checkpoint (missing or bad {e})") from None
+    raise CheckpointError(f"{p}: is a {kind!r} checkpoint, not a model (kinds: {', '.join(KINDS)})")
+
+
+# ---------------------------------------------------------------- fp16 export
+def half_weights(weights: dict) -> dict:
+    return {k: {n: t.half() if t.is_floating_point() else t for n, t in sd.items()} for k, sd in weights.items()}
+
+
+def export_pretrained(src: str | Path, dst: str | Path, *, dtype: str = "float16", card: dict | None = None,
+                      check: Callable[[Pretrained, Pretrained], dict] | None = None) -> dict:
+    """The one export: ``src`` (folder or legacy file) -> a model folder with fp16 weights.
+
+    ``check(original, exported)`` compares the two (loaded back to fp32 as every loader does)
+    and raises when the copy is not close enough; nothing is written then. Returns its report.
+    """
+    if dtype not in ("float16", "float32"):
+        raise ValueError(f"dtype must be float16 or float32, got {dtype!r}")
+    orig = load_pretrained(src)
+    weights = half_weights(orig.weights) if dtype == "float16" else orig.weights
+    out = Pretrained(orig.kind, weights, orig.model, orig.image_processor, orig.schema,
+                     {**{k: v for k, v in orig.info.items() if k != "config"}, "dtype": dtype,
+                      "exported_from": str(src)}, card if card is not None else orig.card)
+    report = check(orig, out) if check is not None else {}
+    if report:
+        out.info["export_check"] = report
+    if any(not math.isfinite(v) for v in report.values() if isinstance(v, float)):
+        raise ValueError(f"export check produced non-finite numbers: {report}")
+    save_pretrained(dst, out)
+    return report
+
+
+# ---------------------------------------------------------------- builders
+def build_classifier(p: Pretrained):
+    from amgan.nets.classifier import AttributeClassifier
+
+    m = p.model
+    net = AttributeClassifier(m["group_sizes"], backbone=m["backbone"], width=int(m["width"]), pretrained=False)
+    _load_state(net, p.weights["classifier"], p)
+    return net.float().eval().requires_grad_(False)
+
+
+def _load_state(net: torch.nn.Module, sd: dict, p: Pretrained) -> None:
+    try:
+        net.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()
+        raise CheckpointError(f"{p.path}: weights do not fit the {p.kind} it describes "
+                              f"({first[0][:160] if first else e})") from None
+
+
+def load_classifier(path, device=None):
+    """(classifier in eval mode, Pretrained) from a classifier or an editor model."""
+    p = load_pretrained(path, kind="classifier")
+    net = build_classifier(p)
+    return (net.to(device) if device is not None else net), p
+
+
+def load_editor(path, device=None):
+    """An :class:`amgan.editor.Editor` from an editor model (folder or legacy file)."""
+    from amgan.attributes import Schema
+    from amgan.editor import Editor
+    from amgan.nets.generator import Generator
+
+    p = load_pretrained(path, kind="amgan-editor")
+    try:
+        G = Generator(**p.model["generator"])
+    except TypeError as e:
+        raise CheckpointError(f"{p.path}: bad generator arguments ({e})") from None
+    _load_state(G, p.weights["G"], p)
+    C = build_classifier(Pretrained("classifier", {"classifier": p.weights["classifier"]}, p.model["classifier"],
+                                    p.image_processor, p.schema, path=p.path))
+    ed = Editor(G.float(), C, Schema.from_dict(p.schema), p.image_processor, device)
+    ed.checkpoint_step = int(p.info.get("step", 0))
+    ed.pretrained = p
+    return ed
