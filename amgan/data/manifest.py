@@ -5,75 +5,85 @@ A data set folder holds ``manifest.csv`` and ``schema.json`` (:meth:`Schema.to_d
 
     path, product_id, view, split, [mask], <one column per schema group, schema order>
 
-- ``path`` / ``mask``: relative to the manifest's folder. ``mask`` is an optional uint8
-  PNG region label map (:data:`MASK_REGIONS`: 0 background, 1 torso, 2 sleeves,
-  3 neckline/collar, 4 skirt); a cell may be empty.
+- ``path`` / ``mask``: relative to the manifest's folder, and inside it: an absolute path,
+  a ``..`` component or a symlink that resolves outside the folder is an error.
+  ``mask`` is an optional uint8 PNG region label map (:data:`MASK_REGIONS`: 0 background,
+  1 torso, 2 sleeves, 3 neckline/collar, 4 skirt); a cell may be empty.
 - ``product_id``: non-empty; one product never appears in two splits.
 - ``view``: ``shop`` (catalogue / gallery image), ``street`` (consumer photo / query),
   or another token matching ``[a-z][a-z0-9_]*``.
 - ``split``: ``train``, ``val`` or ``test``.
-- group cells hold value *names* of the schema.
+- group cells hold value *names* of the schema, or nothing: an empty cell is an unknown
+  value (label ``-1`` in :attr:`Manifest.labels` and in every label vector made from it).
+  Only an empty cell means unknown; ``unknown`` is an ordinary value name.
 
 :func:`read_manifest` checks every row and reports every problem at once in one
 :class:`ManifestError` (``manifest.csv:LINE: what is wrong``); it never drops rows.
 :func:`write_manifest` runs the same checks before it writes anything (atomically).
 
-Also here: :class:`ManifestDataset` (images, labels and masks as tensors),
-:func:`pairs_by_product` (street/shop pairs for retrieval training) and
-:class:`ReferenceIndex` (AMGAN's perceptual-loss reference: a real image whose
-attributes equal the target, else the most similar one of the same category).
+Also importable from here (defined beside it): :class:`ManifestDataset`
+(:mod:`amgan.data.dataset`), :func:`pairs_by_product` and :class:`ReferenceIndex`
+(:mod:`amgan.data.references`).
 """
 from __future__ import annotations
 
-from amgan.errors import UserError
-
 import csv
 import io
-import re
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
-import torch
-from PIL import Image
 
 from amgan.attributes import Schema, SchemaError
+from amgan.data.csvio import CsvProblem, read_csv
+from amgan.data.manifest_rows import (
+    BASE_COLUMNS, MANIFEST_NAME, MASK_REGIONS, SCHEMA_NAME, SPLITS, UNKNOWN, RowChecker, check_header,
+    check_label_matrix, expected_columns, label_cells,
+)
+from amgan.errors import UserError
 from amgan.io import atomic_write_text
 
 __all__ = [
-    "Manifest",
-    "ManifestError",
-    "ManifestDataset",
-    "ReferenceIndex",
-    "read_manifest",
-    "write_manifest",
-    "pairs_by_product",
-    "BASE_COLUMNS",
-    "SPLITS",
-    "MASK_REGIONS",
+    "Manifest", "ManifestError", "ManifestDataset", "ReferenceIndex", "LabelCount", "read_manifest",
+    "write_manifest", "pairs_by_product", "BASE_COLUMNS", "SPLITS", "MASK_REGIONS", "UNKNOWN",
 ]
 
-BASE_COLUMNS = ("path", "product_id", "view", "split")
-SPLITS = ("train", "val", "test")
-MASK_REGIONS = ("background", "torso", "sleeves", "neckline", "skirt")
-MANIFEST_NAME = "manifest.csv"
-SCHEMA_NAME = "schema.json"
-_TOKEN_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# defined in their own modules, importable from here as before (loaded on first use: the
+# Dataset needs torch, reading a manifest does not)
+_ELSEWHERE = {"ManifestDataset": "amgan.data.dataset", "ReferenceIndex": "amgan.data.references",
+              "pairs_by_product": "amgan.data.references"}
+
+
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ManifestError(UserError):
     """A manifest (or rows about to be written as one) is not valid.
 
-    ``problems`` lists every problem as ``manifest.csv:LINE: what is wrong``.
+    ``problems`` lists every problem as ``manifest.csv:LINE: what is wrong``. The message is
+    one line for one problem (``PROBLEM (in PATH)``), else a count line and one line each.
     """
 
     def __init__(self, path: str | Path, problems: Sequence[str]):
         self.path = Path(path)
         self.problems = list(problems)
         n = len(self.problems)
-        head = f"{n} problem{'s' if n != 1 else ''} in {self.path}:"
-        super().__init__("\n".join([head, *self.problems]))
+        if n == 1:
+            super().__init__(f"{self.problems[0]} (in {self.path})")
+        else:
+            super().__init__("\n".join([f"{n} problems in {self.path}:", *self.problems]))
+
+
+class LabelCount(NamedTuple):
+    known: int
+    unknown: int
 
 
 # ---------------------------------------------------------------------------
@@ -90,7 +100,7 @@ class Manifest:
     views: list[str]
     splits: list[str]
     masks: list[str]  # '' where a row has no mask
-    labels: np.ndarray  # int64 [N, n_groups], value indices in schema order
+    labels: np.ndarray  # int64 [N, n_groups], value indices in schema order; -1 = unknown
     has_mask_column: bool = False
 
     def __post_init__(self):
@@ -99,6 +109,7 @@ class Manifest:
             if len(getattr(self, name)) != n:
                 raise ValueError(f"Manifest.{name} has {len(getattr(self, name))} entries, paths has {n}")
         self.labels = np.asarray(self.labels, dtype=np.int64).reshape(n, len(self.schema.groups))
+        check_label_matrix(self.labels, self.schema)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -108,7 +119,7 @@ class Manifest:
         return f"Manifest({self.root}, {len(self)} rows: {counts}; {self.schema!r})"
 
     def row(self, i: int) -> dict[str, str]:
-        """Row ``i`` as a dict of column -> cell text (group cells are value names)."""
+        """Row ``i`` as a dict of column -> cell text (group cells are value names, '' if unknown)."""
         d = {
             "path": self.paths[i],
             "product_id": self.product_ids[i],
@@ -116,7 +127,7 @@ class Manifest:
             "split": self.splits[i],
             "mask": self.masks[i],
         }
-        d.update(self.schema.decode(self.labels[i]))
+        d.update(label_cells(self.schema, self.labels[i]))
         return d
 
     @property
@@ -158,106 +169,16 @@ class Manifest:
             has_mask_column=self.has_mask_column,
         )
 
+    def label_counts(self, split=None, view=None) -> dict[str, LabelCount]:
+        """Per group (schema order): how many rows (of ``split``/``view``) know its value."""
+        lab = self.labels[self.indices(split, view)]
+        unknown = (lab == UNKNOWN).sum(0)
+        return {g.name: LabelCount(int(len(lab) - u), int(u)) for g, u in zip(self.schema.groups, unknown)}
 
-# ---------------------------------------------------------------------------
-# validation shared by reader and writer
-# ---------------------------------------------------------------------------
-class _RowChecker:
-    """Checks rows one by one and remembers what cross-row checks need."""
-
-    def __init__(self, root: Path, schema: Schema, fname: str, check_files: bool):
-        self.root, self.schema, self.fname, self.check_files = root, schema, fname, check_files
-        self.problems: list[str] = []
-        self.first_line_of_path: dict[str, int] = {}
-        self.split_of_product: dict[str, tuple[str, int]] = {}
-
-    def problem(self, line: int, text: str) -> None:
-        self.problems.append(f"{self.fname}:{line}: {text}")
-
-    def check(self, line: int, cells: Mapping[str, str]) -> np.ndarray | None:
-        """Validate one row (cells already stripped); return its label vector if the values are valid."""
-        n0 = len(self.problems)
-        path = cells.get("path", "")
-        if not path:
-            self.problem(line, "empty path")
-        elif Path(path).is_absolute():
-            self.problem(line, f"path {path!r} must be relative to the manifest folder")
-        else:
-            if path in self.first_line_of_path:
-                self.problem(line, f"duplicate path {path!r} (first at line {self.first_line_of_path[path]})")
-            else:
-                self.first_line_of_path[path] = line
-            if self.check_files and not (self.root / path).is_file():
-                self.problem(line, f"image file not found: {path}")
-
-        pid = cells.get("product_id", "")
-        if not pid:
-            self.problem(line, "empty product_id")
-
-        view = cells.get("view", "")
-        if not _TOKEN_RE.match(view):
-            self.problem(line, f"bad view {view!r}; a view is a token matching [a-z][a-z0-9_]* such as shop or street")
-
-        split = cells.get("split", "")
-        if split not in SPLITS:
-            self.problem(line, f"bad split {split!r}; must be one of {', '.join(SPLITS)}")
-        elif pid:
-            if pid in self.split_of_product:
-                other, other_line = self.split_of_product[pid]
-                if other != split:
-                    self.problem(
-                        line,
-                        f"product {pid!r} is in split {split!r} here but in split {other!r} at line {other_line}"
-                        " (splits must be disjoint by product)",
-                    )
-            else:
-                self.split_of_product[pid] = (split, line)
-
-        mask = cells.get("mask", "")
-        if mask:
-            if Path(mask).is_absolute():
-                self.problem(line, f"mask {mask!r} must be relative to the manifest folder")
-            elif self.check_files and not (self.root / mask).is_file():
-                self.problem(line, f"mask file not found: {mask}")
-
-        vec = np.zeros(len(self.schema.groups), dtype=np.int64)
-        for j, g in enumerate(self.schema.groups):
-            v = cells.get(g.name, "")
-            if v in g.values:
-                vec[j] = g.values.index(v)
-            elif not v:
-                self.problem(line, f"empty value for group {g.name!r}; valid values: {', '.join(g.values)}")
-            else:
-                self.problem(line, f"unknown value {v!r} for group {g.name!r}; valid values: {', '.join(g.values)}")
-        return vec if len(self.problems) == n0 else None
-
-
-def _expected_columns(schema: Schema, with_mask: bool) -> list[str]:
-    return [*BASE_COLUMNS, *(["mask"] if with_mask else []), *schema.names]
-
-
-def _check_header(header: list[str], schema: Schema) -> list[str]:
-    """Problems with the header row (as 'what is wrong' texts)."""
-    out = []
-    allowed = set(BASE_COLUMNS) | {"mask"} | set(schema.names)
-    required = [*BASE_COLUMNS, *schema.names]
-    missing = [c for c in required if c not in header]
-    if missing:
-        out.append(f"missing column(s): {', '.join(missing)}")
-    extra = [c for c in header if c not in allowed]
-    if extra:
-        out.append(
-            f"unknown column(s): {', '.join(repr(c) for c in extra)}; the columns are "
-            f"{', '.join(BASE_COLUMNS)}, optional mask, then the schema groups {', '.join(schema.names)}"
-        )
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if repeated:
-        out.append(f"repeated column(s): {', '.join(repeated)}")
-    if not out:
-        expected = _expected_columns(schema, "mask" in header)
-        if header != expected:
-            out.append(f"columns out of order: expected {','.join(expected)}; got {','.join(header)}")
-    return out
+    def unknown_summary(self) -> str:
+        """``'sleeve 3/120 unknown, pattern 1/120 unknown'``; ``''`` when every label is known."""
+        return ", ".join(f"{g} {c.unknown}/{c.known + c.unknown} unknown"
+                         for g, c in self.label_counts().items() if c.unknown)
 
 
 # ---------------------------------------------------------------------------
@@ -274,7 +195,8 @@ def read_manifest(path: str | Path, *, check_files: bool = True) -> Manifest:
     """Read and validate a manifest (the folder, or its ``manifest.csv``).
 
     Every problem is collected and reported in one :class:`ManifestError`.
-    ``check_files=False`` skips the existence checks of image and mask files.
+    ``check_files=False`` skips the existence checks of image and mask files (paths are
+    still checked to stay inside the folder).
     """
     root, csv_path = _locate(path)
     fname = csv_path.name
@@ -289,53 +211,43 @@ def read_manifest(path: str | Path, *, check_files: bool = True) -> Manifest:
         schema = Schema.load(schema_path)
     except SchemaError as e:
         raise ManifestError(csv_path, [f"{SCHEMA_NAME}: {e}"]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ManifestError(csv_path, [f"{SCHEMA_NAME}: cannot read {schema_path}: {e}"]) from None
+    try:
+        header, records = read_csv(csv_path)
+    except CsvProblem as e:
+        raise ManifestError(csv_path, [f"{fname}:{e.line}: {e.text}"]) from None
+    except OSError as e:
+        raise ManifestError(csv_path, [f"{fname}: cannot read {csv_path}: {e.strerror or e}"]) from None
+    if header is None:
+        raise ManifestError(
+            csv_path, [f"{fname}:1: empty file; expected the header {','.join(expected_columns(schema, False))}"]
+        )
+    head_problems = check_header(header, schema)
+    if head_problems:
+        raise ManifestError(csv_path, [f"{fname}:1: {p}" for p in head_problems])
 
-    with open(csv_path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise ManifestError(
-                csv_path, [f"{fname}:1: empty file; expected the header {','.join(_expected_columns(schema, False))}"]
-            ) from None
-        header = [h.strip() for h in header]
-        head_problems = _check_header(header, schema)
-        if head_problems:
-            raise ManifestError(csv_path, [f"{fname}:1: {p}" for p in head_problems])
-
-        checker = _RowChecker(root, schema, fname, check_files)
-        cols: dict[str, list[str]] = {c: [] for c in (*BASE_COLUMNS, "mask")}
-        labels: list[np.ndarray] = []
-        start = reader.line_num
-        for cells in reader:
-            line = start + 1
-            start = reader.line_num
-            if not cells or all(not c.strip() for c in cells):
-                continue  # blank line
-            if len(cells) != len(header):
-                checker.problem(line, f"expected {len(header)} fields ({','.join(header)}), got {len(cells)}")
-                continue
-            row = {h: c.strip() for h, c in zip(header, cells)}
-            vec = checker.check(line, row)
-            if vec is not None:
-                for c in BASE_COLUMNS:
-                    cols[c].append(row[c])
-                cols["mask"].append(row.get("mask", ""))
-                labels.append(vec)
+    checker = RowChecker(root, schema, fname, check_files)
+    cols: dict[str, list[str]] = {c: [] for c in (*BASE_COLUMNS, "mask")}
+    labels: list[np.ndarray] = []
+    for line, cells in records:
+        if len(cells) != len(header):
+            checker.problem(line, f"expected {len(header)} fields ({','.join(header)}), got {len(cells)}")
+            continue
+        row = dict(zip(header, cells))
+        vec = checker.check(line, row)
+        if vec is not None:
+            for c in BASE_COLUMNS:
+                cols[c].append(row[c])
+            cols["mask"].append(row.get("mask", ""))
+            labels.append(vec)
     if not checker.problems and not labels:
-        checker.problem(start + 1, "no data rows")
+        checker.problem(2, "no data rows")
     if checker.problems:
         raise ManifestError(csv_path, checker.problems)
     return Manifest(
-        root=root,
-        schema=schema,
-        paths=cols["path"],
-        product_ids=cols["product_id"],
-        views=cols["view"],
-        splits=cols["split"],
-        masks=cols["mask"],
-        labels=np.stack(labels),
-        has_mask_column="mask" in header,
+        root=root, schema=schema, paths=cols["path"], product_ids=cols["product_id"], views=cols["view"],
+        splits=cols["split"], masks=cols["mask"], labels=np.stack(labels), has_mask_column="mask" in header,
     )
 
 
@@ -345,6 +257,19 @@ def _cell(v) -> str:
     if isinstance(v, Path):
         return v.as_posix()
     return str(v).strip()
+
+
+def _relative(cell: str, folder: Path) -> str:
+    """An absolute path inside ``folder`` made relative; anything else unchanged (checked later)."""
+    p = Path(cell)
+    if not cell or not p.is_absolute():
+        return cell
+    for inner, outer in ((os.path.abspath(p), os.path.abspath(folder)), (p.resolve(), folder.resolve())):
+        try:
+            return Path(inner).relative_to(outer).as_posix()
+        except ValueError:
+            pass
+    return cell
 
 
 def write_manifest(
@@ -358,8 +283,9 @@ def write_manifest(
     """Validate ``rows`` and write ``folder/manifest.csv`` and ``folder/schema.json`` atomically.
 
     Each row maps ``path``, ``product_id``, ``view``, ``split``, optionally ``mask``, and
-    either every schema group to a value name or ``label`` to a label vector. Paths are
-    relative to ``folder`` (``Path`` objects and absolute paths inside ``folder`` are
+    either every schema group to a value name (``None`` or ``''``: unknown) or ``label``
+    to a label vector (``-1``: unknown); unknown values are written as empty cells. Paths
+    are relative to ``folder`` (``Path`` objects and absolute paths inside ``folder`` are
     accepted). ``with_mask=None`` writes the mask column when any row has a mask.
     Problems are reported together, with the line each row would have in the file.
     Returns the folder.
@@ -367,7 +293,7 @@ def write_manifest(
     folder = Path(folder)
     csv_path = folder / MANIFEST_NAME
     fname = csv_path.name
-    checker = _RowChecker(folder, schema, fname, check_files)
+    checker = RowChecker(folder, schema, fname, check_files)
     known = {*BASE_COLUMNS, "mask", "label", *schema.names}
     table: list[dict[str, str]] = []
     for k, r in enumerate(rows):
@@ -381,23 +307,22 @@ def write_manifest(
             continue
         cells = {c: _cell(r.get(c)) for c in (*BASE_COLUMNS, "mask")}
         for c in ("path", "mask"):
-            p = Path(cells[c]) if cells[c] else None
-            if p is not None and p.is_absolute():
-                try:
-                    cells[c] = p.resolve().relative_to(folder.resolve()).as_posix()
-                except ValueError:
-                    pass  # the checker reports it
+            cells[c] = _relative(cells[c], folder)
         if "label" in r:
             given = [g for g in schema.names if g in r]
             if given:
                 checker.problem(line, f"give either 'label' or the group columns, not both (got {given})")
                 continue
             try:
-                cells.update(schema.decode(np.asarray(r["label"])))
-            except SchemaError as e:
-                checker.problem(line, str(e))
+                cells.update(label_cells(schema, np.asarray(r["label"])))
+            except (SchemaError, ValueError, TypeError) as e:
+                checker.problem(line, f"bad label {r['label']!r}: {e}")
                 continue
         else:
+            missing = [g for g in schema.names if g not in r]
+            if missing:
+                checker.problem(line, f"no value for group(s) {missing}; give None or '' for an unknown value")
+                continue
             for g in schema.names:
                 cells[g] = _cell(r.get(g))
         checker.check(line, cells)
@@ -411,7 +336,7 @@ def write_manifest(
         with_mask = any(c["mask"] for c in table)
     elif not with_mask and any(c["mask"] for c in table):
         raise ManifestError(csv_path, [f"{fname}: rows have masks but with_mask=False"])
-    columns = _expected_columns(schema, with_mask)
+    columns = expected_columns(schema, with_mask)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
@@ -421,233 +346,3 @@ def write_manifest(
     schema.save(folder / SCHEMA_NAME)
     atomic_write_text(csv_path, buf.getvalue())
     return folder
-
-
-# ---------------------------------------------------------------------------
-# torch dataset
-# ---------------------------------------------------------------------------
-class ManifestDataset(torch.utils.data.Dataset):
-    """Images, labels and region masks of a manifest, optionally filtered by split and view.
-
-    ``size``: resize to ``size x size`` (images bilinear with antialiasing, masks nearest);
-    ``None`` keeps the stored size. ``cache=True`` keeps decoded (resized) uint8 arrays in
-    memory (per DataLoader worker). ``item['index']`` is the row index in the manifest,
-    ``self.indices[k]`` for item ``k``.
-    """
-
-    def __init__(
-        self,
-        manifest: Manifest | str | Path,
-        split: str | Iterable[str] | None = None,
-        view: str | Iterable[str] | None = None,
-        size: int | None = None,
-        cache: bool = False,
-    ):
-        self.manifest = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
-        self.indices = self.manifest.indices(split, view)
-        if size is not None and (int(size) != size or size < 1):
-            raise ValueError(f"size must be a positive integer or None, got {size!r}")
-        self.size = None if size is None else int(size)
-        self.cache = cache
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    @property
-    def labels(self) -> np.ndarray:
-        """Label vectors of this dataset's items, [len(self), n_groups]."""
-        return self.manifest.labels[self.indices]
-
-    def _load(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
-        if i in self._cache:
-            return self._cache[i]
-        m = self.manifest
-        ipath = m.image_path(i)
-        with Image.open(ipath) as im:
-            im = im.convert("RGB")
-            wh = im.size
-            if self.size is not None and im.size != (self.size, self.size):
-                im = im.resize((self.size, self.size), Image.BILINEAR, reducing_gap=None)
-            img = np.asarray(im, dtype=np.uint8).copy()
-        mask = None
-        mpath = m.mask_path(i)
-        if mpath is not None:
-            with Image.open(mpath) as mm:
-                if mm.mode not in ("L", "P", "I", "I;16", "1"):
-                    raise ValueError(f"mask {mpath} must be a single-channel label map (mode L or P), got mode {mm.mode}")
-                if mm.size != wh:
-                    raise ValueError(f"mask {mpath} is {mm.size[0]}x{mm.size[1]} but image {ipath} is {wh[0]}x{wh[1]}")
-                arr = np.asarray(mm)
-            if arr.max(initial=0) >= len(MASK_REGIONS) or arr.min(initial=0) < 0:
-                raise ValueError(
-                    f"mask {mpath} has labels {sorted(np.unique(arr).tolist())}; valid labels are "
-                    + ", ".join(f"{k} {n}" for k, n in enumerate(MASK_REGIONS))
-                )
-            arr = arr.astype(np.uint8)
-            if self.size is not None and arr.shape != (self.size, self.size):
-                arr = np.asarray(Image.fromarray(arr).resize((self.size, self.size), Image.NEAREST))
-            mask = arr
-        if self.cache:
-            self._cache[i] = (img, mask)
-        return img, mask
-
-    def __getitem__(self, k: int) -> dict:
-        i = int(self.indices[k])
-        img, mask = self._load(i)
-        h, w = img.shape[:2]
-        m = self.manifest
-        return {
-            "image": torch.from_numpy(img).permute(2, 0, 1).float().div_(255.0).contiguous(),
-            "label": torch.from_numpy(m.labels[i].copy()),
-            "mask": torch.full((h, w), -1, dtype=torch.int64) if mask is None else torch.from_numpy(mask.astype(np.int64)),
-            "product_id": m.product_ids[i],
-            "view": m.views[i],
-            "index": i,
-        }
-
-
-# ---------------------------------------------------------------------------
-# pairs and references
-# ---------------------------------------------------------------------------
-def pairs_by_product(
-    manifest: Manifest, split: str | None = None, *, street_view: str = "street", shop_view: str = "shop"
-) -> list[tuple[int, int]]:
-    """Every (street_index, shop_index) pair of rows showing the same product.
-
-    Indices are manifest rows; sorted by street index, then shop index. Street images
-    whose product has no shop image (in ``split``) form no pair.
-    """
-    rows = manifest.indices(split)
-    shops: dict[str, list[int]] = {}
-    for i in rows:
-        if manifest.views[i] == shop_view:
-            shops.setdefault(manifest.product_ids[i], []).append(int(i))
-    pairs = []
-    for i in rows:
-        if manifest.views[i] == street_view:
-            pairs.extend((int(i), j) for j in shops.get(manifest.product_ids[i], ()))
-    return pairs
-
-
-class ReferenceIndex:
-    """Find a real image whose attribute vector equals a target (AMGAN's reference for L_p).
-
-    Among candidates (all rows, minus ``exclude``), the score of a row is the number of
-    groups equal to the target, plus a bonus larger than any count when its category
-    equals the target's. The best score wins; ties are broken uniformly at random. So an
-    exact match is returned when one exists, else the most similar row of the same
-    category, else (no candidate of that category) the most similar row of any category.
-
-    ``labels``: an int array [N, G] or a :class:`Manifest`. ``categories_group``: the
-    category column, by name (needs ``schema`` or a Manifest; the default ``'category'``
-    is ignored when the schema has no such group), by column index, or ``None``.
-    ``ids``: what :meth:`find` returns for each row (default ``0..N-1``; a Manifest subset
-    from :meth:`from_manifest` returns manifest row indices).
-    """
-
-    def __init__(
-        self,
-        labels,
-        categories_group: str | int | None = "category",
-        *,
-        schema: Schema | None = None,
-        ids: Sequence[int] | None = None,
-        seed: int | None = 0,
-    ):
-        if isinstance(labels, Manifest):
-            schema = schema or labels.schema
-            labels = labels.labels
-        self.labels = np.ascontiguousarray(np.asarray(labels, dtype=np.int64))
-        if self.labels.ndim != 2 or len(self.labels) == 0:
-            raise ValueError(f"labels must be a non-empty [N, G] array, got shape {self.labels.shape}")
-        n, g = self.labels.shape
-        if schema is not None and len(schema.groups) != g:
-            raise ValueError(f"labels have {g} groups but the schema has {len(schema.groups)}")
-        if isinstance(categories_group, str):
-            if schema is None:
-                raise ValueError(
-                    f"categories_group={categories_group!r} is a name: pass schema= (or a Manifest), or a column index"
-                )
-            if categories_group in schema.names:
-                categories_group = schema.group_index(categories_group)
-            elif categories_group == "category":
-                categories_group = None
-            else:
-                schema.group(categories_group)  # raises, naming the valid groups
-        if categories_group is not None and not 0 <= int(categories_group) < g:
-            raise ValueError(f"category column {categories_group} out of range for {g} groups")
-        self.cat_col = None if categories_group is None else int(categories_group)
-        self.ids = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
-        if self.ids.shape != (n,):
-            raise ValueError(f"ids must have shape ({n},), got {self.ids.shape}")
-        self._pos = {int(v): k for k, v in enumerate(self.ids)}
-        self.rng = np.random.default_rng(seed)
-
-    @classmethod
-    def from_manifest(
-        cls, manifest: Manifest, split: str | Iterable[str] | None = None, view=None, **kw
-    ) -> "ReferenceIndex":
-        rows = manifest.indices(split, view)
-        if len(rows) == 0:
-            raise ValueError(f"no rows in split={split!r} view={view!r} to search")
-        kw.setdefault("schema", manifest.schema)
-        return cls(manifest.labels[rows], ids=rows, **kw)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def _excluded_positions(self, exclude) -> list[int]:
-        if exclude is None:
-            return []
-        items = [exclude] if np.isscalar(exclude) else list(exclude)
-        return [self._pos[int(e)] for e in items if int(e) in self._pos]
-
-    def find_batch(
-        self,
-        targets,
-        rng: np.random.Generator | None = None,
-        exclude=None,
-        *,
-        return_equal: bool = False,
-    ):
-        """Best row for each target vector; returns ids [B] (and equal-group counts [B]).
-
-        ``exclude``: ``None``, or one entry per target: an id or a list of ids that must
-        not be returned for that target (e.g. the input image itself).
-        """
-        t = np.asarray(targets, dtype=np.int64)
-        n, g = self.labels.shape
-        if t.ndim != 2 or t.shape[1] != g:
-            raise ValueError(f"targets must have shape [B, {g}], got {t.shape}")
-        b = len(t)
-        if exclude is not None and len(exclude) != b:
-            raise ValueError(f"exclude needs one entry per target ({b}), got {len(exclude)}")
-        rng = self.rng if rng is None else rng
-        out = np.empty(b, dtype=np.int64)
-        equal = np.empty(b, dtype=np.int64)
-        chunk = max(1, (1 << 22) // max(n * g, 1))
-        for s in range(0, b, chunk):
-            tt = t[s : s + chunk]
-            eq = (self.labels[None, :, :] == tt[:, None, :]).sum(-1)  # [b, N]
-            score = eq.astype(np.float64)
-            if self.cat_col is not None:
-                same = self.labels[None, :, self.cat_col] == tt[:, None, self.cat_col]
-                score += same * (g + 1)
-            if exclude is not None:
-                for k in range(len(tt)):
-                    score[k, self._excluded_positions(exclude[s + k])] = -np.inf
-            score += rng.random(score.shape) * 0.5  # uniform tie-break among equal integer scores
-            best = score.argmax(1)
-            if not np.isfinite(score[np.arange(len(tt)), best]).all():
-                raise ValueError("every candidate is excluded for some target")
-            out[s : s + chunk] = self.ids[best]
-            equal[s : s + chunk] = eq[np.arange(len(tt)), best]
-        return (out, equal) if return_equal else out
-
-    def find(self, target_vec, exclude=None, rng: np.random.Generator | None = None) -> int:
-        """Id of the best row for one target vector (see the class docstring)."""
-        t = np.asarray(target_vec, dtype=np.int64)
-        if t.ndim != 1:
-            raise ValueError(f"target_vec must be one label vector, got shape {t.shape}")
-        return int(self.find_batch(t[None], rng=rng, exclude=None if exclude is None else [exclude])[0])
