@@ -2,41 +2,71 @@
 
 ``load_config("configs/synth64.yaml", overrides=["train.steps=100"])`` reads the file,
 applies ``--set key=value`` overrides (values parsed as YAML, then type-checked) and
-returns a frozen :class:`Config`. Unknown keys, wrong types and bad values are errors
-that name the key. The config never changes at run time; schedules are functions of
-the step.
+returns a frozen, validated :class:`Config`. :func:`load_dataclass_config` does the same
+for any config dataclass (FIR, FLAM and evaluation configs use it).
+
+Field types the loader understands: ``bool``, ``int``, ``float``, ``str``,
+``typing.Literal[...]`` choices, ``tuple[X, ...]`` / ``list[X]`` of those (a YAML list,
+or one scalar for a one-item list: ``--set model.strength_grid=[1,2,3]``), ``X | None``
+and nested config dataclasses (sections). Unknown keys, wrong types, values outside a
+``Literal`` and bad values are :class:`ConfigError`\\ s on one line that name the file
+(or the ``--set`` item) and the dotted key. The config never changes at run time;
+schedules are functions of the step.
+
+The SynthFashion defaults (the ``make data`` set: ``data/synth64``, 3000 products, seed 0,
+2 street views, 64 px) live in :class:`DatasetConfig`, the data section that AMGAN's
+:class:`DataConfig` and FIR/FLAM's data sections extend.
 """
 from __future__ import annotations
 
-from amgan.errors import UserError
-
 import dataclasses
+import re
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
+from amgan.errors import UserError
+
+__all__ = ["ConfigError", "DatasetConfig", "DataConfig", "ClassifierConfig", "ModelConfig", "LossConfig",
+           "TrainConfig", "Config", "load_config", "load_dataclass_config", "build_config", "config_from_dict",
+           "parse_overrides", "save_config", "to_plain", "flatten", "check", "check_range", "check_data_section"]
+
 
 class ConfigError(UserError):
-    """A config file or override is not valid."""
+    """A config file or override is not valid. ``key``: the dotted key at fault, when known."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
+# ---------------------------------------------------------------- sections
 @dataclass(frozen=True)
-class DataConfig:
+class DatasetConfig:
+    """Where the images are, at which size, and how SynthFashion is rendered there when the
+    folder has no manifest (``amgan.data.synth_dataset.ensure_data``). The one home of the
+    default data set's parameters (= ``make data``)."""
+
     root: str = "data/synth64"  # data set folder (manifest.csv + schema.json)
-    size: int = 64  # working resolution
-    views: tuple[str, ...] = ("shop", "street")  # views used for training
-    # SynthFashion made on demand when ``root`` has no manifest
+    size: int = 64  # working resolution (images are decoded at this size)
     synth_products: int = 3000
     synth_seed: int = 0
     synth_street_views: int = 2
+
+
+@dataclass(frozen=True)
+class DataConfig(DatasetConfig):
+    views: tuple[str, ...] = ("shop", "street")  # views used for training
     workers: int = 0  # DataLoader workers (0: main process; images are cached in memory)
 
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    backbone: str = "small"  # small | efficientnet_lite0
+    backbone: Literal["small", "efficientnet_lite0"] = "small"
     width: int = 32
     steps: int = 1500
     batch_size: int = 64
@@ -92,87 +122,162 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict:
-        return _to_plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
 
     def validate(self) -> "Config":
-        checks = [
-            (self.data.size in (32, 64, 128, 256), "data.size must be one of 32, 64, 128, 256"),
-            (self.classifier.backbone in ("small", "efficientnet_lite0"),
-             "classifier.backbone must be 'small' or 'efficientnet_lite0'"),
-            (self.train.n_critic >= 1, "train.n_critic must be >= 1"),
-            (self.train.batch_size >= 2, "train.batch_size must be >= 2"),
-            (0.0 <= self.train.decay_start <= 1.0, "train.decay_start must be in [0, 1]"),
-            (0.0 <= self.train.ema_decay < 1.0, "train.ema_decay must be in [0, 1)"),
-            (0.0 < self.loss.region_threshold < 1.0, "loss.region_threshold must be in (0, 1)"),
-            (self.model.d_layers >= 3, "model.d_layers must be >= 3 (D_C uses d_layers - 2)"),
-            (all(v in ("shop", "street") or v for v in self.data.views), "data.views must be view names"),
-        ]
-        for k in ("lambda_cls", "lambda_cyc", "lambda_att", "lambda_perc", "lambda_gp"):
-            checks.append((getattr(self.loss, k) >= 0, f"loss.{k} must be >= 0"))
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(msg)
+        d, c, m, L, t = self.data, self.classifier, self.model, self.loss, self.train
+        check_data_section(d, "data")
+        check(d.size in (32, 64, 128, 256), "data.size", "must be one of 32, 64, 128, 256", d.size)
+        check(len(d.views) > 0 and all(d.views), "data.views", "must name at least one view", list(d.views))
+        check_range(d, "data", ("workers",), ge=0)
+        check_range(c, "classifier", ("width", "steps", "batch_size"), ge=1)
+        check_range(c, "classifier", ("lr",), gt=0)
+        check_range(m, "model", ("g_width", "d_width"), ge=1)
+        check_range(m, "model", ("g_res",), ge=0)
+        check(m.d_layers >= 3, "model.d_layers", "must be >= 3 (D_C uses d_layers - 2)", m.d_layers)
+        check_range(L, "loss", ("lambda_cls", "lambda_cyc", "lambda_att", "lambda_perc", "lambda_gp"), ge=0)
+        check(0.0 < L.region_threshold < 1.0, "loss.region_threshold", "must be in (0, 1)", L.region_threshold)
+        check_range(t, "train", ("steps", "n_critic", "log_every", "sample_every", "save_every"), ge=1)
+        check(t.batch_size >= 2, "train.batch_size", "must be >= 2", t.batch_size)
+        check_range(t, "train", ("lr_g", "lr_d"), gt=0)
+        check(0.0 <= t.beta1 < 1.0 and 0.0 <= t.beta2 < 1.0, "train.beta1/beta2", "must be in [0, 1)",
+              [t.beta1, t.beta2])
+        check(0.0 <= t.decay_start <= 1.0, "train.decay_start", "must be in [0, 1]", t.decay_start)
+        check(0.0 <= t.ema_decay < 1.0, "train.ema_decay", "must be in [0, 1)", t.ema_decay)
+        check_range(t, "train", ("threads",), ge=0)
         return self
 
 
-def _to_plain(x):
+# ---------------------------------------------------------------- value checks (used by every config's validate)
+def check(ok: bool, key: str, rule: str, value=dataclasses.MISSING) -> None:
+    """Raise ``ConfigError("<key> <rule>, got <value>")`` unless ``ok``."""
+    if not ok:
+        got = "" if value is dataclasses.MISSING else f", got {value!r}"
+        raise ConfigError(f"{key} {rule}{got}", key=key)
+
+
+def check_range(section, prefix: str, names, *, ge=None, gt=None) -> None:
+    """Each ``section.<name>`` must be ``>= ge`` (or ``> gt``); the error names ``<prefix>.<name>``."""
+    for name in names:
+        v = getattr(section, name)
+        if ge is not None:
+            check(v >= ge, f"{prefix}.{name}", f"must be >= {ge}", v)
+        if gt is not None:
+            check(v > gt, f"{prefix}.{name}", f"must be > {gt}", v)
+
+
+def check_data_section(d: DatasetConfig, prefix: str = "data") -> None:
+    """The checks every :class:`DatasetConfig` shares."""
+    check(bool(d.root), f"{prefix}.root", "must name a data set folder")
+    check(d.size >= 16, f"{prefix}.size", "must be >= 16", d.size)
+    check_range(d, prefix, ("synth_products",), ge=1)
+    check_range(d, prefix, ("synth_street_views",), ge=0)
+
+
+# ---------------------------------------------------------------- building dataclasses from plain data
+def to_plain(x):
+    """Dicts, lists and scalars only (tuples become lists): what YAML and checkpoints hold."""
     if isinstance(x, dict):
-        return {k: _to_plain(v) for k, v in x.items()}
+        return {k: to_plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_to_plain(v) for v in x]
+        return [to_plain(v) for v in x]
     return x
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    """``{"train": {"steps": 3}}`` -> ``{"train.steps": 3}``."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+_FLOAT_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _describe(tp) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (tuple, list):
+        inner = typing.get_args(tp)[0]
+        plural = {bool: "true/false values", int: "integers", float: "numbers", str: "strings"}
+        return f"a list of {plural.get(inner) or _describe(inner)}"
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(tp, str(tp))
 
 
 def _coerce(value, tp, key: str):
     origin = typing.get_origin(tp)
-    if origin is tuple:
-        (inner, _ellipsis) = typing.get_args(tp)
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        return tuple(_coerce(v, inner, key) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(value, inner, key)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        for c in choices:  # bool is an int: compare types as well as values
+            if value == c and type(value) is type(c):
+                return c
+        raise ConfigError(f"{key} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}", key=key)
+    if origin in (tuple, list):
+        inner = typing.get_args(tp)[0]
+        items = value if isinstance(value, (list, tuple)) else [value]  # one scalar: a one-item list
+        if any(isinstance(v, (list, tuple, dict)) for v in items) or isinstance(value, dict):
+            raise ConfigError(f"{key}: expected {_describe(tp)}, got {value!r}", key=key)
+        try:
+            out = [_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(items)]
+        except ConfigError as e:
+            raise ConfigError(str(e), key=key) from None
+        return tuple(out) if origin is tuple else out
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{key}: expected true/false, got {value!r}")
-    if tp is int:
+    elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise ConfigError(f"{key}: expected an integer, got {value!r}")
-    if tp is float:
+    elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
-    if tp is str:
+        if isinstance(value, str) and _FLOAT_RE.fullmatch(value.strip()):  # YAML 1.1 reads 1e-4 as a string
+            return float(value)
+    elif tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
-        raise ConfigError(f"{key}: expected a string, got {value!r}")
-    raise ConfigError(f"{key}: unsupported type {tp}")
+    else:
+        raise ConfigError(f"{key}: unsupported field type {tp} (a bug in the config class)", key=key)
+    raise ConfigError(f"{key}: expected {_describe(tp)}, got {value!r}", key=key)
 
 
-def _build(cls, d: dict, prefix: str):
+def build_config(cls, d, prefix: str = ""):
+    """An instance of the config dataclass ``cls`` from a nested dict (types checked, not validated)."""
+    if d is None:
+        d = {}
     if not isinstance(d, dict):
-        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {d!r}")
+        where = f"section '{prefix}'" if prefix else "the top level"
+        raise ConfigError(f"{where} must be a mapping of keys, got {type(d).__name__} {d!r}", key=prefix or None)
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - names)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(d) - set(names), key=str)
     if unknown:
         where = f"section '{prefix}'" if prefix else "the top level"
-        raise ConfigError(f"unknown config key(s) {unknown} in {where}; valid keys: {sorted(names)}")
+        full = [f"{prefix}.{k}" if prefix else str(k) for k in unknown]
+        raise ConfigError(f"unknown config key(s) {unknown} in {where} ({', '.join(full)}); valid keys: {names}",
+                          key=full[0])
     kwargs = {}
     for k, v in d.items():
         key = f"{prefix}.{k}" if prefix else k
         tp = hints[k]
-        if dataclasses.is_dataclass(tp):
-            kwargs[k] = _build(tp, v or {}, key)
-        else:
-            kwargs[k] = _coerce(v, tp, key)
+        kwargs[k] = build_config(tp, v, key) if dataclasses.is_dataclass(tp) else _coerce(v, tp, key)
     return cls(**kwargs)
 
 
 def parse_overrides(overrides) -> dict:
-    """``["train.steps=10", "loss.use_dc=false"]`` -> nested dict (values parsed as YAML)."""
+    """``["train.steps=10", "model.strength_grid=[1,2,3]"]`` -> nested dict (values parsed as YAML)."""
     tree: dict = {}
     for item in overrides or []:
         if "=" not in item:
@@ -184,7 +289,7 @@ def parse_overrides(overrides) -> dict:
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as e:
-            raise ConfigError(f"override {item!r}: cannot parse value ({e})") from None
+            raise ConfigError(f"override {item!r}: cannot parse the value as YAML ({_one_line(e)})") from None
         node = tree
         for p in parts[:-1]:
             node = node.setdefault(p, {})
@@ -201,25 +306,55 @@ def _merge(a: dict, b: dict) -> dict:
     return out
 
 
-def config_from_dict(d: dict) -> Config:
-    return _build(Config, d or {}, "").validate()
+def _one_line(e) -> str:
+    return " ".join(str(e).split())
+
+
+def read_yaml_mapping(path: str | Path) -> dict:
+    """The mapping in a YAML config file; one-line ConfigErrors for a missing path, a folder,
+    unreadable text, bad YAML or a top level that is not a mapping."""
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a folder, not a YAML config file")
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        d = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read ({_one_line(e)})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML ({_one_line(e)})") from None
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of sections (e.g. 'train:'), "
+                          f"got a {type(d).__name__}")
+    return d
 
 
 def load_dataclass_config(cls, path: str | Path | None = None, overrides=None):
-    """Read YAML at ``path`` (optional), apply ``--set`` overrides, build and validate ``cls``."""
-    d: dict = {}
-    if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise ConfigError(f"config file not found: {p}")
-        try:
-            d = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML ({e})") from None
+    """Read YAML at ``path`` (optional), apply ``--set`` overrides, build and validate ``cls``.
+
+    Errors are one-line :class:`ConfigError`\\ s that start with the file (or ``--set``, when
+    the bad key came from an override) and name the dotted key.
+    """
+    d = read_yaml_mapping(path) if path is not None else {}
+    tree = parse_overrides(overrides)
+    by_key = {item.split("=", 1)[0].strip(): item for item in overrides or []}
     try:
-        return _build(cls, _merge(d, parse_overrides(overrides)), "").validate()
+        cfg = build_config(cls, _merge(d, tree), "")
+        return cfg.validate() if hasattr(cfg, "validate") else cfg
     except ConfigError as e:
-        raise ConfigError(f"{path}: {e}" if path else str(e)) from None
+        item = next((it for k, it in by_key.items() if e.key and (k == e.key or k.startswith(e.key + ".")
+                                                                   or e.key.startswith(k + "."))), None)
+        where = str(path) if path is not None else "config"
+        if item:
+            where = f"{where} (--set {item})" if path is not None else f"--set {item}"
+        raise ConfigError(f"{where}: {e}", key=e.key) from None
+
+
+def config_from_dict(d: dict) -> Config:
+    return build_config(Config, d or {}, "").validate()
 
 
 def load_config(path: str | Path | None = None, overrides=None) -> Config:
@@ -231,3 +366,8 @@ def save_config(cfg, path: str | Path) -> None:
     from amgan.io import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+# names other modules imported before they were public (fir/evaluate.py); keep them working
+_build = build_config
+_to_plain = to_plain

@@ -3,40 +3,42 @@
 ``load_fir_config("configs/fir_synth64.yaml", overrides=["train.steps=10"])`` reads the
 file, applies ``--set key=value`` overrides (values parsed as YAML, then type-checked)
 and returns a frozen, validated :class:`FirConfig`. Unknown keys, wrong types and bad
-values are :class:`amgan.config.ConfigError` naming the key. Parsing and type checks are
-``amgan.config``'s own helpers (``_build``, ``parse_overrides``, ``_merge``).
+values are :class:`amgan.config.ConfigError` naming the file and the key. Loading is
+:func:`amgan.config.load_dataclass_config`; the data sections extend
+:class:`amgan.config.DatasetConfig`, the one home of the SynthFashion defaults.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from amgan.config import (ConfigError, DatasetConfig, build_config, check, check_data_section, check_range,
+                          load_dataclass_config, save_config, to_plain)
 
-from amgan.config import ConfigError, _build, _to_plain, load_dataclass_config, save_config
+Split = Literal["train", "val", "test"]
 
 __all__ = ["FirConfig", "FirDataConfig", "FirModelConfig", "FirTrainConfig", "FirEvalConfig",
            "fir_config_from_dict", "load_fir_config", "save_fir_config", "ConfigError",
-           "FlamConfig", "load_flam_config", "save_flam_config"]
+           "FlamConfig", "FlamDataConfig", "FlamModelConfig", "FlamTrainConfig", "load_flam_config",
+           "save_flam_config"]
 
 
 @dataclass(frozen=True)
-class FirDataConfig:
-    root: str = "data/synth64"  # data set folder (manifest.csv + schema.json)
-    size: int = 64  # images are decoded at this size (the model upsamples to input_size)
+class FirDataConfig(DatasetConfig):
+    """``root``, ``size`` (decode size; the model resizes to ``model.input_size``) and the
+    SynthFashion parameters come from :class:`amgan.config.DatasetConfig`."""
+
     street_view: str = "street"  # consumer photos: the queries
     shop_view: str = "shop"  # catalogue photos: the gallery
-    # SynthFashion made on demand when ``root`` has no manifest (same as amgan's DataConfig)
-    synth_products: int = 3000
-    synth_seed: int = 0
-    synth_street_views: int = 2
 
 
 @dataclass(frozen=True)
 class FirModelConfig:
     dim: int = 128  # embedding size
     input_size: int = 128  # images are resized to this inside the net (multiple of 32)
-    pooling: str = "gem"  # gem | avg, over the trunk's 1280-channel head features
+    pooling: Literal["gem", "avg"] = "gem"  # over the trunk's 1280-channel head features
     gem_p: float = 3.0  # initial GeM exponent (learned)
     pretrained: bool = True  # ImageNet EfficientNet-Lite0 weights
 
@@ -56,12 +58,13 @@ class FirTrainConfig:
     seed: int = 0
     threads: int = 0  # torch intra-op threads (0: leave torch's default)
     log_every: int = 25
+    save_every: int = 250  # resumable checkpoint (checkpoint.pt) every this many steps
     out: str = "runs/fir_synth64"
 
 
 @dataclass(frozen=True)
 class FirEvalConfig:
-    split: str = "test"  # street queries of this split against all its shop images
+    split: Split = "test"  # street queries of this split against all its shop images
     ks: tuple[int, ...] = (1, 20, 50)
     batch_size: int = 128
 
@@ -74,39 +77,33 @@ class FirConfig:
     eval: FirEvalConfig = field(default_factory=FirEvalConfig)
 
     def to_dict(self) -> dict:
-        return _to_plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
 
     def validate(self) -> "FirConfig":
-        m, t, e = self.model, self.train, self.eval
-        checks = [
-            (self.data.size >= 16, "data.size must be >= 16"),
-            (m.dim >= 2, "model.dim must be >= 2"),
-            (m.input_size >= 32 and m.input_size % 32 == 0, "model.input_size must be a multiple of 32 (>= 32)"),
-            (m.pooling in ("gem", "avg"), "model.pooling must be 'gem' or 'avg'"),
-            (m.gem_p >= 1.0, "model.gem_p must be >= 1"),
-            (t.steps >= 0, "train.steps must be >= 0"),
-            (t.products_per_batch >= 2, "train.products_per_batch must be >= 2 (in-batch negatives)"),
-            (t.lr > 0, "train.lr must be > 0"),
-            (t.trunk_lr_mult >= 0, "train.trunk_lr_mult must be >= 0"),
-            (t.weight_decay >= 0, "train.weight_decay must be >= 0"),
-            (t.warmup_steps >= 0, "train.warmup_steps must be >= 0"),
-            (t.temperature > 0, "train.temperature must be > 0"),
-            (0.0 < t.crop_scale_min <= 1.0, "train.crop_scale_min must be in (0, 1]"),
-            (0.0 <= t.color_jitter < 1.0, "train.color_jitter must be in [0, 1)"),
-            (t.log_every >= 1, "train.log_every must be >= 1"),
-            (t.threads >= 0, "train.threads must be >= 0"),
-            (e.split in ("train", "val", "test"), "eval.split must be train, val or test"),
-            (len(e.ks) > 0 and all(k >= 1 for k in e.ks), "eval.ks must be positive integers"),
-            (e.batch_size >= 1, "eval.batch_size must be >= 1"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(msg)
+        m, t = self.model, self.train
+        check_data_section(self.data, "data")
+        check(m.dim >= 2, "model.dim", "must be >= 2", m.dim)
+        check(m.input_size >= 32 and m.input_size % 32 == 0, "model.input_size", "must be a multiple of 32 (>= 32)",
+              m.input_size)
+        check(m.gem_p >= 1.0, "model.gem_p", "must be >= 1", m.gem_p)
+        check_range(t, "train", ("steps", "log_every", "save_every"), ge=1)
+        check(t.products_per_batch >= 2, "train.products_per_batch", "must be >= 2 (in-batch negatives)",
+              t.products_per_batch)
+        check_range(t, "train", ("lr", "temperature"), gt=0)
+        check_range(t, "train", ("trunk_lr_mult", "weight_decay", "warmup_steps", "threads"), ge=0)
+        check(0.0 < t.crop_scale_min <= 1.0, "train.crop_scale_min", "must be in (0, 1]", t.crop_scale_min)
+        check(0.0 <= t.color_jitter < 1.0, "train.color_jitter", "must be in [0, 1)", t.color_jitter)
+        check_eval_section(self.eval)
         return self
 
 
+def check_eval_section(e: "FirEvalConfig", prefix: str = "eval") -> None:
+    check(len(e.ks) > 0 and all(k >= 1 for k in e.ks), f"{prefix}.ks", "must be positive integers", list(e.ks))
+    check_range(e, prefix, ("batch_size",), ge=1)
+
+
 def fir_config_from_dict(d: dict) -> FirConfig:
-    return _build(FirConfig, d or {}, "").validate()
+    return build_config(FirConfig, d or {}, "").validate()
 
 
 def load_fir_config(path: str | Path | None = None, overrides=None) -> FirConfig:
@@ -131,8 +128,8 @@ class FlamModelConfig:
     temperature: float = 0.1  # cosine-logit temperature (attribute matching, probabilities)
     # edit strength a in f' = normalize(f + a * R(f, c)): picked after training from this grid by
     # top-k retrieval accuracy of feature edits on calibrate_split (a single value fixes it)
-    strength_grid: list = field(default_factory=lambda: [1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0])
-    calibrate_split: str = "val"
+    strength_grid: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
+    calibrate_split: Split = "val"
 
 
 @dataclass(frozen=True)
@@ -152,6 +149,7 @@ class FlamTrainConfig:
     seed: int = 0
     threads: int = 0
     log_every: int = 100
+    save_every: int = 1000  # resumable checkpoint (checkpoint.pt) every this many steps
     out: str = "runs/flam_synth64"
 
 
@@ -164,35 +162,26 @@ class FlamConfig:
     eval: FirEvalConfig = field(default_factory=FirEvalConfig)
 
     def to_dict(self) -> dict:
-        return _to_plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
 
     def validate(self) -> "FlamConfig":
         m, t = self.model, self.train
-        checks = [
-            (bool(self.embedder), "embedder must name a fir-embedder checkpoint"),
-            (len(self.data.views) > 0, "data.views must name at least one view"),
-            (m.attr_dim >= 2, "model.attr_dim must be >= 2"),
-            (m.hidden >= 8, "model.hidden must be >= 8"),
-            (m.gen_layers >= 2, "model.gen_layers must be >= 2"),
-            (m.temperature > 0, "model.temperature must be > 0"),
-            (len(m.strength_grid) > 0 and all(isinstance(a, (int, float)) and a > 0 for a in m.strength_grid),
-             "model.strength_grid must be a non-empty list of numbers > 0"),
-            (m.calibrate_split in ("train", "val", "test"), "model.calibrate_split must be train, val or test"),
-            (t.steps >= 0, "train.steps must be >= 0"),
-            (t.batch_size >= 2, "train.batch_size must be >= 2"),
-            (t.lr > 0 and t.lr_embed > 0, "train.lr and train.lr_embed must be > 0"),
-            (t.triplet_margin >= 0, "train.triplet_margin must be >= 0"),
-            (min(t.lambda_adv, t.lambda_attr, t.lambda_cyc, t.lambda_idt, t.r1_gamma) >= 0,
-             "train.lambda_* and train.r1_gamma must be >= 0"),
-            (t.embed_batch_size >= 1, "train.embed_batch_size must be >= 1"),
-            (t.log_every >= 1, "train.log_every must be >= 1"),
-            (t.threads >= 0, "train.threads must be >= 0"),
-            (self.eval.split in ("train", "val", "test"), "eval.split must be train, val or test"),
-            (len(self.eval.ks) > 0 and all(k >= 1 for k in self.eval.ks), "eval.ks must be positive integers"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(msg)
+        check(bool(self.embedder), "embedder", "must name a fir-embedder checkpoint")
+        check_data_section(self.data, "data")
+        check(len(self.data.views) > 0 and all(self.data.views), "data.views", "must name at least one view",
+              list(self.data.views))
+        check(m.attr_dim >= 2, "model.attr_dim", "must be >= 2", m.attr_dim)
+        check(m.hidden >= 8, "model.hidden", "must be >= 8", m.hidden)
+        check(m.gen_layers >= 2, "model.gen_layers", "must be >= 2", m.gen_layers)
+        check_range(m, "model", ("temperature",), gt=0)
+        check(len(m.strength_grid) > 0 and all(a > 0 for a in m.strength_grid), "model.strength_grid",
+              "must be a non-empty list of numbers > 0", list(m.strength_grid))
+        check_range(t, "train", ("steps", "log_every", "save_every", "embed_batch_size"), ge=1)
+        check(t.batch_size >= 2, "train.batch_size", "must be >= 2", t.batch_size)
+        check_range(t, "train", ("lr", "lr_embed"), gt=0)
+        check_range(t, "train", ("triplet_margin", "lambda_adv", "lambda_attr", "lambda_cyc", "lambda_idt", "r1_gamma",
+                                 "threads"), ge=0)
+        check_eval_section(self.eval)
         return self
 
 
