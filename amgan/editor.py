@@ -5,9 +5,11 @@
     res = ed.edit(img, {"color": "red"}, region="sleeves")
     res.image, res.mask, res.cam                     # PIL, at the input's size
 
-Images of any size and mode are padded to a square with their border colour, resized to
-the model's resolution, edited, and restored: the result is ``a*z + (1-a)*x`` at the
-input's own resolution, so pixels outside the attention mask keep their full detail.
+Images of any size and mode go through the model's :class:`amgan.image.ImageProcessor`
+(EXIF orientation, padded to a square with their border colour, resized to the model's
+resolution), are edited there, and restored as ``x + up(y - x_small)`` on the photo's own
+pixels: outside the attention mask nothing changes, inside it the low frequencies come
+from the edit and the fine detail from the photo; at the model's resolution it is ``y``.
 Several groups in one request are applied one after another (the generator was trained
 to change one group per pass); the returned mask is their union.
 
@@ -240,11 +242,12 @@ class Editor:
         out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request)
         times["generate"] = time.perf_counter() - t
         t = time.perf_counter()
-        # restore at the input's resolution: the paper's blend a*y + (1-a)*x with the original pixels,
-        # so everything outside the attention mask keeps its full detail
+        # restore at the input's resolution: the photo plus the edit's change, x + up(y - x_small). Where
+        # the mask is 0 the photo is untouched; inside it the low frequencies come from the edit and the
+        # fine detail from the photo; at the model's own resolution the result is exactly y.
         x_full = torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)[None].float().div(255).to(self.device)
         a_full = self.processor.restore(out.a, geom).clamp(0, 1)
-        y_full = (a_full * self.processor.restore(out.y, geom) + (1 - a_full) * x_full).clamp(0, 1)
+        y_full = (x_full + self.processor.restore(out.y - x, geom)).clamp(0, 1)
         if not torch.isfinite(y_full).all():
             raise RuntimeError("the edit produced non-finite pixels (a broken model?)")
         src = self.schema.decode(out.source_labels[0].cpu().numpy())

@@ -439,11 +439,11 @@ class GalleryIndex:
         """Load a saved index; check the files agree and, if given, the model identity."""
         folder = Path(folder)
         if not folder.is_dir():
-            raise FileNotFoundError(f"no gallery index folder at {folder}; build one with "
+            raise IndexFileError(f"no gallery index folder at {folder}; build one with "
                                     f"`fir index`")
         missing = [f for f in (INDEX_FILE, META_FILE, ITEMS_FILE) if not (folder / f).is_file()]
         if missing:
-            raise FileNotFoundError(f"gallery index folder {folder} is missing {missing}; "
+            raise IndexFileError(f"gallery index folder {folder} is missing {missing}; "
                                     f"rebuild it with `fir index`")
         meta = _read_meta(folder / META_FILE)
         if expect_model_id is not None and meta["model_id"] != expect_model_id:

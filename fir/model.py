@@ -24,7 +24,7 @@ from tqdm import tqdm
 from amgan.nets import check_shape
 from amgan.nets.classifier import IMAGENET_MEAN, IMAGENET_STD, load_efficientnet_lite0
 
-__all__ = ["EmbeddingNet", "GeM", "embed_images", "build_embedder", "load_embedder", "export_embedder", "CHECKPOINT_KIND"]
+__all__ = ["EmbeddingNet", "GeM", "embed_images", "build_embedder", "load_embedder", "load_embedder_model", "export_embedder", "CHECKPOINT_KIND"]
 
 CHECKPOINT_KIND = "fir-embedder"
 
@@ -114,17 +114,30 @@ def build_embedder(model_cfg, pretrained: bool | None = None) -> EmbeddingNet:
                         pretrained=bool(get("pretrained", True)) if pretrained is None else pretrained)
 
 
-def load_embedder(path: str | Path, map_location="cpu") -> tuple[EmbeddingNet, dict]:
-    """(net in eval mode, checkpoint dict) from a ``fir-embedder`` checkpoint (strict load)."""
-    from amgan.checkpoint import CheckpointError, load_checkpoint
+def load_embedder_model(path: str | Path, map_location="cpu"):
+    """(net in eval mode, :class:`amgan.pretrained.Pretrained`) from an embedder model folder
+    or a legacy ``fir-embedder`` checkpoint (strict load)."""
+    from amgan.pretrained import _load_state, load_pretrained
 
-    ck = load_checkpoint(path, kind=CHECKPOINT_KIND, map_location=map_location)
+    p = load_pretrained(path, kind=CHECKPOINT_KIND, map_location=map_location)
     try:
-        net = build_embedder(ck["config"]["model"], pretrained=False)
-        net.load_state_dict(ck["state_dict"], strict=True)
-    except (KeyError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: not a usable fir-embedder checkpoint ({type(e).__name__}: {e})") from None
-    return net.eval(), ck
+        net = build_embedder(p.model, pretrained=False)
+    except (TypeError, ValueError) as e:
+        from amgan.checkpoint import CheckpointError
+
+        raise CheckpointError(f"{path}: bad embedder arguments ({e})") from None
+    _load_state(net, p.weights["embedder"], p)
+    return net.float().eval(), p
+
+
+def load_embedder(path: str | Path, map_location="cpu") -> tuple[EmbeddingNet, dict]:
+    """(net, a dict with ``image_size``, ``config`` and ``pretrained``): the older return shape,
+    kept for the FLAM trainer; new code uses :func:`load_embedder_model`."""
+    net, p = load_embedder_model(path, map_location)
+    cfg = p.info.get("config") or {}
+    ck = {"image_size": p.image_processor.size, "pretrained": p,
+          "config": {**cfg, "model": p.model, "data": {**cfg.get("data", {}), "size": p.image_processor.size}}}
+    return net, ck
 
 
 @torch.no_grad()
@@ -154,31 +167,29 @@ def embed_images(net: EmbeddingNet, images_uint8, batch_size: int = 128, *, trun
     return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, width), np.float32)
 
 
-def export_embedder(src: str | Path, dst: str | Path, check_images=None, max_diff: float = 1e-2) -> dict:
-    """Ship a ``fir-embedder`` checkpoint: optimizer dropped, floating weights in fp16.
+def export_embedder(src: str | Path, dst: str | Path, check_images=None, max_diff: float = 1e-2,
+                    card: dict | None = None) -> dict:
+    """Ship an embedder: a model folder with fp16 weights (:func:`amgan.pretrained.export_pretrained`).
 
-    When ``check_images`` (uint8 [N,3,H,W]) are given, the fp16 copy (loaded back to fp32,
-    as :func:`load_embedder` does) must embed them within ``max_diff`` (max abs difference
-    per coordinate of the unit vectors) of the original, else ValueError and nothing is
-    written. Returns the check report.
+    When ``check_images`` (uint8 [N,3,H,W]) are given, the fp16 copy (loaded back to fp32, as
+    every loader does) must embed them within ``max_diff`` (max abs difference per coordinate
+    of the unit vectors) of the original, else ValueError and nothing is written.
     """
-    from amgan.checkpoint import load_checkpoint, save_checkpoint
+    from amgan.pretrained import export_pretrained
 
-    ck = load_checkpoint(src, kind=CHECKPOINT_KIND)
-    small = {k: v for k, v in ck.items() if k not in ("optimizer", "format", "kind", "code_version")}
-    small["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in ck["state_dict"].items()}
-    small["dtype"] = "float16"
-    report: dict = {}
-    if check_images is not None:
-        a, _ = load_embedder(src)
-        b = build_embedder(ck["config"]["model"], pretrained=False)
-        b.load_state_dict(small["state_dict"], strict=True)
-        ea = embed_images(a, check_images, progress=False)
-        eb = embed_images(b.eval(), check_images, progress=False)
+    def check(orig, out) -> dict:
+        if check_images is None:
+            return {}
+        nets = []
+        for p in (orig, out):
+            net = build_embedder(p.model, pretrained=False)
+            net.load_state_dict(p.weights["embedder"], strict=True)
+            nets.append(net.float().eval())
+        ea, eb = (embed_images(n, check_images, progress=False) for n in nets)
         report = {"images": int(len(ea)), "max_abs_diff": float(np.abs(ea - eb).max()),
                   "min_cosine": float((ea * eb).sum(1).min())}
         if report["max_abs_diff"] > max_diff:
             raise ValueError(f"fp16 export is not close enough to fp32: {report}")
-    small["export_check"] = report
-    save_checkpoint(dst, CHECKPOINT_KIND, **small)
-    return report
+        return report
+
+    return export_pretrained(src, dst, card=card, check=check)

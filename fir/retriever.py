@@ -6,8 +6,8 @@
     res = r.flam_search(img, {"color": "red"})     # FlamResult: hits for "this, but red"
     res = r.flam_search(img, "make it red", source={"color": "blue", ...})
 
-Images of any size and mode are handled like the Editor does (:func:`amgan.editor.square_resize`:
-padded to a square with their border colour, resized to the embedder's image size).
+Images of any size and mode go through the embedder's saved :class:`amgan.image.ImageProcessor`
+(EXIF orientation, padded to a square with their border colour, resized), as in every door.
 The index must have been built by the same embedder (its ``model_id`` is the sha256 of
 the embedder checkpoint): another model's index is refused with
 :class:`fir.index.IndexMismatchError`, and so is a FLAM model trained on another
@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from amgan.errors import RequestError
+from amgan.image import ImageProcessor
 from fir.index import GalleryIndex, Hit
 
 __all__ = ["Retriever", "SearchResult", "FlamResult"]
@@ -44,40 +46,37 @@ class FlamResult(SearchResult):
 class Retriever:
     """FIR embedder + gallery index (+ FLAM). Thread-safe for concurrent reads (no state changes)."""
 
-    def __init__(self, net, index: GalleryIndex, image_size: int, flam=None, device=None):
+    def __init__(self, net, index: GalleryIndex, processor: ImageProcessor | int, flam=None, device=None,
+                 model_id: str | None = None):
         self.device = torch.device(device or "cpu")
         self.net = net.to(self.device).eval().requires_grad_(False)
         self.index = index
-        self.image_size = int(image_size)
+        self.processor = processor if isinstance(processor, ImageProcessor) else ImageProcessor(size=int(processor))
+        self.image_size = self.processor.size
         self.flam = flam
+        self.model_id = model_id
         if index.dim != net.dim:
             raise ValueError(f"index vectors have dim {index.dim} but the embedder makes dim {net.dim}")
 
     @classmethod
     def from_paths(cls, embedder: str | Path, index_dir: str | Path, flam: str | Path | None = None,
                    device=None) -> "Retriever":
-        from amgan.checkpoint import file_sha256
-        from fir.model import load_embedder
+        from amgan.pretrained import model_id as weights_id
+        from fir.model import load_embedder_model
 
-        if not Path(embedder).is_file():
-            raise FileNotFoundError(f"embedder checkpoint not found: {embedder}")
-        model_id = file_sha256(embedder)
+        model_id = weights_id(embedder)
         index = GalleryIndex.load(index_dir, expect_model_id=model_id)
-        net, ck = load_embedder(embedder)
-        size = int(ck.get("image_size") or ck["config"]["data"]["size"])
+        net, p = load_embedder_model(embedder)
         flam_model = None
         if flam is not None:
             from fir.flam import load_flam
 
             flam_model = load_flam(flam, expect_embedder_id=model_id)
-        return cls(net, index, size, flam=flam_model, device=device)
+        return cls(net, index, p.image_processor, flam=flam_model, device=device, model_id=model_id)
 
     # ---- embedding
     def _tensor(self, image) -> torch.Tensor:
-        from amgan.editor import square_resize
-
-        small, _, _ = square_resize(image, self.image_size)
-        return torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)[None].float().div(255)
+        return self.processor.preprocess(image).tensor
 
     @torch.no_grad()
     def embed(self, image) -> np.ndarray:
@@ -92,7 +91,7 @@ class Retriever:
     # ---- search
     def _check_k(self, k) -> int:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+            raise RequestError(f"k must be a whole number >= 1, got {str(k)[:40]!r}")
         return int(min(k, self.index.count))
 
     def search_vector(self, vector: np.ndarray, k: int = 10) -> list[Hit]:
@@ -120,22 +119,17 @@ class Retriever:
         classifier); when None, FLAM's own attribute embedders predict them.
         """
         if self.flam is None:
-            raise ValueError("no FLAM model is loaded: pass flam=... (a `fir train-flam` checkpoint)")
+            raise RequestError("no FLAM model is loaded: pass flam=... (a `fir train-flam` model)")
         k = self._check_k(k)
         schema = self.flam.schema
-        request = schema.parse_edit(request) if isinstance(request, str) else request
-        request = schema.validate_edit(request)
+        request = schema.parse_edit(request) if isinstance(request, str) else schema.validate_edit(request)
         t0 = time.perf_counter()
         v = self.embed(image)
         t1 = time.perf_counter()
-        if source is None:
-            src = self.flam.predict_labels(v[None])[0]
-        else:
-            unknown = sorted(set(source) - set(schema.names))
-            if unknown:
-                raise ValueError(f"unknown attribute group(s) {unknown} in source; valid groups: {list(schema.names)}")
-            pred = self.flam.predict_labels(v[None])[0]
-            src = np.array([schema.group(g).index(source[g]) if g in source else int(pred[i])
+        src = self.flam.predict_labels(v[None])[0]
+        if source:
+            known = schema.validate_values(source)  # user spellings resolved; unknown names are errors
+            src = np.array([schema.group(g).index(known[g]) if g in known else int(src[i])
                             for i, g in enumerate(schema.names)], np.int64)
         tgt = schema.apply_edit(src, request)
         v2 = self.flam.manipulate(v[None], src[None], np.asarray(tgt)[None])[0]

@@ -89,10 +89,15 @@ def test_index_search_round_trip_and_refusal(fir_run, fir_data, tmp_path, capsys
     from fir.index import GalleryIndex
 
     ck = fir_run / "embedder.pt"
-    assert main(["index", "--checkpoint", str(ck), "--manifest", str(fir_data), "--out", str(tmp_path / "idx"),
-                 "--split", "train", "--kind", "flat", "--no-progress"]) == 0
-    info = json.loads(capsys.readouterr().out)
     m = read_manifest(fir_data / "manifest.csv")
+    # by default every row is indexed, and the command says so
+    assert main(["index", "--checkpoint", str(ck), "--manifest", str(fir_data), "--out", str(tmp_path / "all"),
+                 "--kind", "flat", "--no-progress"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["count"] == len(m) and f"indexed {len(m)} images (split all, view all)" in out.err
+    assert main(["index", "--checkpoint", str(ck), "--manifest", str(fir_data), "--out", str(tmp_path / "idx"),
+                 "--split", "train", "--view", "shop", "--kind", "flat", "--no-progress"]) == 0
+    info = json.loads(capsys.readouterr().out)
     shop_rows = m.indices("train", "shop")
     assert info["count"] == len(shop_rows)
     idx = GalleryIndex.load(tmp_path / "idx")
@@ -126,19 +131,20 @@ def test_index_search_round_trip_and_refusal(fir_run, fir_data, tmp_path, capsys
 
 
 def test_export_embedder_fp16_checked(fir_run, fir_data, tmp_path, capsys):
-    from amgan.checkpoint import load_checkpoint
+    from amgan.pretrained import load_pretrained
     from fir.cli import main
-    from fir.model import embed_images, load_embedder
+    from fir.model import embed_images, load_embedder_model
 
-    out = tmp_path / "small.pt"
+    out = tmp_path / "small"
     assert main(["export", "--checkpoint", str(fir_run / "embedder.pt"), "--out", str(out),
                  "--check-data", str(fir_data), "--check-n", "8"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert 0 < report["images"] <= 8 and report["max_abs_diff"] < 1e-2
-    ck = load_checkpoint(out, kind="fir-embedder")
-    assert "optimizer" not in ck and ck["dtype"] == "float16"
-    assert all(v.dtype == torch.float16 for v in ck["state_dict"].values() if v.is_floating_point())
-    a, _ = load_embedder(fir_run / "embedder.pt")
-    b, _ = load_embedder(out)
+    p = load_pretrained(out, kind="fir-embedder")
+    assert p.info["dtype"] == "float16" and set(p.weights) == {"embedder"}
+    assert all(v.dtype == torch.float16 for v in p.weights["embedder"].values() if v.is_floating_point())
+    assert "## Format" in (out / "MODEL_CARD.md").read_text()
+    a, _ = load_embedder_model(fir_run / "embedder.pt")
+    b, _ = load_embedder_model(out)
     imgs = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
     assert np.abs(embed_images(a, imgs, progress=False) - embed_images(b, imgs, progress=False)).max() < 1e-2

@@ -181,12 +181,12 @@ def test_model_mismatch_is_refused(saved):
 @pytest.mark.parametrize("name", ["index.faiss", "meta.json", "items.jsonl"])
 def test_missing_file_is_named(saved, name):
     (saved / name).unlink()
-    with pytest.raises(FileNotFoundError, match=name):
+    with pytest.raises(IndexFileError, match=name):
         GalleryIndex.load(saved)
 
 
 def test_missing_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no gallery index folder"):
+    with pytest.raises(IndexFileError, match="no gallery index folder"):
         GalleryIndex.load(tmp_path / "nope")
 
 

@@ -14,6 +14,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from amgan.attributes import Schema
+from amgan.image import ImageProcessor
 
 
 @dataclass
@@ -36,12 +37,10 @@ class MemoryData:
         return x, self.labels[idx].to(device)
 
 
-def load_image(path: str | Path, size: int) -> np.ndarray:
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if im.size != (size, size):
-            im = im.resize((size, size), Image.BILINEAR, reducing_gap=None)
-        return np.asarray(im)
+def load_image(path: str | Path, size: int | ImageProcessor) -> np.ndarray:
+    """uint8 [S,S,3]: the image as every model sees it (:class:`amgan.image.ImageProcessor`)."""
+    proc = size if isinstance(size, ImageProcessor) else ImageProcessor(size=int(size))
+    return proc.array(path)
 
 
 def load_mask(path: str | Path, size: int) -> np.ndarray:
