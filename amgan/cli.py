@@ -1,6 +1,6 @@
 """The ``amgan`` command line. Thin: every command calls a library function.
 
-    amgan data synth --out DIR --products N --seed S --size PX [--street-views K] [--with-edits]
+    amgan data synth --out DIR --products N --seed S --size PX [--street-views K] [--with-edits] [--overwrite]
     amgan data sheet DIR --out sheet.png [--edits]
     amgan data convert FORMAT --root DIR --out DIR
     amgan train-classifier --config C [--set k=v ...]
@@ -18,7 +18,8 @@ def _data_synth(args) -> int:
     from amgan.data.synth_dataset import generate
 
     summary = generate(args.out, args.products, seed=args.seed, size=args.size, street_views=args.street_views,
-                       with_edits=args.with_edits, workers=args.workers, progress=not args.quiet)
+                       with_edits=args.with_edits, workers=args.workers, progress=not args.quiet,
+                       overwrite=args.overwrite)
     print(json.dumps(summary))
     return 0
 
@@ -33,13 +34,21 @@ def _data_sheet(args) -> int:
 
 def _data_convert(args) -> int:
     from amgan.data.converters import convert
+    from amgan.data.manifest import read_manifest
+    from amgan.errors import UserError
 
     opts = {}
+    if args.format != "folder_csv" and (args.csv or args.schema):
+        raise UserError(f"--csv and --schema are options of folder_csv, not of {args.format}")
     if args.csv:
         opts["csv"] = args.csv
     if args.schema:
         opts["schema"] = args.schema
-    print(convert(args.format, args.root, args.out, **opts))
+    out = convert(args.format, args.root, args.out, progress=not args.quiet, **opts)
+    unknown = read_manifest(out, check_files=False).unknown_summary()
+    if unknown:
+        print(f"amgan: note: unknown attribute values (empty cells): {unknown}", file=sys.stderr)
+    print(out)
     return 0
 
 
@@ -91,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--with-edits", action="store_true", help="also render ground-truth edits of the test split")
     s.add_argument("--workers", type=int, default=None, help="render processes (default: up to 2)")
     s.add_argument("--quiet", action="store_true")
+    s.add_argument("--overwrite", action="store_true", help="render into --out even if it holds a data set")
     s.set_defaults(fn=_data_synth)
 
     s = data.add_parser("sheet", help="contact sheet of a data set")
@@ -106,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--csv", help="folder_csv: the CSV file")
     s.add_argument("--schema", help="folder_csv: a schema.json to validate against")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(fn=_data_convert)
 
     for name, fn, help_ in (("train-classifier", _train_classifier, "train the CAM attribute classifier"),

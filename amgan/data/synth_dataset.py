@@ -26,9 +26,29 @@ from tqdm import tqdm
 
 from amgan.attributes import SYNTH_SCHEMA
 from amgan.data.synth import ProductSpec, render, sample_specs
+from amgan.errors import UserError
 from amgan.io import atomic_write_text
 
 EDIT_COLUMNS = ("source", "group", "value", "target", "target_product_id", "view")
+
+
+DATASET_FILES = ("manifest.csv", "schema.json", "edits.csv", "images", "masks", "edits")
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuse an ``out`` that is a file, cannot be created, or holds a data set (unless ``overwrite``)."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is an existing file; give a folder for the data set")
+    if not out.exists():
+        try:
+            out.mkdir(parents=True)
+        except OSError as e:
+            raise UserError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
+        return
+    found = [n for n in DATASET_FILES if (out / n).exists()]
+    if found and not overwrite:
+        raise UserError(f"--out {out} already holds a data set ({', '.join(found)}); pass --overwrite to "
+                        "render over it, or choose another folder")
 
 
 def _split_of(n: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> list[str]:
@@ -64,13 +84,20 @@ def generate(
     with_edits: bool = False,
     workers: int | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
-    """Render the data set into ``out``; returns a summary (counts, seconds)."""
+    """Render the data set into ``out``; returns a summary (counts, seconds).
+
+    ``out`` must be a new or empty folder, or one without data set files
+    (:data:`DATASET_FILES`); ``overwrite=True`` renders into an existing data set,
+    replacing its manifest, schema, edits and same-named images (others stay).
+    """
     if products < 10:
         raise ValueError(f"--products must be at least 10 (one per split at least), got {products}")
     if street_views < 0:
         raise ValueError(f"--street-views must be >= 0, got {street_views}")
     out = Path(out)
+    _check_out(out, overwrite)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     specs = sample_specs(products, seed)
