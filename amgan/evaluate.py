@@ -37,8 +37,6 @@ def _group_rows(rows, schema):
 
 @torch.no_grad()
 def evaluate_editor(editor, evaluator, data_root, view="shop", batch_size=64, limit=None, progress=True):
-    from amgan.conditioning import group_onehot, manip_onehot
-
     root = Path(data_root)
     schema = editor.schema
     rows = [r for r in read_edits(root) if r["view"] == view]
@@ -61,10 +59,8 @@ def evaluate_editor(editor, evaluator, data_root, view="shop", batch_size=64, li
             target = torch.from_numpy(np.stack([schema.encode({g: r[g] for g in schema.names}) for r in b]))
             x = x.to(editor.device)
             # the editor reads the source's current values itself, as in use
-            cur = torch.stack([p.argmax(1) for p in editor.predict_tensor(x)], 1)
-            c_trg = cur.clone()
-            c_trg[:, gi] = target[:, gi].to(cur.device)
-            y, _, a = editor.G(x, manip_onehot(c_trg, schema), group_onehot(gname, schema, len(b), x.device))
+            out = editor.edit_batch(x, {gname: target[:, gi]}, cam=False)
+            y, a = out.y, out.a
             pred = torch.stack([lg.argmax(1) for lg in evaluator(y)], 1).cpu()
             pred_truth = evaluator(truth.to(editor.device))[gi].argmax(1).cpu()
             st["n"] += len(b)

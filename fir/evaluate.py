@@ -47,6 +47,7 @@ import torch
 from tqdm import tqdm
 
 from amgan.config import _build, _to_plain, load_dataclass_config
+from amgan.errors import UserError
 
 __all__ = ["EvalConfig", "load_eval_config", "evaluate", "lpips_status", "main"]
 
@@ -198,9 +199,11 @@ def _gallery(root: Path, split: str, view: str, q: Queries, schema):
 # ---------------------------------------------------------------- methods
 @torch.no_grad()
 def _edit_images(editor, q: Queries, batch_size: int, region: bool, progress: bool, desc: str):
-    """-> (edited [Q,3,S,S], attention [Q,1,S,S], cam [Q,1,S,S], predicted source labels [Q,G])."""
-    from amgan.conditioning import group_onehot, manip_onehot
+    """-> (edited [Q,3,S,S], attention [Q,1,S,S], cam [Q,1,S,S], predicted source labels [Q,G]).
 
+    Every edit goes through :meth:`amgan.editor.Editor.edit_batch`, the path users call; the
+    region-specific method is its ``"sleeves+torso"`` mode for colour and pattern edits.
+    """
     schema = editor.schema
     Q = len(q.rows)
     y_all, a_all, cam_all = torch.zeros_like(q.x), torch.zeros_like(q.x[:, :1]), torch.zeros_like(q.x[:, :1])
@@ -209,34 +212,18 @@ def _edit_images(editor, q: Queries, batch_size: int, region: bool, progress: bo
     for gname in dict.fromkeys(q.groups):
         gi = schema.group_index(gname)
         idx_g = [i for i in range(Q) if q.groups[i] == gname]
+        mode = "sleeves+torso" if region and gname in ("color", "pattern") else None
         for s in tqdm(range(0, len(idx_g), batch_size), desc=f"{desc} {gname}", disable=not progress):
             idx = torch.tensor(idx_g[s:s + batch_size])
-            x = q.x[idx].to(editor.device)
-            cur = torch.stack([p.argmax(1) for p in editor.predict_tensor(x)], 1)
-            c_trg = cur.clone()
-            c_trg[:, gi] = tgt[idx, gi].to(cur.device)
-            m_onehot = group_onehot(gname, schema, len(idx), x.device)
-
-            def run(inp):
-                return editor.G(inp, manip_onehot(c_trg, schema), m_onehot)
-
-            y, _, a = run(x)
-            if region and gname in ("color", "pattern"):
-                m = editor.sleeve_region(x, cur)  # sleeves = 1
-                y1 = m * y + (1 - m) * x  # pass 1: sleeves only
-                y2, _, a2 = run(y1)  # pass 2: torso only, on the result of pass 1
-                y = (1 - m) * y2 + m * y1
-                a = torch.maximum(a * m, a2 * (1 - m))
-            cam = editor.C.cam(x, gi, cur[:, gi], size=editor.size)
-            y_all[idx], a_all[idx], cam_all[idx] = y.cpu(), a.cpu(), cam.cpu()
-            pred_all[idx.numpy()] = cur.cpu().numpy()
+            out = editor.edit_batch(q.x[idx], {gname: tgt[idx, gi]}, region=mode)
+            y_all[idx], a_all[idx], cam_all[idx] = out.y.cpu(), out.a.cpu(), out.cam.cpu()
+            pred_all[idx.numpy()] = out.source_labels.cpu().numpy()
     return y_all, a_all, cam_all, pred_all
 
 
 @torch.no_grad()
 def _region_fidelity(editor, q: Queries, batch_size: int, progress: bool) -> dict:
     """Colour edits kept to the sleeves or the torso: change inside/outside the true region."""
-    from amgan.conditioning import group_onehot, manip_onehot
     from amgan.data.synth import REGIONS
     from fir.metrics import iou
 
@@ -253,16 +240,10 @@ def _region_fidelity(editor, q: Queries, batch_size: int, progress: bool) -> dic
         inside, outside, ious, n_in, n_out = [], [], [], 0, 0
         for s in tqdm(range(0, len(idx_c), batch_size), desc=f"region {region}", disable=not progress):
             idx = torch.tensor(idx_c[s:s + batch_size])
-            x = q.x[idx].to(editor.device)
-            cur = torch.stack([p.argmax(1) for p in editor.predict_tensor(x)], 1)
-            c_trg = cur.clone()
-            c_trg[:, gi] = tgt[idx, gi].to(cur.device)
-            y, _, a = editor.G(x, manip_onehot(c_trg, schema), group_onehot("color", schema, len(idx), x.device))
-            m = editor.sleeve_region(x, cur)
-            keep = m if region == "sleeves" else 1 - m
-            y = keep * y + (1 - keep) * x
-            a = (a * keep).cpu()
-            diff = (y - x).abs().mean(1).cpu().numpy()
+            x = q.x[idx]
+            res = editor.edit_batch(x, {"color": tgt[idx, gi]}, region=region, cam=False)
+            a = res.a.cpu()
+            diff = (res.y.cpu() - x).abs().mean(1).numpy()
             t = true[region][idx.numpy()]
             inside.append(float((diff * t).sum()))
             outside.append(float((diff * ~t).sum()))
@@ -341,13 +322,13 @@ def _retrieval(index, emb: np.ndarray, q: Queries, gal_labels, gal_paths, schema
 
 # ---------------------------------------------------------------- main entry
 def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
-    from amgan.checkpoint import file_sha256
     from amgan.editor import Editor
     from amgan.io import atomic_write_text
-    from amgan.train_classifier import load_classifier
+    from amgan.pretrained import load_classifier, load_pretrained, model_id
     from fir.flam import load_flam
     from fir.index import GalleryIndex
-    from fir.model import embed_images, load_embedder
+    from fir.model import embed_images, load_embedder_model
+    from fir.pipeline import EditAndSearch
     from fir.report import write_report
     from fir.retriever import Retriever
 
@@ -355,27 +336,27 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
     out = Path(out)
     root = Path(cfg.data.root)
     for name in ("editor", "embedder", "evaluator"):
-        if not Path(getattr(cfg, name)).is_file():
-            raise FileNotFoundError(f"{name} checkpoint not found: {getattr(cfg, name)}")
+        if not Path(getattr(cfg, name)).exists():
+            raise UserError(f"{name} model not found: {getattr(cfg, name)}")
     editor = Editor.from_checkpoint(cfg.editor, device="cpu")
     schema = editor.schema
-    evaluator, ev_ck = load_classifier(cfg.evaluator)
-    ed_ck = torch.load(cfg.editor, map_location="cpu", weights_only=True)
-    if ed_ck["classifier"].keys() == ev_ck["model"].keys() and all(
-            torch.equal(ed_ck["classifier"][k].float(), ev_ck["model"][k].float()) for k in ev_ck["model"]):
-        raise ValueError(f"the evaluator {cfg.evaluator} is the classifier that trained the GAN; "
-                         f"train an independent one (amgan train-classifier --seed 1 --out ...)")
-    del ed_ck
-    net, eck = load_embedder(cfg.embedder)
-    embedder_id = file_sha256(cfg.embedder)
+    evaluator, ev_p = load_classifier(cfg.evaluator)
+    ed_cls = load_pretrained(cfg.editor, kind="classifier").weights["classifier"]
+    ev_sd = ev_p.weights["classifier"]
+    if ed_cls.keys() == ev_sd.keys() and all(torch.equal(ed_cls[k].float(), ev_sd[k].float()) for k in ev_sd):
+        raise UserError(f"the evaluator {cfg.evaluator} is the classifier that trained the GAN; "
+                        f"train an independent one (amgan train-classifier --seed 1 --out ...)")
+    del ed_cls
+    net, emb_p = load_embedder_model(cfg.embedder)
+    embedder_id = model_id(cfg.embedder)
     methods_skipped = {}
     flam = None
-    if cfg.flam and Path(cfg.flam).is_file():
+    if cfg.flam and Path(cfg.flam).exists():
         flam = load_flam(cfg.flam, expect_embedder_id=embedder_id)
     else:
         methods_skipped["flam"] = f"no FLAM checkpoint ({cfg.flam or 'flam not set'})"
     ablation = None
-    if cfg.ablation_editor and Path(cfg.ablation_editor).is_file():
+    if cfg.ablation_editor and Path(cfg.ablation_editor).exists():
         ablation = Editor.from_checkpoint(cfg.ablation_editor, device="cpu")
     else:
         methods_skipped["stargan"] = f"no ablation editor checkpoint ({cfg.ablation_editor or 'not set'})"
@@ -437,20 +418,21 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
     timings["truth"] = time.perf_counter() - t
 
     region = _region_fidelity(editor, q, cfg.batch_size, progress) if cfg.region else {}
-    latency = _latency(editor, Retriever(net, index, editor.size, flam=flam), q, cfg.latency_queries, schema)
+    pipeline = EditAndSearch(editor, Retriever(net, index, emb_p.image_processor, flam=flam, model_id=embedder_id))
+    latency = _latency(pipeline, q, cfg.latency_queries, schema)
     metrics = {
         "protocol": {"queries": len(q.rows), "gallery": int(index.count),
                      "gallery_catalogue": sum(m["source"] == "catalogue" for m in gal_meta),
                      "gallery_edit_truths": sum(m["source"] == "edit-truth" for m in gal_meta),
                      "split": cfg.data.split, "view": cfg.data.view, "max_k": cfg.max_k, "ks": list(cfg.ks),
                      "queries_per_group": {g: q.groups.count(g) for g in dict.fromkeys(q.groups)}},
-        "checkpoints": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in
+        "checkpoints": {k: {"path": str(p), "sha256": model_id(p)} for k, p in
                         (("editor", cfg.editor), ("ablation_editor", cfg.ablation_editor), ("embedder", cfg.embedder),
-                         ("flam", cfg.flam), ("evaluator", cfg.evaluator)) if p and Path(p).is_file()},
+                         ("flam", cfg.flam), ("evaluator", cfg.evaluator)) if p and Path(p).exists()},
         "methods": methods, "methods_skipped": methods_skipped, "region_specific": region, "latency": latency,
         "method_seconds_total": {k: round(v, 2) for k, v in timings.items()},
         "lpips": {"available": lp_ok, "why": lp_why},
-        "evaluator_test_accuracy": ev_ck.get("metrics", {}).get("test_accuracy"),
+        "evaluator_test_accuracy": (ev_p.info.get("metrics") or {}).get("test_accuracy"),
         "config": cfg.to_dict(), "seconds": round(time.perf_counter() - t_all, 1),
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -459,12 +441,14 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
     return metrics
 
 
-def _latency(editor, retriever, q: Queries, n: int, schema) -> dict:
-    """Per-query seconds at batch 1 through the public APIs (median over n queries)."""
+def _latency(pipeline, q: Queries, n: int, schema) -> dict:
+    """Per-query seconds at batch 1 through :class:`fir.pipeline.EditAndSearch`, the path the demo
+    and ``fir search`` take (median over n queries)."""
     from PIL import Image
 
     if n == 0:
         return {}
+    retriever = pipeline.retriever
     torch.set_grad_enabled(False)
     t_edit, t_amgan, t_plain, t_flam, t_manip, t_reembed = [], [], [], [], [], []
     for i in range(min(n, len(q.rows))):
@@ -472,21 +456,18 @@ def _latency(editor, retriever, q: Queries, n: int, schema) -> dict:
         g = q.groups[i]
         req = {g: schema.group(g).values[q.tgt_labels[i, schema.group_index(g)]]}
         t0 = time.perf_counter()
-        res = editor.edit(img, req)
-        t1 = time.perf_counter()
-        retriever.search(res.image, k=30)
-        t2 = time.perf_counter()
-        t_edit.append(t1 - t0)
-        t_amgan.append(t2 - t0)
+        res = pipeline.amgan(img, req, k=30)
+        t_amgan.append(time.perf_counter() - t0)
+        t_edit.append(res.timings["edit"])
         emb_t = time.perf_counter()
-        retriever.embed(res.image)
-        t_reembed.append(t1 - t0 + time.perf_counter() - emb_t)
+        retriever.embed(res.edit.image)
+        t_reembed.append(res.timings["edit"] + time.perf_counter() - emb_t)
         t3 = time.perf_counter()
-        retriever.search(img, k=30)
+        pipeline.search(img, k=30)
         t_plain.append(time.perf_counter() - t3)
         if retriever.flam is not None:
             t4 = time.perf_counter()
-            fr = retriever.flam_search(img, req, k=30)
+            fr = pipeline.flam(img, req, k=30)
             t_flam.append(time.perf_counter() - t4)
             t_manip.append(fr.timings["manipulate"])
     torch.set_grad_enabled(True)

@@ -56,7 +56,8 @@ def test_edit_restores_at_full_resolution_and_keeps_unmasked_pixels(tiny_editor_
     res = ed.edit(im, "make it blue with long sleeves")
     out, inp = np.asarray(res.image).astype(int), np.asarray(im).astype(int)
     assert np.array_equal(out[:, 52:], inp[:, 52:]), "pixels outside the mask must be the input's, at full detail"
-    assert (out[:, :40] >= 250).all(), "inside the mask the edit (white) replaces the input"
+    # inside the mask the edit's colour (white) comes in; only the photo's fine detail stays (small wiggles)
+    assert (out[:, :40] >= 200).all() and out[:, :40].mean() >= 250
     assert res.request == {"color": "blue", "sleeve": "long"}
     mask = np.asarray(res.mask)
     assert mask[:, :40].min() == 255 and mask[:, 56:].max() == 0
@@ -115,7 +116,7 @@ def test_known_source_attributes_replace_the_classifier_reading(editor, shop_ima
     with pytest.raises(SchemaError, match="unknown attribute group"):
         editor.edit(shop_image, {"color": "red"}, source={"fabric": "silk"})
     with pytest.raises(SchemaError, match="unknown value"):
-        editor.edit(shop_image, {"color": "red"}, source={"pattern": "tartan"})
+        editor.edit(shop_image, {"color": "red"}, source={"pattern": "paisley"})
     with pytest.raises(SchemaError, match="mapping"):
         editor.edit(shop_image, {"color": "red"}, source=["pattern", "striped"])
 
