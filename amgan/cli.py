@@ -5,13 +5,20 @@
     amgan data convert FORMAT --root DIR --out DIR
     amgan train-classifier --config C [--set k=v ...]
     amgan train --config C [--set k=v ...] [--resume]
-    amgan edit --checkpoint C --image IN --set color=red [--region sleeves] --out OUT.png
+    amgan edit --checkpoint C --image IN --edit color=red [--region sleeves] [--source sleeve=short] --out OUT.png
+    amgan export --editor runs/x/editor.pt --out checkpoints/NAME [--check-data DIR]
+
+Mistakes a user can fix (:class:`amgan.errors.UserError`) print one line ``amgan: error: ...``
+and return 2; anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+
+from amgan import __version__
+from amgan.errors import UserError
 
 
 def _data_synth(args) -> int:
@@ -87,7 +94,9 @@ def _passthrough(args) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="amgan", description="AMGAN fashion attribute editing")
+    p = argparse.ArgumentParser(prog="amgan", description="AMGAN fashion attribute editing",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--version", action="version", version=f"amgan {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     data = sub.add_parser("data", help="make, view and convert data sets").add_subparsers(dest="data_cmd", required=True)
@@ -139,16 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tolerance", type=float, default=1 / 255)
     s.set_defaults(fn=_export)
 
-    s = sub.add_parser("edit", help="edit one image or a manifest of images")
-    s.add_argument("--checkpoint", required=True)
+    s = sub.add_parser("edit", help="edit one image or a manifest of images",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("--checkpoint", required=True, help="the editor (model folder or editor.pt)")
     src = s.add_mutually_exclusive_group(required=True)
-    src.add_argument("--image")
-    src.add_argument("--manifest")
-    s.add_argument("--set", required=True, dest="request", help="color=red[,sleeve=long] or English")
-    s.add_argument("--region", choices=["whole", "sleeves", "torso"], default="whole")
-    s.add_argument("--out", required=True, help="output PNG (--image) or folder (--manifest)")
-    s.add_argument("--mask-out", help="write the attention mask PNG here (--image)")
-    s.add_argument("--device", default=None)
+    src.add_argument("--image", help="one image to edit")
+    src.add_argument("--manifest", help="edit every row of this manifest (manifest.csv or its folder)")
+    s.add_argument("--edit", dest="request", default=None, help='the request: "make it red" or color=red[,sleeve=long]')
+    s.add_argument("--set", dest="request_deprecated", default=None, help="deprecated name of --edit")
+    s.add_argument("--region", choices=["whole", "sleeves", "torso", "sleeves+torso"], default="whole",
+                   help="keep a colour/pattern edit to this region (the paper's sleeve mask)")
+    s.add_argument("--source", default=None, help="values you know of the photo, e.g. sleeve=short,pattern=striped "
+                                                  "(they replace the classifier's reading)")
+    s.add_argument("--out", required=True, help="output image (--image; .png/.jpg/.webp) or folder (--manifest)")
+    s.add_argument("--mask-out", help="write the attention mask here (--image)")
+    s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     s.set_defaults(fn=_edit)
     return p
 
@@ -157,7 +171,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as e:
+    except UserError as e:  # a mistake the user can fix: one line; anything else keeps its traceback
         print(f"amgan: error: {e}", file=sys.stderr)
         return 2
 

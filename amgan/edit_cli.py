@@ -1,60 +1,120 @@
-"""``amgan edit``: the region-specific edit scripts, for one image or a manifest."""
+"""``amgan edit``: the region-specific edit scripts, for one image or a manifest.
+
+    amgan edit --checkpoint C --image IN.jpg --edit "make it red" [--region sleeves] --out OUT.jpg
+    amgan edit --checkpoint C --manifest DIR --edit color=blue --region torso --out DIR
+
+The output format follows the suffix of ``--out`` (PNG, JPEG or WebP). A manifest batch
+writes ``edits/<the source's path relative to its data folder>`` (so ``x.png`` and
+``sub/x.png`` never collide), the masks likewise under ``masks/``, and ``edits.csv`` for
+every row done, also when a later row fails (the run then stops with the row's error).
+"""
 from __future__ import annotations
 
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from amgan.errors import UserError
 from amgan.io import atomic_save_image, atomic_write_text
 
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
-def _open(path) -> Image.Image:
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return im.copy()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"{path} is not a readable image ({e})") from None
+
+def image_format(path) -> str:
+    """The PIL format for an output path, from its suffix; anything else is a UserError."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise UserError(f"--out {path}: unknown image type {suffix or '(no suffix)'!r}; "
+                        f"use one of {', '.join(sorted(FORMATS))}")
+    return FORMATS[suffix]
+
+
+def device_or_error(device):
+    if device and str(device).startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    return device
+
+
+def parse_source(text, schema) -> dict | None:
+    """'sleeve=short,color=blue' -> validated {group: value}, or None."""
+    if not text:
+        return None
+    pairs = {}
+    for part in str(text).split(","):
+        if not part.strip():
+            continue
+        if part.count("=") != 1:
+            raise UserError(f"--source: cannot read {part.strip()[:40]!r}; expected group=value, e.g. sleeve=short")
+        k, v = (x.strip() for x in part.split("="))
+        pairs[k] = v
+    return schema.validate_values(pairs)
+
+
+def _save(path: Path, image, fmt: str) -> None:
+    atomic_save_image(path, image.convert("RGB") if fmt == "JPEG" else image, format=fmt)
 
 
 def run_edit(args) -> int:
     from amgan.editor import Editor
 
-    ed = Editor.from_checkpoint(args.checkpoint, device=args.device)
-    request = ed.schema.parse_edit(args.request)
+    if args.request_deprecated is not None:
+        print("amgan edit: --set is deprecated for the request; use --edit (it goes away in the next release)",
+              file=sys.stderr)
+    request_text = args.request if args.request is not None else args.request_deprecated
+    if request_text is None:
+        raise UserError("say what to change with --edit, e.g. --edit \"make it red\" or --edit color=red")
     region = None if args.region == "whole" else args.region
+    out = Path(args.out)
     if args.image:
-        res = ed.edit(_open(args.image), request, region=region)
-        atomic_save_image(args.out, res.image)
+        if out.is_dir():
+            raise UserError(f"--out {out} is a folder; give the output image's file name, e.g. {out}/edit.png")
+        fmt = image_format(out)
+        mask_fmt = image_format(args.mask_out) if args.mask_out else None
+    elif out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder (a manifest batch writes a folder)")
+    ed = Editor.from_checkpoint(args.checkpoint, device=device_or_error(args.device))
+    request = ed.schema.parse_edit(request_text)
+    source = parse_source(args.source, ed.schema)
+    if args.image:
+        res = ed.edit(args.image, request, region=region, source=source)
+        _save(out, res.image, fmt)
         if args.mask_out:
-            atomic_save_image(args.mask_out, res.mask)
-        print(json.dumps({"out": args.out, "request": res.request, "region": res.region,
+            _save(Path(args.mask_out), res.mask, mask_fmt)
+        print(json.dumps({"out": str(out), "request": res.request, "region": res.region,
                           "source": res.source_attributes, "timings": res.timings}))
         return 0
     from amgan.data.manifest import read_manifest
 
     m = read_manifest(args.manifest)
-    out = Path(args.out)
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "masks").mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i in tqdm(range(len(m)), desc="editing", unit="img"):
-        res = ed.edit(_open(m.image_path(i)), request, region=region)
-        name = Path(m.paths[i]).stem + ".png"
-        atomic_save_image(out / "images" / name, res.image)
-        atomic_save_image(out / "masks" / name, res.mask)
-        rows.append({"source": str(m.image_path(i)), "edit": f"images/{name}", "mask": f"masks/{name}",
-                     **{f"source_{k}": v for k, v in res.source_attributes.items()}})
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(out / "edits.csv", buf.getvalue())
+    rows, failed = [], None
+    try:
+        for i in tqdm(range(len(m)), desc="editing", unit="img"):
+            rel = Path(m.paths[i]).with_suffix(".png")  # inside the data folder: checked by read_manifest
+            try:
+                res = ed.edit(m.image_path(i), request, region=region, source=source)
+            except UserError as e:
+                failed = f"{m.paths[i]}: {e}"
+                break
+            atomic_save_image(out / "edits" / rel, res.image)
+            atomic_save_image(out / "masks" / rel, res.mask)
+            rows.append({"source": str(m.image_path(i)), "edit": f"edits/{rel.as_posix()}",
+                         "mask": f"masks/{rel.as_posix()}",
+                         **{f"source_{k}": v for k, v in res.source_attributes.items()}})
+    finally:
+        if rows:
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+            atomic_write_text(out / "edits.csv", buf.getvalue())
+    if failed:
+        raise UserError(f"stopped after {len(rows)} of {len(m)} edits (edits.csv lists them): {failed}")
     print(json.dumps({"out": str(out), "edited": len(rows), "request": request, "region": region or "whole"}))
     return 0

@@ -1,4 +1,5 @@
 """The Editor's input handling, region edits, the edit CLI, and the acceptance evaluation."""
+import csv
 import json
 
 import numpy as np
@@ -131,20 +132,31 @@ def test_edit_cli_single_and_manifest(tiny_editor_path, synth_tiny, tmp_path, ca
     from amgan.cli import main
 
     src = next((synth_tiny / "images").glob("*_shop.png"))
-    rc = main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(src), "--set", "color=red,sleeve=long",
+    rc = main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(src), "--edit", "color=red,sleeve=long",
                "--region", "whole", "--out", str(tmp_path / "o.png"), "--mask-out", str(tmp_path / "m.png")])
     assert rc == 0 and Image.open(tmp_path / "o.png").size == (32, 32) and Image.open(tmp_path / "m.png").mode == "L"
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert info["request"] == {"color": "red", "sleeve": "long"}
-    assert main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(tmp_path / "nope.png"), "--set", "red",
+    # the old --set still works, with a deprecation note; the output format follows the suffix
+    assert main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(src), "--set", "red",
+                 "--out", str(tmp_path / "o.jpg")]) == 0
+    assert "deprecated" in capsys.readouterr().err and Image.open(tmp_path / "o.jpg").format == "JPEG"
+    for bad_out, needle in ((tmp_path / "o.gifx", "unknown image type"), (tmp_path, "is a folder")):
+        assert main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(src), "--edit", "red",
+                     "--out", str(bad_out)]) == 2
+        assert needle in capsys.readouterr().err
+    assert main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(tmp_path / "nope.png"), "--edit", "red",
                  "--out", str(tmp_path / "x.png")]) == 2
     (tmp_path / "not.png").write_text("hello")
-    assert main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(tmp_path / "not.png"), "--set", "red",
+    assert main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(tmp_path / "not.png"), "--edit", "red",
                  "--out", str(tmp_path / "x.png")]) == 2
     assert "not a readable image" in capsys.readouterr().err
     rc = main(["edit", "--checkpoint", str(tiny_editor_path), "--manifest", str(synth_tiny / "manifest.csv"),
-               "--set", "color=blue", "--region", "torso", "--out", str(tmp_path / "batch")])
-    assert rc == 0 and len(list((tmp_path / "batch" / "images").glob("*.png"))) == 80
+               "--edit", "color=blue", "--region", "torso", "--source", "Sleeves=Short", "--out", str(tmp_path / "batch")])
+    assert rc == 0 and len(list((tmp_path / "batch" / "edits").rglob("*.png"))) == 80
+    rows = list(csv.DictReader(open(tmp_path / "batch" / "edits.csv")))
+    assert len(rows) == 80 and all(r["source_sleeve"] == "short" for r in rows)
+    assert all((tmp_path / "batch" / r["edit"]).is_file() for r in rows)
 
 
 def test_checkpoint_kind_is_checked(tiny_setup):
