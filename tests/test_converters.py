@@ -412,3 +412,57 @@ def test_folder_csv_bad(tmp_path):
     make_folder(tmp_path / "one", ["x.jpg,red", "y.jpg,red"], header="path,color")
     with pytest.raises(ConverterError, match=r"attributes.csv:1: column 'color' has 1 distinct value\(s\)"):
         convert("folder_csv", tmp_path / "one", tmp_path / "out", progress=False)
+
+
+# ---------------------------------------------------------------------------
+# the package: one module per format, a plain registry, unknown labels, safety
+# ---------------------------------------------------------------------------
+def test_registry_is_a_plain_dict_of_the_format_functions():
+    from amgan.data import converters as C
+    from amgan.data.converters import deepfashion_inshop, folder_csv
+
+    assert C.CONVERTERS is C.FORMATS and type(C.CONVERTERS) is dict
+    assert C.CONVERTERS["folder_csv"] is C.convert_folder_csv is folder_csv.convert_folder_csv
+    assert C.CONVERTERS["deepfashion_inshop"] is deepfashion_inshop.convert_deepfashion_inshop
+    assert all(fn.__name__ == f"convert_{name}" for name, fn in C.CONVERTERS.items())
+
+
+def test_folder_csv_empty_cells_are_unknown(tmp_path, capsys):
+    from amgan.cli import main
+
+    root, out = tmp_path / "shop", tmp_path / "out"
+    make_folder(root, ["a.jpg,red,long,top", "b.jpg,,short,dress", "c.jpg,blue,,top", "d.jpg,blue,long,"])
+    assert main(["data", "convert", "folder_csv", "--root", str(root), "--out", str(out), "--quiet"]) == 0
+    m = read_manifest(out)
+    assert m.schema.group("color").values == ("blue", "red")  # the empty cell is not a value
+    assert m.labels.tolist() == [[1, 0, 1], [-1, 1, 0], [0, -1, 1], [0, 0, -1]]
+    assert json.loads((out / "conversion.json").read_text())["unknown_labels"] == {
+        "color": 1, "sleeve_length": 1, "category": 1}
+    err = capsys.readouterr().err
+    assert "unknown attribute values (empty cells): color 1/4 unknown, sleeve_length 1/4 unknown" in err
+    # with a schema the empty cell is still unknown, an unknown word is still an error
+    m.schema.save(tmp_path / "schema.json")
+    make_folder(tmp_path / "s", ["a.jpg,red,,top", "b.jpg,unknown,short,dress"])
+    with pytest.raises(ConverterError) as ei:
+        convert("folder_csv", tmp_path / "s", tmp_path / "out2", schema=tmp_path / "schema.json", progress=False)
+    assert _problems(ei) == ["attributes.csv:3: unknown value 'unknown' in column 'color'; valid values: blue, red"]
+
+
+def test_inshop_name_with_dotdot_is_rejected_before_writing(tmp_path):
+    root, out = tmp_path / "inshop", tmp_path / "out"
+    evil = "img/MEN/Denim/../../../../secret.jpg"
+    make_inshop(root, [*INSHOP[:2], (evil, "id_9", "train", 2, 1, (0, 0, 10, 10))])
+    _jpg(tmp_path / "secret.jpg", (48, 64))
+    with pytest.raises(ConverterError) as ei:
+        convert("deepfashion_inshop", root, out, progress=False)
+    assert _problems(ei) == [f"Anno/list_bbox_inshop.txt:5: image path {evil!r} contains '..'; it must stay "
+                             f"inside the image folder {root / 'Img'}"]
+    assert "\n" not in str(ei.value) and not out.exists()
+
+
+def test_one_problem_is_one_line(tmp_path):
+    root = tmp_path / "syn"
+    make_synthesis(root, ["images/000001.png  3  2  0  5  train", "images/000009.png  3  2  0  5  test"])
+    with pytest.raises(ConverterError) as ei:
+        convert("deepfashion_synthesis", root, tmp_path / "out", progress=False)
+    assert str(ei.value) == f"deepfashion_synthesis: {_problems(ei)[0]} (data set {root})"
