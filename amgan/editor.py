@@ -1,6 +1,6 @@
 """The Editor: AMGAN inference on any PIL image.
 
-    ed = Editor.from_checkpoint("checkpoints/amgan_synth64/editor.pt")
+    ed = Editor.from_checkpoint("checkpoints/amgan_synth64")
     ed.predict(img)                                  # {group: {value: prob}}
     res = ed.edit(img, {"color": "red"}, region="sleeves")
     res.image, res.mask, res.cam                     # PIL, at the input's size

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from amgan.data.memory import load_image, load_mask
 from amgan.data.synth_dataset import read_edits
+from amgan.errors import UserError
 from amgan.io import atomic_write_text, save_image_grid
 
 
@@ -111,7 +112,7 @@ def sample_grid(samples: dict, path: Path) -> Path:
 
 def main(argv=None) -> int:
     from amgan.editor import Editor
-    from amgan.train_classifier import load_classifier
+    from amgan.pretrained import load_classifier, load_pretrained
 
     p = argparse.ArgumentParser(prog="python -m amgan.evaluate")
     p.add_argument("--editor", required=True)
@@ -122,13 +123,14 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=None)
     args = p.parse_args(argv)
     ed = Editor.from_checkpoint(args.editor)
-    ev, ev_ck = load_classifier(args.evaluator)
-    ed_ck = torch.load(args.editor, map_location="cpu", weights_only=True)
-    if ed_ck["config"]["classifier"]["checkpoint"] and Path(ed_ck["config"]["classifier"]["checkpoint"]).resolve() == Path(args.evaluator).resolve():
-        raise ValueError("the evaluator is the classifier that trained the GAN; train an independent one")
+    ev, ev_p = load_classifier(args.evaluator)
+    ed_sd = load_pretrained(args.editor, kind="classifier").weights["classifier"]
+    ev_sd = ev_p.weights["classifier"]
+    if ed_sd.keys() == ev_sd.keys() and all(torch.equal(ed_sd[k].float(), ev_sd[k].float()) for k in ev_sd):
+        raise UserError("the evaluator is the classifier that trained the GAN; train an independent one")
     result, samples = evaluate_editor(ed, ev.to(ed.device), args.data, view=args.view, limit=args.limit)
     result["editor_step"] = getattr(ed, "checkpoint_step", None)
-    result["evaluator_test_accuracy"] = ev_ck.get("metrics", {}).get("test_accuracy")
+    result["evaluator_test_accuracy"] = (ev_p.info.get("metrics") or {}).get("test_accuracy")
     out = Path(args.out)
     atomic_write_text(out / "metrics.json", json.dumps(result, indent=2) + "\n")
     sample_grid(samples, out / "samples.png")

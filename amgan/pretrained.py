@@ -99,8 +99,12 @@ def render_card(p: Pretrained) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def save_pretrained(folder: str | Path, p: Pretrained, *, overwrite: bool = True) -> Path:
-    """Write ``p`` as a model folder, atomically (temp folder beside it, then rename)."""
+def save_pretrained(folder: str | Path, p: Pretrained, *, overwrite: bool = True,
+                    extra_files: dict[str, bytes] | None = None) -> Path:
+    """Write ``p`` as a model folder, atomically (temp folder beside it, then rename).
+
+    ``extra_files``: other files that belong in the folder (``PROVENANCE.md``, ``metrics.json``).
+    """
     if p.kind not in KINDS:
         raise ValueError(f"unknown model kind {p.kind!r}; kinds: {', '.join(KINDS)}")
     unknown = set(p.card) - set(CARD_FIELDS) - {"title"}
@@ -120,6 +124,10 @@ def save_pretrained(folder: str | Path, p: Pretrained, *, overwrite: bool = True
         torch.save({k: {n: t.detach().cpu() for n, t in sd.items()} for k, sd in p.weights.items()}, tmp / WEIGHTS)
         (tmp / CONFIG).write_text(json.dumps(p.config(), indent=2, sort_keys=False) + "\n")
         (tmp / CARD).write_text(render_card(p))
+        for name, data in (extra_files or {}).items():
+            if Path(name).name != name or name in (CONFIG, WEIGHTS, CARD):
+                raise ValueError(f"extra file name {name!r} must be a plain file name other than the model's own")
+            (tmp / name).write_bytes(data)
         mode = 0o777 & ~_umask()
         os.chmod(tmp, mode)
         for f in tmp.iterdir():
@@ -303,3 +311,52 @@ def load_editor(path, device=None):
     ed.checkpoint_step = int(p.info.get("step", 0))
     ed.pretrained = p
     return ed
+
+
+# ---------------------------------------------------------------- command line
+def convert(src, dst, *, card: dict | None = None, keep: tuple[str, ...] = (), info: dict | None = None) -> Path:
+    """A legacy single-file checkpoint -> a model folder (weights unchanged, bit for bit).
+
+    ``keep``: files beside ``src`` to carry into the folder (PROVENANCE.md, metrics.json, ...).
+    """
+    p = load_pretrained(src)
+    p.card = card or p.card
+    p.info = {**{k: v for k, v in p.info.items() if k != "config"}, **(info or {}), "converted_from": Path(src).name}
+    extras = {name: (Path(src).parent / name).read_bytes() for name in keep if (Path(src).parent / name).is_file()}
+    return save_pretrained(dst, p, extra_files=extras)
+
+
+def main(argv=None) -> int:
+    """``python -m amgan.pretrained convert SRC DST [--card CARD.json] [--keep NAME ...]``, or ``card DIR``."""
+    import argparse
+    import sys
+
+    from amgan.errors import UserError
+
+    ap = argparse.ArgumentParser(prog="python -m amgan.pretrained", description="model folders: convert, card")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("convert", help="a legacy single-file checkpoint -> a model folder")
+    c.add_argument("src")
+    c.add_argument("dst")
+    c.add_argument("--card", help="JSON file with the model card fields")
+    c.add_argument("--keep", nargs="*", default=[], help="files beside SRC to carry into the folder")
+    c.add_argument("--info", help="JSON object merged into the config's info (e.g. an updated embedder_id)")
+    k = sub.add_parser("card", help="print the model card of a model folder")
+    k.add_argument("folder")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "convert":
+            card = json.loads(Path(args.card).read_text()) if args.card else None
+            out = convert(args.src, args.dst, card=card, keep=tuple(args.keep),
+                          info=json.loads(args.info) if args.info else None)
+            print(json.dumps({"out": str(out), "model_id": model_id(out)}))
+        else:
+            print(render_card(load_pretrained(args.folder)), end="")
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

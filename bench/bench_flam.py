@@ -27,9 +27,9 @@ from amgan.io import atomic_write_text
 
 def main(argv=None):
     p = argparse.ArgumentParser()
-    p.add_argument("--editor", default="checkpoints/amgan_synth64/editor.pt")
-    p.add_argument("--embedder", default="checkpoints/fir_synth64/embedder.pt")
-    p.add_argument("--flam", default="checkpoints/flam_synth64/flam.pt")
+    p.add_argument("--editor", default="checkpoints/amgan_synth64")
+    p.add_argument("--embedder", default="checkpoints/fir_synth64")
+    p.add_argument("--flam", default="checkpoints/flam_synth64")
     p.add_argument("--data", default="data/synth64")
     p.add_argument("--queries", type=int, default=50)
     p.add_argument("--threads", type=int, default=0)
@@ -39,29 +39,29 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     from PIL import Image
 
-    from amgan.checkpoint import file_sha256
+    from amgan.pretrained import model_id
     from amgan.data.manifest import read_manifest
     from amgan.data.memory import load_image
     from amgan.editor import Editor
     from fir.flam import load_flam
     from fir.index import GalleryIndex
-    from fir.model import embed_images, load_embedder
+    from fir.model import embed_images, load_embedder_model
     from fir.retriever import Retriever
 
     for f in (args.editor, args.embedder, args.flam, Path(args.data) / "manifest.csv"):
-        if not Path(f).is_file():
+        if not Path(f).exists():
             raise SystemExit(f"bench_flam: {f} not found (shipped checkpoints and `make data` are needed)")
     torch.set_grad_enabled(False)
     editor = Editor.from_checkpoint(args.editor, device="cpu")
-    net, ck = load_embedder(args.embedder)
-    mid = file_sha256(args.embedder)
+    net, emb_p = load_embedder_model(args.embedder)
+    mid = model_id(args.embedder)
     flam = load_flam(args.flam, expect_embedder_id=mid)
     m = read_manifest(Path(args.data) / "manifest.csv")
     rows = m.indices("test", "shop")
     imgs = np.stack([load_image(m.image_path(i), editor.size) for i in rows])
     emb = embed_images(net, torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous(), 128, progress=False)
     index = GalleryIndex.build(emb, [{"path": str(m.image_path(i))} for i in rows], model_id=mid, kind="flat")
-    r = Retriever(net, index, int(ck.get("image_size") or editor.size), flam=flam)
+    r = Retriever(net, index, emb_p.image_processor, flam=flam, model_id=mid)
     groups = [g for g in editor.schema.manipulable]
     res = {k: [] for k in ("amgan_edit", "amgan_edit_and_reembed", "amgan_edit_and_search", "flam_manipulate",
                            "flam_search", "embed", "search")}

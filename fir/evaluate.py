@@ -64,11 +64,11 @@ class EvalDataConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     data: EvalDataConfig = field(default_factory=EvalDataConfig)
-    editor: str = "checkpoints/amgan_synth64/editor.pt"
+    editor: str = "checkpoints/amgan_synth64"
     ablation_editor: str = ""  # StarGAN-style ablation editor; "" or a missing file: method skipped
-    embedder: str = "checkpoints/fir_synth64/embedder.pt"
+    embedder: str = "checkpoints/fir_synth64"
     flam: str = ""  # "" : FLAM skipped
-    evaluator: str = "checkpoints/evaluator_synth64/classifier.pt"
+    evaluator: str = "checkpoints/evaluator_synth64"
     region: bool = True  # the amgan_region method and the region-fidelity table
     max_k: int = 30
     ks: tuple[int, ...] = (1, 5, 10, 20, 30)

@@ -1,7 +1,7 @@
 """The Retriever: images in, catalogue matches out; optional FLAM feature-level edits.
 
-    r = Retriever.from_paths("checkpoints/fir_synth64/embedder.pt", "runs/gallery",
-                             flam="checkpoints/flam_synth64/flam.pt")
+    r = Retriever.from_paths("checkpoints/fir_synth64", "runs/gallery",
+                             flam="checkpoints/flam_synth64")
     res = r.search(img, k=10)                      # SearchResult: hits, vector, timings
     res = r.flam_search(img, {"color": "red"})     # FlamResult: hits for "this, but red"
     res = r.flam_search(img, "make it red", source={"color": "blue", ...})

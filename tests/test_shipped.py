@@ -27,15 +27,15 @@ def synth64(tmp_path_factory):
 
 
 def test_shipped_fir_consumer_to_shop_recall(synth64):
-    from amgan.checkpoint import file_sha256
+    from amgan.pretrained import model_id
     from fir.flam import _features
-    from fir.model import load_embedder
+    from fir.model import load_embedder_model
     from fir.train import evaluate_c2s
 
-    path = "checkpoints/fir_synth64/embedder.pt"
-    net, ck = load_embedder(path)
-    size = int(ck.get("image_size") or ck["config"]["data"]["size"])
-    f, _, pids, views = _features(net, file_sha256(path), Path(synth64), size, "test", ("shop", "street"), 128, "",
+    path = "checkpoints/fir_synth64"
+    net, p = load_embedder_model(path)
+    size = p.image_processor.size
+    f, _, pids, views = _features(net, model_id(path), Path(synth64), size, "test", ("shop", "street"), 128, "",
                                   False)
     q = [i for i, v in enumerate(views) if v == "street"]
     g = [i for i, v in enumerate(views) if v == "shop"]
