@@ -1,5 +1,12 @@
 """The Gradio demo through gradio_client, against a real local server on tiny models (fixture
-``demo_server`` in conftest.py): each named endpoint, user mistakes as messages, concurrent users."""
+``demo_server`` in conftest.py): each named endpoint, user mistakes as messages, bugs as a logged
+internal error, concurrent users, the bounded queue, big uploads, the port, start and stop."""
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -50,8 +57,8 @@ def test_named_endpoints_and_nothing_else(client):
 
 
 def test_edit_matches_the_editor(client, demo_server, test_images):
-    from amgan.editor import to_rgb
-    from demo.app import cam_overlay, mask_overlay
+    from amgan.image import to_rgb
+    from demo.render import cam_overlay, mask_overlay
 
     ed, path = demo_server["editor"], test_images[0]
     edited, mask, cam, info = client.predict(gradio_client.handle_file(path), "make it red", "whole",
@@ -63,6 +70,7 @@ def test_edit_matches_the_editor(client, demo_server, test_images):
     assert np.abs(_png(cam) - np.asarray(cam_overlay(rgb, ref.cam)).astype(int)).max() <= 1
     assert info["request"] == {"color": "red"} and info["predicted"] == ref.source_attributes
     assert info["target"] == {**ref.source_attributes, "color": "red"} and info["region"] == "whole"
+    assert info["size"] == list(rgb.size)  # small photos are worked on at their own size
     assert set(info["timings_ms"]["edit"]) == set(ref.timings) and info["timings_ms"]["total"] > 0
 
 
@@ -102,10 +110,11 @@ def test_edit_and_search_amgan(client, demo_server, test_images):
     assert set(info["timings_ms"]) == {"edit", "search", "total"}
 
 
+K_MESSAGE = "k must be a whole number from 1 to 30"
 BAD_CALLS = [
     ("/edit", (None, "color=red", "whole"), "No image"),
     ("/edit", ("TEXT", "color=red", "whole"), "Not an image"),
-    ("/edit", ("IMG", "colour=red", "whole"), "unknown attribute group 'colour'; valid groups: category, color"),
+    ("/edit", ("IMG", "shade=red", "whole"), "unknown attribute group 'shade'; valid groups: category, color"),
     ("/edit", ("IMG", "color=chartreuse", "whole"), "valid values: black, white, gray"),
     ("/edit", ("IMG", "make it sparkly", "whole"), "no attribute value found"),
     ("/edit", ("IMG", "", "whole"), "nothing requested"),
@@ -113,16 +122,16 @@ BAD_CALLS = [
     ("/edit", ("IMG", '{"color": ', "whole"), "not valid JSON"),
     ("/edit", ("IMG", "long sleeves", "sleeves"), "cannot change the sleeve length"),
     ("/edit", ("IMG", "color=red", "elbows"), "not in the list of choices"),
-    ("/search", ("IMG", 0), "minimum"),
-    ("/search", ("IMG", 31), "maximum"),
     ("/search", ("TINY", 3), "at least 16 pixels"),
-    ("/edit_and_search", ("IMG", "color=red", "whole", "amgan", 2.5), "whole number"),
     ("/edit_and_search", ("IMG", "color=red", "whole", "telepathy", 3), "not in the list of choices"),
     ("/edit_and_search", ("IMG", "sleeve=short", "torso", "both", 3), "cannot change the sleeve length"),
+    # k of a wrong type or out of range: the demo's own message, for both endpoints that take k
+    *[("/search", ("IMG", k), K_MESSAGE) for k in (None, "abc", 0, 31, 2.5)],
+    *[("/edit_and_search", ("IMG", "color=red", "whole", "amgan", k), K_MESSAGE) for k in (None, "abc", 0, 31, 2.5)],
 ]
 
 
-@pytest.mark.parametrize("api_name,args,message", BAD_CALLS, ids=[f"{a}-{m}" for a, _, m in BAD_CALLS])
+@pytest.mark.parametrize("api_name,args,message", BAD_CALLS, ids=[f"{a}-{m[:30]}-{x[-1]!r}" for a, x, m in BAD_CALLS])
 def test_mistakes_become_messages(client, test_images, tmp_path, api_name, args, message):
     text = tmp_path / "notes.png"
     text.write_text("this is not a picture")
@@ -136,7 +145,10 @@ def test_mistakes_become_messages(client, test_images, tmp_path, api_name, args,
 
 
 def test_edit_and_search_flam(client, demo_server, test_images):
-    """FLAM alone: no image edit; matches are the retriever's FLAM search from FLAM's own reading of the photo."""
+    """FLAM alone: no image edit; matches are the retriever's FLAM search from FLAM's own reading of
+    the photo, and a match's ✓ is judged against that reading plus the request."""
+    from fir.pipeline import is_match
+
     ed, r, path = demo_server["editor"], demo_server["retriever"], test_images[4]
     edited, mask, cam, g_amgan, g_flam, info = client.predict(
         gradio_client.handle_file(path), "make it blue", "sleeves", "flam", 5, api_name="/edit_and_search")
@@ -144,11 +156,58 @@ def test_edit_and_search_flam(client, demo_server, test_images):
     pred = {g: max(p, key=p.get) for g, p in ed.predict(Image.open(path)).items()}
     ref = r.flam_search(Image.open(path), {"color": "blue"}, k=5)
     assert _gallery_ids(g_flam, info["flam"]) == [h.id for h in ref.hits]
-    assert info["flam_source"] == ref.source and ref.target == {**ref.source, "color": "blue"}
+    assert info["flam_source"] == ref.source and info["flam_target"] == ref.target == {**ref.source, "color": "blue"}
     assert info["predicted"] == pred and info["target"] == {**pred, "color": "blue"}
+    for g, m in zip(g_flam, info["flam"]):
+        assert m["has_target"] == is_match(m["attributes"], ref.target, {"color": "blue"}) == ("✓" in g["caption"])
     assert any("region applies to AMGAN only" in n for n in info["notes"])
     assert set(info["timings_ms"]) == {"predict", "flam", "total"}
     assert set(info["timings_ms"]["flam"]) == {"embed", "manipulate", "search"}
+
+
+def test_flam_matches_are_judged_against_flams_own_reading():
+    """The classifier reads the photo as blue/striped, FLAM as green/solid; asked for long sleeves, FLAM
+    searched for green/solid/long: its item with those values gets the ✓, not the classifier's one."""
+    from PIL import Image as PILImage
+
+    from amgan.attributes import SYNTH_SCHEMA as schema
+    from demo.handlers import DemoLogic
+    from fir.index import Hit
+    from fir.retriever import FlamResult
+
+    base = {"category": "top", "pattern": "solid", "sleeve": "short", "neckline": "round"}
+    classifier_reads = {**base, "color": "blue", "pattern": "striped"}
+    flam_reads = {**base, "color": "green"}
+
+    class Editor:
+        def __init__(self):
+            self.schema = schema
+
+        def predict(self, image):
+            return {g.name: {v: float(v == classifier_reads[g.name]) for v in g.values} for g in schema.groups}
+
+    class Flam:
+        def __init__(self):
+            self.schema = schema
+
+    class Retriever:
+        flam, model_id = Flam(), None
+
+        def flam_search(self, image, request, source=None, k=10):
+            items = [{"attributes": {**flam_reads, "sleeve": "long"}, "path": "", "product_id": 1},
+                     {"attributes": {**classifier_reads, "sleeve": "long"}, "path": "", "product_id": 2}]
+            hits = [Hit(i, i, 0.9 - i / 10, item) for i, item in enumerate(items)]
+            return FlamResult(hits, np.zeros(4, np.float32), {"embed": 0.0, "manipulate": 0.0, "search": 0.0},
+                              source=dict(flam_reads), target={**flam_reads, **request}, request=dict(request))
+
+    logic = DemoLogic(Editor(), Retriever())
+    *_, g_amgan, g_flam, info = logic.edit_and_search(PILImage.new("RGB", (32, 32), "white"), "sleeve=long",
+                                                      "whole", "flam", 2)
+    assert info["flam_target"] == {**flam_reads, "sleeve": "long"}
+    assert info["target"] == {**classifier_reads, "sleeve": "long"}  # the classifier's, for the record
+    assert [m["has_target"] for m in info["flam"]] == [True, False]
+    assert ["✓" in caption for _, caption in g_flam] == [True, False]
+    logic.store.close()
 
 
 def test_edit_and_search_both_side_by_side(client, demo_server, test_images):
@@ -190,7 +249,7 @@ def test_flam_off_is_a_message(no_flam_client, test_images, method):
 
 def test_the_server_survives_mistakes(client, test_images):
     with pytest.raises(gradio_client.exceptions.AppError):
-        client.predict(gradio_client.handle_file(test_images[0]), "colour=red", "whole", api_name="/edit")
+        client.predict(gradio_client.handle_file(test_images[0]), "shade=red", "whole", api_name="/edit")
     assert client.predict(gradio_client.handle_file(test_images[0]), "red", "whole", api_name="/edit")[3]["request"]
 
 
@@ -219,7 +278,7 @@ def test_compose_request_from_menus_and_instruction(demo_server, test_images):
     """The UI step before /edit_and_search: the instruction wins; else the menus that differ."""
     import gradio as gr
 
-    from demo.app import DemoLogic
+    from demo.handlers import DemoLogic
 
     logic = DemoLogic(demo_server["editor"], demo_server["retriever"])
     groups = [g.name for g in logic.schema.manipulable]
@@ -240,14 +299,16 @@ def test_compose_request_from_menus_and_instruction(demo_server, test_images):
     flam_pred = fl.schema.decode(fl.predict_labels(demo_server["retriever"].embed(Image.open(test_images[0]))[None])[0])
     assert [row[3].split()[0] for row in table] == [flam_pred[g.name] for g in logic.schema.groups]
     assert [u["value"] for u in presets] == [pred[g] for g in groups]
+    logic.store.close()
 
 
 def test_start_up_builds_and_rebuilds_the_index(demo_server, tmp_path):
     """load_retriever builds a missing index, rebuilds one made by another model, notes FLAM's absence."""
     import json
 
-    from amgan.checkpoint import file_sha256
-    from demo.app import ensure_synth_data, load_retriever
+    from amgan.errors import UserError
+    from amgan.pretrained import model_id as file_sha256
+    from demo.startup import ensure_synth_data, load_retriever
 
     emb, data, index = demo_server["embedder"], demo_server["data"], tmp_path / "gallery"
     r, notes, search_off, flam_off = load_retriever(emb, index, data, flam=tmp_path / "no_flam.pt", progress=False)
@@ -264,5 +325,221 @@ def test_start_up_builds_and_rebuilds_the_index(demo_server, tmp_path):
     assert ensure_synth_data(data) == data
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "x.txt").write_text("x")
-    with pytest.raises(FileNotFoundError, match="no manifest.csv"):
+    with pytest.raises(UserError, match="no manifest.csv"):
         ensure_synth_data(tmp_path / "junk")
+
+
+# ---------------------------------------------------------------- hardening
+def test_long_requests_are_not_echoed_in_full(client, test_images):
+    f = gradio_client.handle_file(test_images[0])
+    for request, says in (("make it " + "z" * 3000, "characters long"),  # over the 500-character limit
+                          ("make it " + "q" * 300, "no attribute value found")):  # under it, echoed by the parser
+        with pytest.raises(gradio_client.exceptions.AppError) as e:
+            client.predict(f, request, "whole", api_name="/edit")
+        msg = str(e.value)
+        assert says in msg and "z" * 100 not in msg and "q" * 100 not in msg and len(msg) < 800
+
+
+def test_page_labels_are_names_the_requests_accept(client, demo_server, test_images):
+    """The menus are labelled with the group names, the region says "color"; both spellings work."""
+    from demo.layout import build_demo
+
+    demo = build_demo(demo_server["editor"], demo_server["retriever"], store=None)
+    labels = {c.get("props", {}).get("label") for c in demo.config["components"]}
+    groups = [g.name for g in demo_server["editor"].schema.manipulable]
+    assert set(groups) <= labels and "Region (color and pattern edits)" in labels
+    f = gradio_client.handle_file(test_images[0])
+    for request in ("color=red", "colour=red", "make it red"):
+        assert client.predict(f, request, "torso", api_name="/edit")[3]["request"] == {"color": "red"}
+    demo.logic.store.close()
+
+
+def test_a_12_megapixel_upload_is_worked_on_at_1024_px(client, test_images, tmp_path):
+    """A phone-sized photo (4000x3000 JPEG) is scaled to 1024 px on its longest side before anything
+    else: the edit comes back at 1024x768, and the page answers."""
+    big = tmp_path / "phone.jpg"
+    Image.open(test_images[0]).convert("RGB").resize((4000, 3000), Image.BICUBIC).save(big, quality=90)
+    t = time.perf_counter()
+    edited, mask, cam, info = client.predict(gradio_client.handle_file(str(big)), "make it red", "whole",
+                                             api_name="/edit")
+    assert Image.open(edited).size == Image.open(mask).size == Image.open(cam).size == (1024, 768)
+    assert info["size"] == [1024, 768] and time.perf_counter() - t < 120
+    *_, info = client.predict(gradio_client.handle_file(str(big)), "make it red", "whole", "both", 3,
+                              api_name="/edit_and_search")
+    assert len(info["amgan"]) == len(info["flam"]) == 3
+
+
+def test_load_photo_scales_every_kind_of_input(tmp_path):
+    from amgan.errors import ImageError
+    from demo.handlers import WORK_SIDE, load_photo
+
+    src = Image.linear_gradient("L").resize((3000, 4000)).convert("RGB")  # portrait, 12 megapixels
+    src.save(tmp_path / "big.png")
+    src.save(tmp_path / "big.jpg", quality=85)
+    for photo in (src, str(tmp_path / "big.png"), str(tmp_path / "big.jpg")):
+        out = load_photo(photo)
+        assert out.size == (768, WORK_SIDE) and out.mode == "RGB"
+    small = Image.new("RGBA", (40, 30), (255, 0, 0, 0))  # kept at its size; transparency on white
+    assert load_photo(small).size == (40, 30) and load_photo(small).getpixel((0, 0)) == (255, 255, 255)
+    with pytest.raises(ImageError, match="too narrow"):
+        load_photo(Image.new("RGB", (20_000, 20)))
+
+
+def test_the_default_queue_and_cache_are_bounded(demo_server):
+    from demo.layout import DELETE_CACHE, QUEUE_SIZE, build_demo
+
+    demo = build_demo(demo_server["editor"], demo_server["retriever"])
+    assert demo._queue.max_size == QUEUE_SIZE == 16 and demo.delete_cache == DELETE_CACHE
+    assert demo.config["dependencies"]  # built; the store it made is removed with close()
+    root = demo.logic.store.root
+    assert root.is_dir()
+    demo.logic.store.close()
+    assert not root.exists()
+
+
+class _Slow:
+    """The real editor, but each edit takes 1.5 s longer; asking for black raises a bare ValueError
+    (a bug, not a user's mistake)."""
+
+    def __init__(self, editor):
+        self._editor = editor
+
+    def __getattr__(self, name):
+        return getattr(self._editor, name)
+
+    def edit(self, image, request, **kw):
+        if dict(request).get("color") == "black":
+            raise ValueError("secret detail of a bug in the editor")
+        time.sleep(1.5)
+        return self._editor.edit(image, request, **kw)
+
+
+@pytest.fixture(scope="module")
+def odd_server(demo_server):
+    """A server over a slow, sometimes failing editor and a search that always fails; queue: one
+    request at a time, one waiting."""
+    from conftest import serve_demo
+    from fir.retriever import Retriever
+
+    class Broken(Retriever):
+        def search(self, image, k=10):
+            raise RuntimeError("secret detail of a bug in the search")
+
+    r = demo_server["retriever"]
+    demo, url = serve_demo(_Slow(demo_server["editor"]), Broken(r.net, r.index, r.image_size, flam=None),
+                           concurrency=1, max_queue=1)
+    try:
+        yield url
+    finally:
+        demo.close()
+        demo.logic.store.close()
+
+
+def test_bugs_are_logged_and_shown_as_an_internal_error(odd_server, test_images, caplog):
+    c = gradio_client.Client(odd_server, analytics_enabled=False, verbose=False)
+    f = gradio_client.handle_file(test_images[0])
+    calls = [((f, 3), "/search", "secret detail of a bug in the search"),
+             ((f, "color=black", "whole"), "/edit", "secret detail of a bug in the editor")]
+    for args, api_name, detail in calls:
+        with caplog.at_level("ERROR", logger="demo"):
+            with pytest.raises(gradio_client.exceptions.AppError) as e:
+                c.predict(*args, api_name=api_name)
+        assert "Internal error" in str(e.value) and "server log" in str(e.value) and "secret" not in str(e.value)
+        logged = [r for r in caplog.records if r.name == "demo" and r.exc_info]
+        assert logged and detail in str(logged[-1].exc_info[1]) and "Traceback" in caplog.text
+        caplog.clear()
+    with pytest.raises(gradio_client.exceptions.AppError, match="nothing requested"):  # a UserError: its message
+        c.predict(f, "", "whole", api_name="/edit")
+
+
+def test_a_full_queue_refuses_with_a_clear_answer(odd_server, test_images):
+    """One request runs (1.5 s), one waits; the others that come meanwhile are refused, and the
+    server serves again afterwards."""
+    f = gradio_client.handle_file(test_images[0])
+    start = threading.Barrier(6)
+
+    def user(_):
+        c = gradio_client.Client(odd_server, analytics_enabled=False, verbose=False)
+        start.wait()
+        try:
+            return c.predict(f, "color=red", "whole", api_name="/edit")[3]["request"]
+        except gradio_client.utils.QueueError as e:  # "Queue is full! Please try again."
+            return "refused: " + str(e)
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(user, range(6)))
+    served = [a for a in answers if a == {"color": "red"}]
+    refused = [a for a in answers if isinstance(a, str)]
+    assert len(served) + len(refused) == 6 and served and refused, answers
+    assert all("Queue is full" in a for a in refused)
+    c = gradio_client.Client(odd_server, analytics_enabled=False, verbose=False)
+    assert c.predict(f, "color=red", "whole", api_name="/edit")[3]["request"] == {"color": "red"}
+
+
+def test_a_port_in_use_is_one_line_naming_port(capsys):
+    from demo.app import main
+    from demo.startup import port_problem
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert "already in use" in port_problem("127.0.0.1", port)
+        rc = main(["--port", str(port), "--editor", "no/such/editor.pt"])  # refused before any model loads
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "--port" in err and str(port) in err
+    assert "demo: ready" not in err and "Traceback" not in err
+    assert port_problem("127.0.0.1", port) is None  # free again
+
+
+def test_main_serves_then_stops_and_leaves_no_temporary_files(demo_server, tmp_path):
+    """`python -m demo.app` in a fresh process: builds the index, logs "ready" once it serves, answers,
+    and on SIGTERM stops with exit code 0 and no folder of its own left in the temp folder."""
+    from conftest import _free_port
+
+    tmp, index, port = tmp_path / "tmp", tmp_path / "gallery", _free_port()
+    tmp.mkdir()
+    cmd = [sys.executable, "-m", "demo.app", "--editor", str(demo_server["editor_path"]),
+           "--embedder", str(demo_server["embedder"]), "--flam", "none", "--data", str(demo_server["data"]),
+           "--index", str(index), "--port", str(port)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp)}
+    env.pop("GRADIO_TEMP_DIR", None)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 180
+        while not any("ready in" in ln for ln in lines) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert any("ready in" in ln for ln in lines), "".join(lines)[-3000:]
+        assert any("building the gallery index" in ln for ln in lines)
+        assert any("FLAM (feature-level edits) is off" in ln for ln in lines)
+        assert [d.name for d in tmp.iterdir() if d.name.startswith("amgan_demo_")]  # its folder, while it runs
+        c = gradio_client.Client(f"http://127.0.0.1:{port}/", analytics_enabled=False, verbose=False)
+        gallery, info = c.predict(gradio_client.handle_file(str(next(demo_server["data"].glob("images/*.png")))),
+                                  3, api_name="/search")
+        assert len(gallery) == 3
+    finally:
+        proc.terminate()
+        rc = proc.wait(timeout=60)
+        reader.join(timeout=10)
+    assert rc == 0, "".join(lines)[-3000:]
+    assert any("temporary files removed" in ln for ln in lines)
+    assert not [d.name for d in tmp.iterdir() if d.name.startswith("amgan_demo_")]
+    assert (index / "meta.json").is_file()
+
+
+def test_png_store_prunes_results_and_keeps_the_catalogue(tmp_path):
+    from demo.render import PngStore
+
+    store = PngStore()
+    root = store.root
+    result = store(Image.new("RGB", (20, 20), "red"), "edited")
+    Image.new("RGB", (20, 20), "blue").save(tmp_path / "item.png")
+    thumb = store.thumb(str(tmp_path / "item.png"))
+    assert store(Image.new("RGB", (20, 20), "red"), "edited") == result  # same content: same file
+    assert store.prune() == 0 and os.path.exists(result)  # young
+    assert store.prune(max_age=-1) == 1 and not os.path.exists(result) and os.path.exists(thumb)
+    store.close()
+    assert not root.exists()

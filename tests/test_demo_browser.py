@@ -1,5 +1,8 @@
 """The demo in a real headless Chromium: Playwright's sync API driving Debian's /usr/bin/chromium
-(never `playwright install`). Upload, choose, click, and check what the page shows."""
+(never `playwright install`). Upload, choose, click, and check what the page shows.
+
+``DEMO_SCREENSHOT=docs/demo.png pytest tests/test_demo_browser.py -k readme`` also remakes the README
+screenshot on the shipped models (see tests/screenshot.py)."""
 import io
 import os
 
@@ -79,6 +82,7 @@ def test_upload_choose_a_colour_edit_and_search(page, demo_server, photo, tmp_pa
     expect(page.locator("#timings")).to_contain_text("total")
     expect(page.locator("#gallery-amgan .thumbnail-item")).to_have_count(8)
     expect(page.locator("#gallery-flam .thumbnail-item")).to_have_count(8)  # FLAM is loaded: 'both' by default
+    expect(page.locator("#gallery-plain .thumbnail-item")).to_have_count(8)  # the unedited photo, beside them
     edited = page.locator("#edited img").first
     expect(edited).to_be_visible()
 
@@ -120,19 +124,49 @@ def test_nothing_requested_is_a_message(page, demo_server, photo):
     expect(page.locator("#gallery-amgan .thumbnail-item")).to_have_count(0)
 
 
-def test_screenshot_flag_runs_the_whole_start_up(demo_server, tmp_path):
-    """`python -m demo.app --screenshot` (a fresh process): builds the index, serves, drives Chromium, writes a PNG."""
-    import subprocess
-    import sys
+def test_each_action_replaces_every_result(page, demo_server, photo):
+    """Edit only and Search the photo as is leave nothing of an earlier request on the page."""
+    page.locator("#photo input[type=file]").set_input_files(photo)
+    expect(page.locator("#menu-color input")).to_have_value(_predicted(demo_server["editor"], photo)["color"])
+    instruction = page.locator("#instruction textarea, #instruction input").first
+    instruction.fill("make it striped")
+    page.locator("#go").click()
+    for g in ("amgan", "flam", "plain"):
+        expect(page.locator(f"#gallery-{g} .thumbnail-item")).to_have_count(8)
+    expect(page.locator("#timings")).to_contain_text("flam")
 
-    from conftest import _free_port
+    instruction.fill("make it dotted")
+    page.locator("#edit-only").click()
+    expect(page.locator("#request textarea, #request input").first).to_have_value("pattern=dotted")
+    expect(page.locator("#timings")).to_contain_text("total")
+    expect(page.locator("#edited img").first).to_be_visible()
+    for g in ("amgan", "flam", "plain"):  # no matches of the earlier request
+        expect(page.locator(f"#gallery-{g} .thumbnail-item")).to_have_count(0)
+    expect(page.locator("#timings")).not_to_contain_text("flam")
 
-    shot, index = tmp_path / "shot.png", tmp_path / "gallery"
-    cmd = [sys.executable, "-m", "demo.app", "--editor", str(demo_server["editor_path"]),
-           "--embedder", str(demo_server["embedder"]), "--flam", "none", "--data", str(demo_server["data"]),
-           "--index", str(index), "--port", str(_free_port()), "--screenshot", str(shot)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "building the gallery index" in done.stderr and "FLAM (feature-level edits) is off" in done.stderr
-    assert (index / "meta.json").is_file() and Image.open(shot).size[0] == 1440
+    page.locator("#search-plain").click()
+    expect(page.locator("#gallery-plain .thumbnail-item")).to_have_count(8)
+    expect(page.locator("#timings")).to_contain_text("total")
+    for sel in ("#edited img", "#mask img", "#cam img"):  # no edit of the earlier request
+        expect(page.locator(sel)).to_have_count(0)
+    expect(page.locator("#request textarea, #request input").first).to_have_value("")
+    for g in ("amgan", "flam"):
+        expect(page.locator(f"#gallery-{g} .thumbnail-item")).to_have_count(0)
+
+
+def test_screenshot_helper_on_the_test_server(browser, demo_server, photo, tmp_path):
+    """tests/screenshot.py's driver (what makes docs/demo.png) works on the page as it is."""
+    from screenshot import take_screenshot
+
+    shot = take_screenshot(demo_server["url"], photo, tmp_path / "shot.png", color="green", browser=browser)
+    assert Image.open(shot).size[0] == 1440 and shot.stat().st_size > 20_000
+
+
+@pytest.mark.skipif(not os.environ.get("DEMO_SCREENSHOT"), reason="set DEMO_SCREENSHOT=docs/demo.png to remake it")
+def test_readme_screenshot(browser):
+    """The README screenshot on the shipped models (slow: loads them and may build the gallery index)."""
+    from screenshot import main
+
+    out = os.environ["DEMO_SCREENSHOT"]
+    assert main([out], browser=browser) == 0
+    assert Image.open(out).size[0] == 1440

@@ -1,0 +1,129 @@
+"""Getting the demo ready: the data set, the models, the gallery index, the examples, the port.
+
+Nothing here runs at import time; :func:`load_parts` does it all for ``python -m demo.app``.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from pathlib import Path
+
+from amgan.errors import UserError
+
+__all__ = ["DEFAULTS", "SYNTH_DEFAULT", "ensure_synth_data", "load_retriever", "example_images", "port_problem",
+           "load_parts"]
+
+log = logging.getLogger("demo")
+
+DEFAULTS = {"editor": "checkpoints/amgan_synth64", "embedder": "checkpoints/fir_synth64",
+            "flam": "checkpoints/flam_synth64", "data": "data/synth64", "index": "runs/demo_gallery"}
+SYNTH_DEFAULT = {"products": 3000, "seed": 0, "size": 64, "street_views": 2, "with_edits": True}  # = `make data`
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """None when ``host:port`` can be served on; else a one-line reason that names ``--port``.
+
+    Binds the way the server does (SO_REUSEADDR, so a port left in TIME_WAIT by a demo that just
+    stopped counts as free); checked before the models load, so a taken port fails in a second.
+    """
+    if not 0 < int(port) < 65536:
+        return f"port {port} is not a TCP port (1-65535); choose another with --port"
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        return f"cannot serve on host {host!r} ({e.strerror}); choose another with --host"
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as e:
+            taken = e.errno in (errno.EADDRINUSE, 48, 10048)  # Linux, macOS, Windows
+            why = "is already in use (another demo?)" if taken else f"cannot be used ({e.strerror})"
+            return f"port {port} on {host} {why}; choose another with --port, e.g. --port {int(port) + 1}"
+    return None
+
+
+def ensure_synth_data(root: str | Path) -> Path:
+    """``root`` when it holds a manifest; else render SynthFashion there like ``make data``."""
+    root = Path(root)
+    if (root / "manifest.csv").is_file():
+        return root
+    if root.exists() and any(root.iterdir()):
+        raise UserError(f"{root} exists but has no manifest.csv; point --data at a data set folder")
+    from amgan.data.synth_dataset import generate
+
+    log.info("making the SynthFashion data set in %s (%s)", root, SYNTH_DEFAULT)
+    generate(root, SYNTH_DEFAULT["products"], seed=SYNTH_DEFAULT["seed"], size=SYNTH_DEFAULT["size"],
+             street_views=SYNTH_DEFAULT["street_views"], with_edits=SYNTH_DEFAULT["with_edits"])
+    return root
+
+
+def load_retriever(embedder, index_dir, data, flam=None, progress: bool = True, split: str | None = "test"):
+    """-> (Retriever or None, notes, search_off reason, flam_off reason).
+
+    Builds the gallery index (``split``, shop view) when it is missing, unreadable or was built
+    by another embedder. FLAM is attached when its checkpoint exists and matches the embedder;
+    a FLAM checkpoint that cannot be used (a UserError) only turns FLAM off.
+    """
+    from amgan.pretrained import model_id
+    from fir.cli import build_index
+    from fir.index import IndexFileError, IndexMismatchError
+    from fir.retriever import Retriever
+
+    notes, search_off, flam_off = [], "", ""
+    if not embedder or not Path(embedder).exists():
+        search_off = f"no embedder checkpoint at {embedder} (train one with `fir train`)"
+        return None, [f"Catalogue search is off: {search_off}. Editing works."], search_off, "search is off"
+    try:
+        retriever = Retriever.from_paths(embedder, index_dir)
+    except (FileNotFoundError, IndexFileError, IndexMismatchError) as e:  # missing, unreadable, another model's
+        log.info("building the gallery index in %s: %s", index_dir, e)
+        build_index(embedder, data, index_dir, split=split, view="shop", progress=progress)
+        retriever = Retriever.from_paths(embedder, index_dir)
+    if not flam or str(flam).lower() == "none":
+        flam_off = "disabled with --flam none"
+    elif not Path(flam).exists():
+        flam_off = f"no FLAM checkpoint at {flam} (train one with `fir train-flam`)"
+    else:
+        from fir.flam import load_flam
+
+        try:
+            retriever.flam = load_flam(flam, expect_embedder_id=model_id(embedder))
+        except UserError as e:
+            flam_off = f"{flam} cannot be used: {e}"
+    if flam_off:
+        notes.append(f"FLAM (feature-level edits) is off: {flam_off}. AMGAN editing and search work.")
+    return retriever, notes, search_off, flam_off
+
+
+def example_images(data, n_street: int = 4, n_shop: int = 2) -> list[str]:
+    """Test-split images with distinct colours: ``n_street`` street photos, then ``n_shop`` shop shots."""
+    from amgan.data.manifest import read_manifest
+
+    m = read_manifest(Path(data) / "manifest.csv", check_files=False)
+    color = m.schema.group_index("color") if "color" in m.schema.names else 0
+    out, products = [], set()
+    for view, n in (("street", n_street), ("shop", n_shop)):
+        colors: set[int] = set()
+        for i in m.indices("test", view):
+            c = int(m.labels[i][color])
+            if len(colors) < n and c not in colors and m.product_ids[i] not in products:
+                colors.add(c)
+                products.add(m.product_ids[i])
+                out.append(str(m.image_path(i)))
+    return out
+
+
+def load_parts(editor: str, embedder: str, flam: str, data: str, index: str) -> dict:
+    """Everything :func:`demo.layout.build_demo` takes, from paths: ``{"editor", "retriever",
+    "examples", "notes", "search_off", "flam_off"}``. Mistakes (a missing checkpoint, a folder
+    that is not a data set) raise UserError."""
+    from amgan.editor import Editor
+
+    data = ensure_synth_data(data)
+    ed = Editor.from_checkpoint(editor)
+    retriever, notes, search_off, flam_off = load_retriever(embedder, index, data, flam)
+    return {"editor": ed, "retriever": retriever, "examples": example_images(data), "notes": notes,
+            "search_off": search_off, "flam_off": flam_off}
