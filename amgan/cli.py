@@ -3,6 +3,7 @@
     amgan data synth --out DIR --products N --seed S --size PX [--street-views K] [--with-edits] [--overwrite]
     amgan data sheet DIR --out sheet.png [--edits]
     amgan data convert FORMAT --root DIR --out DIR
+    amgan data annotate DIR [--overwrite-labels] [--workers N] [--sheet OUT.png]
     amgan train-classifier --config C [--set k=v ...]
     amgan train --config C [--set k=v ...] [--resume]
     amgan edit --checkpoint C --image IN --edit color=red [--region sleeves] [--source sleeve=short] --out OUT.png
@@ -93,6 +94,19 @@ def _passthrough(args) -> list[str]:
     return argv + (["--no-progress"] if args.no_progress else [])
 
 
+def _data_annotate(args) -> int:
+    from amgan.data.annotate import annotate
+
+    summary = annotate(args.dir, overwrite_labels=args.overwrite_labels, workers=args.workers,
+                       progress=not args.quiet)
+    if args.sheet:
+        from amgan.data.annotate_sheet import annotation_sheet
+
+        summary["sheet"] = str(annotation_sheet(args.dir, args.sheet))
+    print(json.dumps(summary))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="amgan", description="AMGAN fashion attribute editing",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -127,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--schema", help="folder_csv: a schema.json to validate against")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(fn=_data_convert)
+
+    s = data.add_parser("annotate", help="garment masks and colour labels for the photos of a data set")
+    s.add_argument("dir")
+    s.add_argument("--overwrite-labels", action="store_true",
+                   help="replace every colour cell, not only the unknown (empty) ones")
+    s.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
+    s.add_argument("--sheet", help="also write a contact sheet of 48 annotated photos to this PNG")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=_data_annotate)
 
     for name, fn, help_ in (("train-classifier", _train_classifier, "train the CAM attribute classifier"),
                             ("train", _train, "train AMGAN")):

@@ -1,0 +1,147 @@
+"""Garment masks for photos: which pixels belong to the garment.
+
+The photos this is for (``clothing-dataset``, shoppers' phone photos) show one garment,
+roughly centred, laid flat on a floor, bed or table or hung on a door. There is no
+trained segmenter for them here, so the mask comes from OpenCV's GrabCut (Rother et al.,
+SIGGRAPH 2004): two colour models (Gaussian mixtures, 5 components each), one for the
+garment and one for the background, and a graph cut that balances them against edges.
+
+Initialisation (the only prior; nothing is learned from the photos):
+
+- a border band (:data:`BORDER` of the short side) is *certain background*: the garment
+  is inside the frame, and where a sleeve runs off the edge only that strip is lost;
+- a centred box (:data:`CENTRE` of each side) is *certain garment*: the photographer
+  centred it;
+- everything else starts as *probable garment* and GrabCut decides.
+
+Then the largest connected component is kept (a garment is one piece), its holes are
+filled (prints and logos are garment), and a 3x3 opening removes one-pixel threads.
+GrabCut runs at :data:`WORK_SIZE` px (long side) and the mask is upsampled to the photo.
+Speed: about 40 ms per 400x533 photo on one core.
+
+Measured against SynthFashion's exact region maps (street views, cluttered backgrounds,
+rotation, occluders; see ``garment_mask_iou``) and on a contact sheet of real photos;
+numbers in ``docs/real_photos.md``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+__all__ = ["garment_mask", "segment", "to_work_size", "upsample_mask", "mask_iou", "WORK_SIZE", "BORDER", "CENTRE"]
+
+WORK_SIZE = 256  # GrabCut's working resolution (long side, px)
+BORDER = 0.03  # certain-background band, fraction of the short side
+CENTRE = 0.12  # certain-garment centred box, fraction of each side
+ITERATIONS = 4  # GrabCut iterations
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError as e:  # pragma: no cover - a dependency of the project
+        raise ImportError("garment masks need OpenCV: pip install opencv-python-headless") from e
+    cv2.setNumThreads(1)
+    return cv2
+
+
+def _as_rgb(image) -> np.ndarray:
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGB"))
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 image [H, W, 3], got {arr.dtype} {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def _init_mask(h: int, w: int, border: float, centre: float, inner: float | None = None) -> np.ndarray:
+    cv2 = _cv2()
+    m = np.full((h, w), cv2.GC_PR_FGD, np.uint8)
+    if inner is not None:
+        yy, xx = np.mgrid[0:h, 0:w]
+        r = ((yy - (h - 1) / 2) / (inner * h / 2)) ** 2 + ((xx - (w - 1) / 2) / (inner * w / 2)) ** 2
+        m[r > 1] = cv2.GC_PR_BGD
+    b = max(1, int(round(border * min(h, w))))
+    m[:b, :] = m[-b:, :] = m[:, :b] = m[:, -b:] = cv2.GC_BGD
+    ch, cw = max(1, int(round(centre * h / 2))), max(1, int(round(centre * w / 2)))
+    m[h // 2 - ch : h // 2 + ch, w // 2 - cw : w // 2 + cw] = cv2.GC_FGD
+    return m
+
+
+def _clean(fg: np.ndarray) -> np.ndarray:
+    """Largest connected component, holes filled, 3x3 opening (uint8 0/1 in, bool out)."""
+    cv2 = _cv2()
+    fg = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    if n <= 1:
+        return np.zeros(fg.shape, bool)
+    keep = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    comp = (lab == keep).astype(np.uint8)
+    # fill holes: flood the background from a padded border; what is not reached is inside
+    pad = np.pad(comp, 1)
+    flood = pad.copy()
+    ffmask = np.zeros((pad.shape[0] + 2, pad.shape[1] + 2), np.uint8)
+    cv2.floodFill(flood, ffmask, (0, 0), 1)
+    holes = (flood[1:-1, 1:-1] == 0)
+    return comp.astype(bool) | holes
+
+
+def to_work_size(image, work_size: int = WORK_SIZE) -> np.ndarray:
+    """The photo as RGB uint8 with its long side ``work_size`` px (area-averaged down)."""
+    cv2 = _cv2()
+    rgb = _as_rgb(image)
+    H, W = rgb.shape[:2]
+    s = work_size / max(H, W)
+    h, w = max(8, round(H * s)), max(8, round(W * s))
+    if (h, w) == (H, W):
+        return rgb
+    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+
+
+def segment(
+    small: np.ndarray,
+    *,
+    border: float = BORDER,
+    centre: float = CENTRE,
+    iterations: int = ITERATIONS,
+    inner: float | None = None,
+) -> np.ndarray:
+    """Boolean garment mask of an RGB uint8 image at working size (see :func:`to_work_size`).
+
+    Deterministic: OpenCV's random generator (GrabCut's k-means) is reseeded every call.
+    """
+    cv2 = _cv2()
+    h, w = small.shape[:2]
+    bgr = np.ascontiguousarray(small[:, :, ::-1])
+    m = _init_mask(h, w, border, centre, inner)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)
+    cv2.grabCut(bgr, m, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    return _clean((m == cv2.GC_FGD) | (m == cv2.GC_PR_FGD))
+
+
+def upsample_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A boolean mask resized to ``size`` = (H, W) (bilinear, then thresholded at 0.5)."""
+    cv2 = _cv2()
+    H, W = size
+    if mask.shape == (H, W):
+        return mask.astype(bool)
+    return cv2.resize(mask.astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR) >= 0.5
+
+
+def garment_mask(image, *, work_size: int = WORK_SIZE, full_size: bool = True, **kw) -> np.ndarray:
+    """Boolean garment mask of an RGB photo (PIL image or uint8 [H, W, 3]).
+
+    ``full_size=False`` returns it at the working resolution (long side ``work_size``);
+    ``kw`` go to :func:`segment`.
+    """
+    rgb = _as_rgb(image)
+    fg = segment(to_work_size(rgb, work_size), **kw)
+    return upsample_mask(fg, rgb.shape[:2]) if full_size else fg
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks (1.0 when both are empty)."""
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0

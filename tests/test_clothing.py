@@ -1,0 +1,210 @@
+"""clothing-dataset converter, garment masks and colour annotation, on fixture trees in the
+source's exact layout (``images/<image>.jpg`` + ``images.csv``: image, sender_id, label, kids)."""
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from amgan.attributes import SYNTH_SCHEMA
+from amgan.cli import main as cli_main
+from amgan.data.annotate import annotate, annotate_photo, read_colour
+from amgan.data.clothing import CLASS_TABLE, convert_clothing_dataset
+from amgan.data.converters.common import hash_split
+from amgan.data.garment_mask import garment_mask, mask_iou
+from amgan.data.manifest import UNKNOWN, read_manifest
+from amgan.errors import UserError
+
+W, H = 120, 160
+
+
+def _tshirt(w=W, h=H):
+    """Polygon of a T-shirt laid flat, centred."""
+    cx = w / 2
+    return [(cx - 0.18 * w, 0.18 * h), (cx - 0.06 * w, 0.15 * h), (cx + 0.06 * w, 0.15 * h), (cx + 0.18 * w, 0.18 * h),
+            (cx + 0.36 * w, 0.32 * h), (cx + 0.28 * w, 0.42 * h), (cx + 0.22 * w, 0.38 * h), (cx + 0.22 * w, 0.85 * h),
+            (cx - 0.22 * w, 0.85 * h), (cx - 0.22 * w, 0.38 * h), (cx - 0.28 * w, 0.42 * h), (cx - 0.36 * w, 0.32 * h)]
+
+
+def photo(colour, floor=(128, 128, 128), second=None, seed=0, w=W, h=H):
+    """(RGB uint8, true garment mask): a T-shirt on a floor, with light falloff and noise.
+
+    ``second``: the right half of the garment in this colour instead (a two-colour garment)."""
+    img = Image.new("RGB", (w, h), floor)
+    m = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(m).polygon(_tshirt(w, h), fill=255)
+    garment = Image.new("RGB", (w, h), colour)
+    if second is not None:
+        ImageDraw.Draw(garment).rectangle([w // 2, 0, w, h], fill=second)
+    img.paste(garment, (0, 0), m)
+    rng = np.random.default_rng(seed)
+    yy = np.linspace(0.9, 1.05, h)[:, None, None]
+    arr = np.asarray(img, np.float32) * yy + rng.normal(0, 3, (h, w, 3))
+    return np.clip(arr, 0, 255).astype(np.uint8), np.asarray(m) > 127
+
+
+ROWS = [  # image, sender_id, label, kids, garment colour, floor
+    ("a-red-tee", "11", "T-Shirt", "False", (200, 30, 40), (128, 128, 128)),
+    ("b-blue-long", "11", "Longsleeve", "False", (40, 80, 190), (150, 110, 70)),
+    ("c-polo", "12", "Polo", "True", (240, 210, 40), (90, 90, 95)),
+    ("d-dress", "13", "Dress", "False", (40, 140, 60), (200, 200, 205)),
+    ("e-shirt", "14", "Shirt", "False", (20, 20, 20), (180, 170, 160)),
+    ("f-pants", "12", "Pants", "False", (40, 40, 120), (128, 128, 128)),
+    ("g-shoes", "13", "Shoes", "False", (90, 60, 30), (128, 128, 128)),
+    ("h-notsure", "15", "Not sure", "False", (90, 60, 30), (128, 128, 128)),
+]
+
+
+def make_tree(root, rows=ROWS, extra_lines=()):
+    (root / "images").mkdir(parents=True)
+    with open(root / "images.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image", "sender_id", "label", "kids"])
+        for k, (name, sender, label, kids, colour, floor) in enumerate(rows):
+            Image.fromarray(photo(colour, floor, seed=k)[0]).save(root / "images" / f"{name}.jpg", quality=95)
+            w.writerow([name, sender, label, kids])
+        for line in extra_lines:
+            w.writerow(line)
+    return root
+
+
+@pytest.fixture
+def tree(tmp_path):
+    return make_tree(tmp_path / "src")
+
+
+def test_convert_rows_classes_and_split(tree, tmp_path):
+    out = convert_clothing_dataset(tree, tmp_path / "out", progress=False)
+    m = read_manifest(out)
+    assert m.schema == SYNTH_SCHEMA
+    rows = {r["product_id"]: r for r in m.rows}
+    assert sorted(rows) == ["a-red-tee", "b-blue-long", "c-polo", "d-dress", "e-shirt"]  # pants/shoes/not sure dropped
+    assert rows["a-red-tee"] | {} == {**rows["a-red-tee"], "view": "photo", "path": "images/a-red-tee.jpg",
+                                      "category": "top", "sleeve": "short", "color": "", "pattern": "", "neckline": ""}
+    assert (rows["b-blue-long"]["sleeve"], rows["b-blue-long"]["neckline"]) == ("long", "")
+    assert (rows["c-polo"]["sleeve"], rows["c-polo"]["neckline"]) == ("short", "collar")
+    assert (rows["d-dress"]["category"], rows["d-dress"]["sleeve"]) == ("dress", "")
+    assert (rows["e-shirt"]["sleeve"], rows["e-shirt"]["neckline"]) == ("", "collar")
+    for pid, sender in [("a-red-tee", "11"), ("b-blue-long", "11"), ("c-polo", "12"), ("d-dress", "13")]:
+        assert rows[pid]["split"] == hash_split(sender)  # by contributor, never by photo
+    assert (out / "images" / "a-red-tee.jpg").read_bytes() == (tree / "images" / "a-red-tee.jpg").read_bytes()
+    meta = json.loads((out / "conversion.json").read_text())
+    assert meta["dropped_by_class"] == {"Not sure": 1, "Pants": 1, "Shoes": 1}
+    assert meta["kept_by_class"]["T-Shirt"] == 1 and meta["rows"] == 5
+    assert meta["unknown_labels"]["color"] == 5 and meta["unknown_labels"]["category"] == 0
+    with open(out / "source.csv", newline="") as f:
+        src = {r["path"]: r for r in csv.DictReader(f)}
+    assert src["images/c-polo.jpg"]["sender_id"] == "12" and src["images/c-polo.jpg"]["kids"] == "True"
+    # the class table is the documented one
+    assert CLASS_TABLE["T-Shirt"] == ("top", "short", None) and CLASS_TABLE["Hoodie"][1] == "long"
+
+
+def test_convert_options_and_output_folder(tree, tmp_path):
+    out = convert_clothing_dataset(tree, tmp_path / "o1", progress=False, kids=False, classes=["T-Shirt", "Polo"])
+    assert [r["product_id"] for r in read_manifest(out).rows] == ["a-red-tee"]  # the polo is a kid's
+    with pytest.raises(UserError, match="not empty"):
+        convert_clothing_dataset(tree, out, progress=False)
+    convert_clothing_dataset(tree, out, progress=False, overwrite=True)
+    assert len(read_manifest(out)) == 5
+    with pytest.raises(UserError, match="cannot keep class"):
+        convert_clothing_dataset(tree, tmp_path / "o2", progress=False, classes=["Pants"])
+
+
+def _message(excinfo) -> str:
+    return str(excinfo.value)
+
+
+def test_convert_bad_inputs_one_line_each(tmp_path):
+    root = make_tree(tmp_path / "a", ROWS[:2])
+    text = (root / "images.csv").read_text().replace("sender_id", "sender")
+    (root / "images.csv").write_text(text)
+    with pytest.raises(UserError) as e:
+        convert_clothing_dataset(root, tmp_path / "o", progress=False)
+    assert "\n" not in _message(e) and "images.csv:1: missing column(s) sender_id" in _message(e)
+
+    root = make_tree(tmp_path / "b", ROWS[:2])
+    (root / "images" / "b-blue-long.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(UserError) as e:
+        convert_clothing_dataset(root, tmp_path / "o", progress=False)
+    msg = _message(e)
+    assert "1 of 2 photos do not decode" in msg and "images.csv:3: images/b-blue-long.jpg: not a readable image" in msg
+    assert not (tmp_path / "o").exists()  # nothing written
+    out = convert_clothing_dataset(root, tmp_path / "o", progress=False, skip_unreadable=True)
+    assert [r["product_id"] for r in read_manifest(out).rows] == ["a-red-tee"]
+    assert json.loads((out / "conversion.json").read_text())["unreadable"][0].startswith("images.csv:3: ")
+
+    root = make_tree(tmp_path / "c", ROWS[:1], extra_lines=[["../c/images/a-red-tee", "11", "T-Shirt", "False"]])
+    with pytest.raises(UserError) as e:
+        convert_clothing_dataset(root, tmp_path / "o3", progress=False)
+    assert "\n" not in _message(e) and "images.csv:3: image '../c/images/a-red-tee.jpg' contains '..'" in _message(e)
+
+    root = make_tree(tmp_path / "d", ROWS[:1], extra_lines=[["escape", "11", "T-Shirt", "False"]])
+    secret = tmp_path / "secret.jpg"
+    Image.new("RGB", (20, 20)).save(secret)
+    os.symlink(secret, root / "images" / "escape.jpg")
+    with pytest.raises(UserError, match=r"images.csv:3: image 'escape.jpg' is a symlink that resolves outside"):
+        convert_clothing_dataset(root, tmp_path / "o4", progress=False)
+
+    root = make_tree(tmp_path / "e", ROWS[:1], extra_lines=[["x", "11", "Jumpsuit", "False"],
+                                                            ["a-red-tee", "11", "T-Shirt", "False"]])
+    with pytest.raises(UserError) as e:
+        convert_clothing_dataset(root, tmp_path / "o5", progress=False)
+    assert "2 problems" in _message(e) and "images.csv:3: unknown class 'Jumpsuit'" in _message(e)
+    assert "images.csv:4: duplicate image 'a-red-tee' (first at line 2)" in _message(e)
+
+
+@pytest.mark.parametrize("colour,floor,name", [
+    ((200, 30, 40), (128, 128, 128), "red"),
+    ((40, 80, 190), (150, 110, 70), "blue"),
+    ((240, 210, 40), (70, 70, 75), "yellow"),
+    ((40, 140, 60), (200, 200, 205), "green"),
+])
+def test_annotator_finds_the_garment_and_its_colour(colour, floor, name):
+    img, truth = photo(colour, floor)
+    mask = garment_mask(img)
+    assert mask.shape == truth.shape and mask_iou(mask, truth) > 0.8
+    ann = annotate_photo(img)
+    assert ann.colour.color == name and ann.colour.confidence > 0.8
+    assert mask_iou(ann.mask > 0, truth) > 0.8 and set(np.unique(ann.mask)) <= {0, 1}
+
+
+def test_ambiguous_colour_is_unknown():
+    img, truth = photo((200, 30, 40), second=(40, 80, 190))  # half red, half blue
+    r = read_colour(img, truth)
+    assert r.color is None and {r.best, r.runner_up} == {"red", "blue"} and r.confidence < 0.55
+    assert read_colour(img, np.zeros_like(truth)).color is None  # no garment pixels
+
+
+def test_annotate_dataset_cli_idempotent(tree, tmp_path, capsys):
+    out = convert_clothing_dataset(tree, tmp_path / "out", progress=False)
+    assert cli_main(["data", "annotate", str(out), "--workers", "1", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["photos"] == 5
+    m = read_manifest(out)
+    got = {r["product_id"]: r["color"] for r in m.rows}
+    assert got == {"a-red-tee": "red", "b-blue-long": "blue", "c-polo": "yellow", "d-dress": "green",
+                   "e-shirt": "black"}
+    assert all(mk == f"masks/{pid}.png" for mk, pid in zip(m.masks, m.product_ids))
+    mask = np.asarray(Image.open(out / "masks" / "a-red-tee.png"))
+    assert mask.shape == (H, W) and mask.dtype == np.uint8 and set(np.unique(mask)) == {0, 1}
+    with open(out / "annotations.csv", newline="") as f:
+        ann = list(csv.DictReader(f))
+    assert list(ann[0]) == ["path", "mask", "color", "confidence", "runner_up", "mask_fraction"]
+    before = {p: p.read_bytes() for p in [out / "manifest.csv", out / "annotations.csv", out / "masks" / "c-polo.png"]}
+    # a colour someone set is kept unless --overwrite-labels
+    text = (out / "manifest.csv").read_text().replace("photo,train,top,yellow", "photo,train,top,orange")
+    text = text.replace(",yellow,", ",orange,")
+    (out / "manifest.csv").write_text(text)
+    assert annotate(out, workers=1, progress=False)["cells_changed"] == 0
+    assert read_manifest(out).row(m.product_ids.index("c-polo"))["color"] == "orange"
+    annotate(out, workers=1, progress=False, overwrite_labels=True)
+    assert {p: p.read_bytes() for p in before} == before  # the same files again
+    assert read_manifest(out).labels[:, SYNTH_SCHEMA.group_index("color")].min() > UNKNOWN
+
+
+def test_annotate_bad_folder_is_one_line(tmp_path, capsys):
+    assert cli_main(["data", "annotate", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("amgan: error:") and "\n" not in err
