@@ -19,7 +19,7 @@ def test_parse_edit(text, expected):
 
 
 @pytest.mark.parametrize("text,needle", [
-    ("colour=red", "unknown attribute group 'colour'; valid groups: category, color"),
+    ("shade=red", "unknown attribute group 'shade'; valid groups: category, color"),
     ("color=magenta", "unknown value 'magenta' for group 'color'; valid values: black"),
     ("category=dress", "cannot be edited"),
     ("make it sparkly", "no attribute value found"),
@@ -67,3 +67,41 @@ def test_schema_rejects_bad_definitions():
         Schema([Group("a", ("x", "y"), manipulable=False)])
     with pytest.raises(SchemaError, match="must match"):
         Group("Bad Name", ("x", "y"))
+
+
+@pytest.mark.parametrize("given,want", [
+    ({"Colour": "Red"}, {"color": "red"}),
+    ({"sleeves": "Long Sleeves"}, {"sleeve": "long"}),
+    ({"pattern": "Striped"}, {"pattern": "striped"}),
+    ({"neckline": "V-Neck"}, {"neckline": "v_neck"}),
+    ({"pattern": "tartan"}, {"pattern": "checked"}),
+])
+def test_user_spellings_resolve(given, want):
+    assert S.validate_edit(given) == want
+    assert S.parse_edit(",".join(f"{k}={v}" for k, v in given.items())) == want
+
+
+def test_source_values_may_name_fixed_groups_but_edits_may_not():
+    assert S.validate_values({"Category": "Dress", "colour": "grey"}) == {"category": "dress", "color": "gray"}
+    with pytest.raises(SchemaError, match="cannot be edited"):
+        S.validate_edit({"category": "dress"})
+    with pytest.raises(SchemaError, match="given twice"):
+        S.validate_values({"colour": "red", "color": "blue"})
+
+
+@pytest.mark.parametrize("text", ["make it not red", "no stripes please", "a shirt that is not blue"])
+def test_negations_are_refused(text):
+    with pytest.raises(SchemaError, match="negation"):
+        S.parse_edit(text)
+
+
+def test_without_sleeves_is_not_a_negation():
+    assert S.parse_edit("a dress without sleeves") == {"sleeve": "sleeveless"}
+    assert S.parse_edit("no sleeves") == {"sleeve": "sleeveless"}
+
+
+def test_long_input_is_not_echoed_in_full():
+    text = "z" * 100_000
+    with pytest.raises(SchemaError) as e:
+        S.parse_edit(text)
+    assert len(str(e.value)) < 600 and "(100000 characters)" in str(e.value)

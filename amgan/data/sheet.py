@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from amgan.errors import UserError
 from amgan.io import atomic_save_image
 
 _ABBREV = {"sleeveless": "no-slv", "v_neck": "v-neck", "checked": "check", "striped": "stripe"}
@@ -32,7 +33,7 @@ def contact_sheet(folder: str | Path, out: str | Path, n: int = 36, cols: int = 
     folder = Path(folder)
     manifest = folder / "manifest.csv"
     if not manifest.exists():
-        raise FileNotFoundError(f"{manifest} not found: is {folder} a data set folder?")
+        raise UserError(f"{manifest} not found: is {folder} a data set folder?")
     with open(manifest, newline="") as f:
         rows = list(csv.DictReader(f))
     fixed = {"path", "product_id", "view", "split", "mask"}
@@ -62,7 +63,7 @@ def edits_sheet(folder: str | Path, out: str | Path, n: int = 8, cell: int = 96)
     folder = Path(folder)
     p = folder / "edits.csv"
     if not p.exists():
-        raise FileNotFoundError(f"{p} not found: make the data set with --with-edits")
+        raise UserError(f"{p} not found: make the data set with --with-edits")
     with open(p, newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["view"] == "shop"]
     by_src: dict[str, list[dict]] = {}

@@ -159,7 +159,7 @@ def read_edits(folder: str | Path) -> list[dict]:
     """Rows of ``edits.csv`` (written by ``generate(..., with_edits=True)``)."""
     p = Path(folder) / "edits.csv"
     if not p.exists():
-        raise FileNotFoundError(f"{p} not found: make the data set with `amgan data synth ... --with-edits`")
+        raise UserError(f"{p} not found: make the data set with `amgan data synth ... --with-edits`")
     with open(p, newline="") as f:
         return list(csv.DictReader(f))
 
@@ -170,7 +170,7 @@ def ensure_data(data_cfg, progress: bool = True) -> Path:
     if (root / "manifest.csv").exists():
         return root
     if root.exists() and any(root.iterdir()):
-        raise FileNotFoundError(f"{root} exists but has no manifest.csv; point data.root at a data set folder")
+        raise UserError(f"{root} exists but has no manifest.csv; point data.root at a data set folder")
     generate(root, data_cfg.synth_products, seed=data_cfg.synth_seed, size=data_cfg.size,
              street_views=data_cfg.synth_street_views, with_edits=True, progress=progress)
     return root
