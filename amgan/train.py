@@ -2,6 +2,7 @@
 
     amgan train --config configs/synth64.yaml [--set train.steps=2000] [--resume]
     torchrun --nproc_per_node=N -m amgan.train --config configs/amgan_paper128.yaml
+    amgan train ... --resume [--allow-config-change]
 
 Paper -> code: x input, c its labels, c' (``c_trg``) target labels, m group mask
 (``m_onehot``), G(x, c', m) -> (y, z, a) with y = a*z + (1-a)*x; D_I whole image,
@@ -11,6 +12,10 @@ L_D = L_adv + l_gp*GP + l_cls*L_cls(real)             (on D_I and D_C)
 L_G = L_adv + l_cls*L_cls(fake, c') + l_cyc*|G(y,c,m) - x|_1 + l_att*|a - a*|_1
       + l_perc*|phi(y) - phi(r)|_1,  r: a real image whose attributes equal c'.
 One attribute group per generator step, in turn (``group_for_step``).
+
+The run folder, stats, samples-then-checkpoint schedule and resume checks are the shared
+skeleton in :mod:`amgan.training`; the losses report their parts with
+:func:`amgan.training.report` (tensors; floats only once per logging interval).
 """
 from __future__ import annotations
 
@@ -26,21 +31,25 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
 
 from amgan import losses
 from amgan.attributes import Schema
 from amgan.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from amgan.conditioning import group_onehot, manip_onehot, random_targets
-from amgan.config import Config, load_config, save_config
+from amgan.config import Config, ConfigError, load_config
 from amgan.data.memory import MemoryData, load_memory
 from amgan.data.synth_dataset import ensure_data
 from amgan.io import atomic_write_text, save_image_grid
+from amgan.training import (RunError, StatsLog, add_run_arguments, check_run, init_run_folder, report, run_steps,
+                            truncate_stats)
 from amgan.nets.discriminator import PatchDiscriminator
 from amgan.nets.generator import Generator
 from amgan.nets.region import attention_boxes, crop_boxes
 
 log = logging.getLogger("amgan.train")
+TRAIN_KIND = "amgan-train"
+__all__ = ["Nets", "Trainer", "build_nets", "d_loss", "g_loss", "group_for_step", "lr_factor", "ema_decay_at",
+           "ema_update", "truncate_stats", "main", "TRAIN_KIND"]
 
 
 @dataclass
@@ -98,6 +107,7 @@ def _region_crops(a: torch.Tensor, images, cfg: Config):
 
 
 def d_loss(nets: Nets, x, c, y, cfg: Config, a, gen) -> tuple[torch.Tensor, dict]:
+    """L_D on D_I (and D_C): (total, parts); parts are detached tensors named ``D/adv``, ``D_C/gp``, ..."""
     L = cfg.loss
     y = y.detach()
     real_adv, real_cls = nets.D_I(x)
@@ -106,7 +116,7 @@ def d_loss(nets: Nets, x, c, y, cfg: Config, a, gen) -> tuple[torch.Tensor, dict
     gp = losses.gradient_penalty(lambda t: nets.D_I(t)[0], x, y, generator=gen)
     cls = losses.classification_loss(real_cls, c)
     total = adv + L.lambda_gp * gp + L.lambda_cls * cls
-    parts = {"D/adv": adv.item(), "D/gp": gp.item(), "D/cls": cls.item()}
+    parts = {"D/adv": adv, "D/gp": gp, "D/cls": cls}
     if nets.D_C is not None:
         xr, yr = _region_crops(a, (x, y), cfg)
         r_adv, r_cls = nets.D_C(xr)
@@ -115,11 +125,12 @@ def d_loss(nets: Nets, x, c, y, cfg: Config, a, gen) -> tuple[torch.Tensor, dict
         gp_c = losses.gradient_penalty(lambda t: nets.D_C(t)[0], xr, yr, generator=gen)
         cls_c = losses.classification_loss(r_cls, c)
         total = total + adv_c + L.lambda_gp * gp_c + L.lambda_cls * cls_c
-        parts.update({"D_C/adv": adv_c.item(), "D_C/gp": gp_c.item(), "D_C/cls": cls_c.item()})
-    return total, parts
+        parts.update({"D_C/adv": adv_c, "D_C/gp": gp_c, "D_C/cls": cls_c})
+    return total, {k: v.detach() for k, v in parts.items()}
 
 
 def g_loss(nets: Nets, x, c, c_trg, group: str, schema: Schema, ref, cfg: Config):
+    """L_G: (total, parts, (y, a)); parts are detached tensors named ``G/adv``, ``G_C/cls``, ..."""
     L = cfg.loss
     gi = schema.group_index(group)
     m = group_onehot(group, schema, x.shape[0], x.device)
@@ -130,26 +141,26 @@ def g_loss(nets: Nets, x, c, c_trg, group: str, schema: Schema, ref, cfg: Config
     x_rec, _, _ = nets.G(y, manip_onehot(c, schema), m)
     cyc = losses.cycle_loss(x, x_rec)
     total = adv + L.lambda_cls * cls + L.lambda_cyc * cyc
-    parts = {"G/adv": adv.item(), "G/cls": cls.item(), "G/cyc": cyc.item(), "G/mask_mean": a.mean().item()}
+    parts = {"G/adv": adv, "G/cls": cls, "G/cyc": cyc, "G/mask_mean": a.mean()}
     if nets.D_C is not None:
         (yr,) = _region_crops(a, (y,), cfg)
         f_adv, f_cls = nets.D_C(yr)
         adv_c, cls_c = losses.wgan_g_loss(f_adv), losses.classification_loss(f_cls, c_trg)
         total = total + adv_c + L.lambda_cls * cls_c
-        parts.update({"G_C/adv": adv_c.item(), "G_C/cls": cls_c.item()})
+        parts.update({"G_C/adv": adv_c, "G_C/cls": cls_c})
     if L.lambda_att > 0:
         with torch.no_grad():
             a_star = nets.C.cam(x, gi, c[:, gi], size=x.shape[-1])
         att = losses.attention_loss(a, a_star)
         total = total + L.lambda_att * att
-        parts["G/att"] = att.item()
+        parts["G/att"] = att
     if L.lambda_perc > 0:
         with torch.no_grad():
             ref_feats = nets.C.features(ref)
         perc = losses.perceptual_loss(nets.C.features(y), ref_feats)
         total = total + L.lambda_perc * perc
-        parts["G/perc"] = perc.item()
-    return total, parts, (y, a)
+        parts["G/perc"] = perc
+    return total, {k: v.detach() for k, v in parts.items()}, (y, a)
 
 
 # ---- the run ---------------------------------------------------------------------
@@ -163,13 +174,15 @@ class Trainer:
         self.cfg, self.out, self.rank, self.world, self.progress = cfg, Path(out), rank, world, progress
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if not cfg.classifier.checkpoint:
-            raise ValueError("classifier.checkpoint is empty: train one with `amgan train-classifier` first")
+            raise ConfigError("classifier.checkpoint is empty: train one with `amgan train-classifier` first",
+                              key="classifier.checkpoint")
         classifier, self.classifier_ck = load_classifier(cfg.classifier.checkpoint)
         root = ensure_data(cfg.data, progress=progress and rank == 0)
         self.data: MemoryData = load_memory(root, cfg.data.size, ("train",), cfg.data.views, progress=progress and rank == 0)
         self.schema = self.data.schema
         if Schema.from_dict(self.classifier_ck["schema"]) != self.schema:
-            raise ValueError("the classifier was trained on another schema than the data set's")
+            raise ConfigError(f"classifier.checkpoint {cfg.classifier.checkpoint} was trained on another schema than "
+                              f"the data set's ({root})", key="classifier.checkpoint")
         self.refs = ReferenceIndex(self.data.labels.numpy(), schema=self.data.schema)
         torch.manual_seed(cfg.train.seed)  # initial weights are a function of the seed alone
         self.nets = build_nets(cfg, self.schema, classifier)
@@ -194,20 +207,30 @@ class Trainer:
                     schema=self.schema.to_dict())
 
     def save(self) -> Path:
-        return save_checkpoint(self.out / "checkpoint.pt", "amgan-train", **self.state())
+        return save_checkpoint(self.out / "checkpoint.pt", TRAIN_KIND, **self.state())
 
     def load(self, path: Path) -> None:
-        ck = load_checkpoint(path, kind="amgan-train", map_location=self.device)
+        self.load_state(load_checkpoint(path, kind=TRAIN_KIND, map_location=self.device), str(path))
+
+    def load_state(self, ck: dict, where: str = "the checkpoint") -> None:
+        """Restore networks, optimisers, step and seconds from a ``amgan-train`` checkpoint dict."""
         n = self.nets
-        unwrap(n.G).load_state_dict(ck["G"], strict=True)
-        n.G_ema.load_state_dict(ck["G_ema"], strict=True)
-        unwrap(n.D_I).load_state_dict(ck["D_I"], strict=True)
-        if n.D_C is not None:
-            if ck["D_C"] is None:
-                raise ValueError(f"{path} has no D_C but the config uses it")
-            unwrap(n.D_C).load_state_dict(ck["D_C"], strict=True)
-        self.opt_G.load_state_dict(ck["opt_G"])
-        self.opt_D.load_state_dict(ck["opt_D"])
+        try:
+            unwrap(n.G).load_state_dict(ck["G"], strict=True)
+            n.G_ema.load_state_dict(ck["G_ema"], strict=True)
+            unwrap(n.D_I).load_state_dict(ck["D_I"], strict=True)
+            if n.D_C is not None:
+                if ck["D_C"] is None:
+                    raise RunError(f"{where} has no D_C but the config uses it (loss.use_dc)")
+                unwrap(n.D_C).load_state_dict(ck["D_C"], strict=True)
+            self.opt_G.load_state_dict(ck["opt_G"])
+            self.opt_D.load_state_dict(ck["opt_D"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            if isinstance(e, RunError):
+                raise
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise RunError(f"{where} does not fit the configured networks ({first}); "
+                           "was model.* changed?") from None
         self.step, self.seconds = int(ck["step"]), float(ck["seconds"])
 
     def export_editor(self, path: Path | None = None) -> Path:
@@ -238,7 +261,8 @@ class Trainer:
         idx = torch.randint(len(self.data), (self.cfg.train.batch_size,), generator=gen)
         return self.data.batch(idx, self.device)
 
-    def train_step(self) -> dict:
+    def train_step(self) -> None:
+        """One generator update after ``n_critic`` critic updates; reports every loss part."""
         cfg, n, s = self.cfg, self.nets, self.schema
         # per-step generators: the run is a function of (seed, step, rank), so resume is exact
         gen = torch.Generator().manual_seed(cfg.train.seed * 1_000_003 + self.step * 7919 + self.rank)
@@ -249,7 +273,6 @@ class Trainer:
             for pg in o.param_groups:
                 pg["lr"] = pg.setdefault("initial_lr", pg["lr"]) * lr_factor(self.step, cfg)
         m = group_onehot(group, s, cfg.train.batch_size, self.device)
-        parts: dict = {}
         use_amp = cfg.train.amp and self.device.type == "cuda"
         for _ in range(cfg.train.n_critic):
             x, c = self._batch(gen)
@@ -260,6 +283,9 @@ class Trainer:
             self.opt_D.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_D.step()
+            for k, v in parts_d.items():
+                report(f"loss/{k}", v)
+            report("loss/D/total", loss_d)
         ref = self.data.batch(self.refs.find_batch(c_trg.cpu().numpy(), rng), self.device)[0]
         with torch.autocast(self.device.type, enabled=use_amp, dtype=torch.bfloat16):
             loss_g, parts_g, _ = g_loss(n, x, c, c_trg, group, s, ref, cfg)
@@ -267,11 +293,10 @@ class Trainer:
         loss_g.backward()
         self.opt_G.step()
         ema_update(n.G_ema, n.G, ema_decay_at(self.step, cfg.train.ema_decay))
-        parts.update(parts_d)
-        parts.update(parts_g)
-        parts["D/total"], parts["G/total"] = loss_d.item(), loss_g.item()
+        for k, v in parts_g.items():
+            report(f"loss/{k}", v)
+        report("loss/G/total", loss_g)
         self.step += 1
-        return parts
 
     @torch.no_grad()
     def sample_grid(self, path: Path) -> Path:
@@ -287,44 +312,31 @@ class Trainer:
         return save_image_grid(path, cols)
 
     def fit(self) -> dict:
+        """Steps ``[self.step, train.steps)``; the main rank writes stats (from ``self.step`` on),
+        samples, ``checkpoint.pt`` and ``editor.pt`` (see :func:`amgan.training.run_steps`)."""
         T = self.cfg.train
         main = self.rank == 0
-        stats_path = self.out / "stats.jsonl"
-        bar = tqdm(total=T.steps, initial=self.step, desc="amgan", disable=not (main and self.progress))
-        acc: dict = {}
-        last = time.perf_counter()
-        while self.step < T.steps:
+        stats = StatsLog(self.out / "stats.jsonl", self.out / "tensorboard", start_step=self.step) if main else None
+
+        def step_fn(_step: int) -> None:
             t0 = time.perf_counter()
-            parts = self.train_step()
+            self.train_step()
             self.seconds += time.perf_counter() - t0
-            for k, v in parts.items():
-                acc.setdefault(k, []).append(v)
-            bar.update()
-            if main and (self.step % T.log_every == 0 or self.step == T.steps):
-                row = {"step": self.step, "sec_per_step": round((time.perf_counter() - last) / max(1, len(acc.get("G/total", [1]))), 3)}
-                row.update({f"loss/{k}": round(float(np.mean(v)), 5) for k, v in acc.items()})
-                with open(stats_path, "a") as f:
-                    f.write(json.dumps(row) + "\n")
-                bar.set_postfix(G=f"{row['loss/G/total']:.2f}", D=f"{row['loss/D/total']:.2f}")
-                acc, last = {}, time.perf_counter()
-            if main and (self.step % T.sample_every == 0 or self.step == T.steps):
-                self.sample_grid(self.out / "samples" / f"step{self.step:06d}.png")
-            if self.step % T.save_every == 0 or self.step == T.steps:
-                if main:
-                    self.save()
-                    self.export_editor()
-                if self.world > 1:
-                    dist.barrier()
-        bar.close()
+
+        def save(_count: int) -> None:
+            self.save()
+            self.export_editor()
+
+        try:
+            run_steps(step_fn, start=self.step, steps=T.steps, log_every=T.log_every, stats=stats, main=main,
+                      world=self.world, sample_every=T.sample_every,
+                      on_sample=lambda k: self.sample_grid(self.out / "samples" / f"step{k:06d}.png"),
+                      save_every=T.save_every, on_save=save, postfix={"G": "loss/G/total", "D": "loss/D/total"},
+                      desc="amgan", progress=self.progress)
+        finally:
+            if stats is not None:
+                stats.close()
         return {"step": self.step, "seconds": round(self.seconds, 1)}
-
-
-def truncate_stats(path: Path, step: int) -> None:
-    """Drop log rows written after ``step`` (by a run stopped after its last checkpoint)."""
-    if not path.exists():
-        return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-    atomic_write_text(path, "".join(line + "\n" for line in keep))
 
 
 def _setup_distributed():
@@ -348,33 +360,33 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="amgan train", description="train AMGAN")
     p.add_argument("--config", required=True)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--resume", action="store_true", help="continue from <train.out>/checkpoint.pt")
+    add_run_arguments(p)
     p.add_argument("--device", default=None)
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_config(args.config, args.set)
+    if not cfg.classifier.checkpoint:
+        raise ConfigError(f"{args.config}: classifier.checkpoint is empty: train one with `amgan train-classifier` "
+                          "first", key="classifier.checkpoint")
+    out = Path(cfg.train.out)
+    # before any data loads: an existing run needs --resume; a resumed one, the same config
+    ck = check_run(out, cfg.to_dict(), resume=args.resume, allow_config_change=args.allow_config_change,
+                   kind=TRAIN_KIND, outputs=("editor.pt",))
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     rank, world, ddp_device = _setup_distributed()
     torch.manual_seed(cfg.train.seed)
-    out = Path(cfg.train.out)
     try:
         trainer = Trainer(cfg, out, device=args.device or ddp_device, rank=rank, world=world,
                           progress=not args.no_progress)
-        ck = out / "checkpoint.pt"
-        if args.resume:
-            if not ck.exists():
-                raise FileNotFoundError(f"--resume: no checkpoint at {ck}")
-            trainer.load(ck)
+        if ck is not None:
+            trainer.load_state(ck, str(out / "checkpoint.pt"))
+            del ck
             if rank == 0:
-                truncate_stats(out / "stats.jsonl", trainer.step)
-                log.info("resumed from %s at step %d", ck, trainer.step)
-        elif ck.exists() and rank == 0:
-            raise FileExistsError(f"{ck} exists: pass --resume to continue, or choose another train.out")
+                log.info("resumed from %s at step %d", out / "checkpoint.pt", trainer.step)
         if rank == 0:
-            out.mkdir(parents=True, exist_ok=True)
-            save_config(cfg, out / "config.yaml")
+            init_run_folder(out, cfg)
             atomic_write_text(out / "run.json", json.dumps({"world_size": world, "device": str(trainer.device)}) + "\n")
         if world > 1:
             trainer.wrap_ddp()

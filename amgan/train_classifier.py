@@ -4,7 +4,10 @@ features give the perceptual loss (L_p). Frozen afterwards.
     amgan train-classifier --config configs/synth64.yaml [--set classifier.steps=500]
 
 Writes ``<train.out>/classifier.pt`` (or ``--out``) with the weights, the schema, the
-resolved config and per-group test accuracy, and prints the accuracy as JSON.
+resolved config and per-group test accuracy, and prints the accuracy as JSON. Beside it,
+named after it so that it can share a folder with an AMGAN run: ``classifier.config.yaml``
+(written before step one), ``classifier.stats.jsonl`` and ``classifier.tensorboard/`` (one
+row per ``train.log_every`` steps, :mod:`amgan.training`). A new run replaces an old one.
 """
 from __future__ import annotations
 
@@ -17,13 +20,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from amgan.checkpoint import load_checkpoint, save_checkpoint
-from amgan.config import load_config
+from amgan.config import load_config, save_config
 from amgan.data.memory import MemoryData, load_memory
 from amgan.data.synth_dataset import ensure_data
 from amgan.nets.classifier import AttributeClassifier
+from amgan.training import StatsLog, remove_orphan_tmp, report, run_steps
 
 log = logging.getLogger("amgan.train_classifier")
 
@@ -49,7 +52,19 @@ def evaluate_classifier(net: torch.nn.Module, data: MemoryData, batch_size: int 
     return {g.name: round(a, 4) for g, a in zip(data.schema.groups, acc)}
 
 
+def run_files(out: str | Path) -> dict[str, Path]:
+    """The files a classifier run writes beside its checkpoint ``out``."""
+    out = Path(out)
+    return {"config": out.with_name(out.stem + ".config.yaml"), "stats": out.with_name(out.stem + ".stats.jsonl"),
+            "tensorboard": out.with_name(out.stem + ".tensorboard")}
+
+
 def train_classifier(cfg, out: Path, seed: int = 0, progress: bool = True) -> dict:
+    out = Path(out)
+    files = run_files(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphan_tmp(out.parent, names=[p.name for p in (out, files["config"], files["stats"])])
+    save_config(cfg, files["config"])
     torch.manual_seed(seed)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -62,8 +77,8 @@ def train_classifier(cfg, out: Path, seed: int = 0, progress: bool = True) -> di
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.lr, total_steps=c.steps, pct_start=0.15)
     gen = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
-    bar = tqdm(range(c.steps), desc="classifier", disable=not progress)
-    for step in bar:
+
+    def step_fn(_step: int) -> None:
         net.train()
         idx = torch.randint(len(train), (c.batch_size,), generator=gen)
         x, y = train.batch(idx)
@@ -73,8 +88,15 @@ def train_classifier(cfg, out: Path, seed: int = 0, progress: bool = True) -> di
         loss.backward()
         opt.step()
         sched.step()
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+        report("loss/C/ce", loss)
+
+    stats = StatsLog(files["stats"], files["tensorboard"])
+    try:
+        run_steps(step_fn, start=0, steps=c.steps, log_every=cfg.train.log_every, stats=stats,
+                  extras=lambda k: {"lr": sched.get_last_lr()[0]}, postfix={"loss": "loss/C/ce"},
+                  desc="classifier", progress=progress)
+    finally:
+        stats.close()
     acc = {}
     for view in sorted(set(test.views)):
         keep = [i for i, v in enumerate(test.views) if v == view]

@@ -1,5 +1,6 @@
-"""Training: smoke run through main(argv), exact resume, DDP on gloo with 2 processes."""
+"""Training: smoke run through main(argv), exact resume, refused resumes, DDP on gloo with 2 processes."""
 import json
+import logging
 import os
 import socket
 
@@ -10,24 +11,50 @@ import torch.multiprocessing as mp
 from amgan.config import load_config
 
 
-def test_main_smoke_writes_a_complete_run(tiny_setup, tmp_path):
+def _argv(sets, out, *extra):
+    argv = ["--config", "configs/test_tiny.yaml", "--no-progress", "--set", f"train.out={out}"]
+    for s in sets + list(extra):
+        argv += ["--set", s]
+    return argv
+
+
+def _steps(out):
+    return [json.loads(line)["step"] for line in (out / "stats.jsonl").read_text().splitlines()]
+
+
+def test_main_smoke_writes_a_complete_run(tiny_setup, tmp_path, capsys):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from amgan.cli import main as cli_main
     from amgan.train import main
+    from amgan.training import RunError
 
     _, sets = tiny_setup
     out = tmp_path / "run"
-    argv = ["--config", "configs/test_tiny.yaml", "--no-progress", "--set", f"train.out={out}"]
-    for s in sets:
-        argv += ["--set", s]
+    argv = _argv(sets, out)
     assert main(argv) == 0
     for f in ("config.yaml", "stats.jsonl", "checkpoint.pt", "editor.pt", "samples/step000004.png"):
         assert (out / f).exists(), f
+    assert load_config(out / "config.yaml") == load_config("configs/test_tiny.yaml", sets + [f"train.out={out}"])
     rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
-    assert rows[-1]["step"] == 4 and "loss/G/att" in rows[-1] and "loss/D_C/gp" in rows[-1]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert "loss/G/att" in rows[-1] and "loss/D_C/gp" in rows[-1] and "sec_per_step" in rows[-1]
     ck = torch.load(out / "checkpoint.pt", weights_only=True)
     assert ck["step"] == 4 and set(ck) >= {"G", "G_ema", "D_I", "D_C", "opt_G", "opt_D", "config", "schema"}
-    # a second start without --resume refuses to overwrite
-    with pytest.raises(FileExistsError):
+    # the same scalars as TensorBoard events in the run folder
+    ea = EventAccumulator(str(out / "tensorboard"))
+    ea.Reload()
+    assert {"loss/G/adv", "loss/D_C/gp", "loss/G/total", "sec_per_step"} <= set(ea.Tags()["scalars"])
+    g = [(e.step, e.value) for e in ea.Scalars("loss/G/total")]
+    assert [st for st, _ in g] == [1, 2, 3, 4]
+    assert g[-1][1] == pytest.approx(rows[-1]["loss/G/total"], rel=1e-5)
+    # a second start without --resume refuses to overwrite: one line through the CLI
+    with pytest.raises(RunError, match="checkpoint.pt exists: pass --resume"):
         main(argv)
+    capsys.readouterr()
+    assert cli_main(["train", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "pass --resume" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_ablation_config_drops_dc_attention_and_perceptual(tiny_setup, tmp_path):
@@ -35,10 +62,15 @@ def test_ablation_config_drops_dc_attention_and_perceptual(tiny_setup, tmp_path)
 
     root, sets = tiny_setup
     cfg = load_config("configs/test_tiny.yaml", sets + ["loss.use_dc=false", "loss.lambda_att=0", "loss.lambda_perc=0"])
+    from amgan.training import Collector
+
     t = Trainer(cfg, tmp_path, device="cpu", progress=False)
-    parts = t.train_step()
-    assert t.nets.D_C is None
-    assert not any(k.startswith(("D_C/", "G_C/")) for k in parts) and "G/att" not in parts and "G/perc" not in parts
+    with Collector() as c:
+        t.train_step()
+        parts = c.update()
+    assert t.nets.D_C is None and {"loss/G/adv", "loss/D/gp", "loss/G/total"} <= set(parts)
+    assert not any(k.startswith(("loss/D_C/", "loss/G_C/")) for k in parts)
+    assert "loss/G/att" not in parts and "loss/G/perc" not in parts
 
 
 def test_resume_is_exact(tiny_setup, tmp_path):
@@ -104,7 +136,7 @@ def test_ddp_gloo_two_processes_keep_replicas_identical(tiny_setup, tmp_path):
     assert (tmp_path / "checkpoint.pt").exists() and torch.load(tmp_path / "checkpoint.pt", weights_only=True)["step"] == 3
 
 
-def test_ema_warmup_and_stats_truncation(tmp_path):
+def test_ema_warmup_and_stats_truncation(tmp_path, caplog):
     from amgan.train import ema_decay_at, truncate_stats
 
     assert ema_decay_at(0, 0.999) == pytest.approx(0.1)
@@ -114,6 +146,78 @@ def test_ema_warmup_and_stats_truncation(tmp_path):
     p.write_text("".join(json.dumps({"step": s}) + "\n" for s in (10, 20, 30)))
     truncate_stats(p, 20)
     assert [json.loads(x)["step"] for x in p.read_text().splitlines()] == [10, 20]
+    p.write_text(p.read_text() + '{"step": 30, "loss/G')  # a run killed while writing its last line
+    with caplog.at_level(logging.WARNING):
+        truncate_stats(p, 20)
+    assert [json.loads(x)["step"] for x in p.read_text().splitlines()] == [10, 20]
+    assert str(p) in caplog.text and "torn" in caplog.text
+
+
+def test_resume_drops_torn_rows_and_orphans_then_continues(tiny_setup, tmp_path, caplog):
+    from amgan.train import main
+
+    _, sets = tiny_setup
+    out = tmp_path / "run"
+    assert main(_argv(sets, out, "train.steps=2", "train.save_every=2")) == 0
+    # a later, killed session: rows past the checkpoint, a torn last line, half-written atomic saves
+    with open(out / "stats.jsonl", "a") as f:
+        f.write(json.dumps({"step": 3, "loss/G/total": 9.0}) + "\n" + '{"step": 4, "loss/G/to')
+    orphans = [out / ".checkpoint.pt.k1ll3d.tmp", out / "samples" / ".step000004.png.zz9.tmp"]
+    for o in orphans:
+        o.write_bytes(b"partial")
+    # a longer run is a config change: refused unless allowed
+    with pytest.raises(ValueError, match=r"train.steps: 2 -> 4.*--allow-config-change"):
+        main(_argv(sets, out, "train.steps=4", "train.save_every=2") + ["--resume"])
+    with caplog.at_level(logging.WARNING):
+        assert main(_argv(sets, out, "train.steps=4", "train.save_every=2") + ["--resume", "--allow-config-change"]) == 0
+    assert f"{out / 'stats.jsonl'}: dropped a torn last line" in caplog.text
+    assert _steps(out) == [1, 2, 3, 4]  # the old row 3 is gone, not duplicated
+    assert not any(o.exists() for o in orphans)
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 4
+    assert load_config(out / "config.yaml").train.steps == 4
+
+
+@pytest.mark.parametrize("change, needle", [
+    ("train.seed=1", "train.seed: 0 -> 1"),
+    ("model.g_width=16", "model.g_width: 8 -> 16"),
+    ("loss.lambda_cyc=5", "loss.lambda_cyc: 10.0 -> 5.0"),
+])
+def test_resume_with_a_changed_config_names_the_keys(tiny_setup, tmp_path, change, needle):
+    from amgan.train import main
+    from amgan.training import RunError
+
+    _, sets = tiny_setup
+    out = tmp_path / "run"
+    assert main(_argv(sets, out, "train.steps=2")) == 0
+    before = (out / "stats.jsonl").read_text()
+    with pytest.raises(RunError) as e:
+        main(_argv(sets, out, "train.steps=2", change) + ["--resume"])
+    assert needle in str(e.value) and "--allow-config-change" in str(e.value) and "\n" not in str(e.value)
+    assert (out / "stats.jsonl").read_text() == before  # refused before anything was touched
+    if change.startswith("model."):  # allowed, a changed network still cannot load: one line, not a traceback
+        with pytest.raises(RunError, match=r"does not fit the configured networks .*model"):
+            main(_argv(sets, out, "train.steps=2", change) + ["--resume", "--allow-config-change"])
+
+
+def test_resume_without_a_checkpoint_is_refused(tiny_setup, tmp_path):
+    from amgan.train import main
+    from amgan.training import RunError
+
+    _, sets = tiny_setup
+    with pytest.raises(RunError, match="--resume: no checkpoint at"):
+        main(_argv(sets, tmp_path / "none") + ["--resume"])
+
+
+@pytest.mark.parametrize("bad", ["train.steps=0", "train.steps=-1", "train.save_every=0", "train.lr_g=0"])
+def test_bad_values_are_refused_before_data_loads(tmp_path, bad):
+    from amgan.config import ConfigError
+    from amgan.train import main
+
+    out = tmp_path / "run"
+    argv = _argv([f"data.root={tmp_path / 'no_data'}", f"classifier.checkpoint={tmp_path / 'no.pt'}"], out, bad)
+    with pytest.raises(ConfigError, match=bad.split("=")[0] + " must be"):
+        main(argv)
+    assert not out.exists() and not (tmp_path / "no_data").exists()  # nothing rendered, nothing written
 
 
 def test_lr_schedule_is_linear_decay_over_second_half():
