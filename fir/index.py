@@ -71,6 +71,7 @@ AUTO_KIND = "ivf"
 SCHEMA = "fir.gallery_index/1"
 INDEX_FILE, META_FILE, ITEMS_FILE = "index.faiss", "meta.json", "items.jsonl"
 _TIE_MARGIN = 8  # extra flat results fetched so id-asc tie breaking is exact at the k-th place
+_SCORE_SLACK = 1e-5  # how far BLAS rounding may move a float32 cosine score
 
 _PARAM_DEFAULTS: dict[str, dict[str, Any]] = {
     "flat": {},
@@ -163,11 +164,20 @@ def exact_search_numpy(gallery, queries, k: int, ids=None, batch: int = 100
         else:
             kth = s.min(axis=1)
         for r in range(s.shape[0]):
-            cand = np.flatnonzero(s[r] >= kth[r])
-            order = np.lexsort((ids[cand], -s[r, cand]))[:k]
-            out_s[lo + r] = s[r, cand[order]]
+            # candidates: everything within the BLAS rounding of the k-th score, then re-scored one
+            # dot product each (exact duplicates tie exactly, whatever their position)
+            cand = np.flatnonzero(s[r] >= kth[r] - _SCORE_SLACK)
+            sc = rescore(q[lo + r][None], g[cand][None])[0]
+            order = np.lexsort((ids[cand], -sc))[:k]
+            out_s[lo + r] = sc[order]
             out_i[lo + r] = ids[cand[order]]
     return out_s, out_i
+
+
+def rescore(q: np.ndarray, xb: np.ndarray) -> np.ndarray:
+    """Cosine scores of queries [Q, D] against their candidates [Q, K, D], one float64 dot
+    product each (cast to float32): equal vectors get equal scores wherever they sit."""
+    return np.einsum("qd,qkd->qk", q.astype(np.float64), xb.astype(np.float64)).astype(np.float32)
 
 
 def _check_k(k, n: int) -> int:
@@ -406,6 +416,11 @@ class GalleryIndex:
         k = _check_k(k, self.count)
         fetch = min(self.count, k + _TIE_MARGIN) if self.kind == "flat" else k
         scores, pos = self.index.search(q, fetch)
+        if self.kind == "flat":
+            # faiss's batched BLAS path may round equal vectors differently by position; re-score the
+            # candidates one dot product each, so exact duplicates tie exactly and break by id
+            xb = self.index.reconstruct_batch(np.clip(pos, 0, None).ravel()).reshape(*pos.shape, -1)
+            scores = np.where(pos >= 0, rescore(q, xb), scores).astype(np.float32)
         ids = np.where(pos >= 0, self.ids[np.clip(pos, 0, None)], -1)
         return _sort_results(scores, ids, k)
 

@@ -54,9 +54,9 @@ def naive_search(x, ids, q, k):
     """Per-query Python sort by (score desc, id asc) on the normalised vectors."""
     g, qq = fi.as_unit_vectors(x), fi.as_unit_vectors(q, allow_1d=True)
     out = []
-    for row in qq:
-        scores = g @ row
-        out.append([i for _, i in sorted(zip(-scores, ids))[:k]])
+    for row in qq:  # float64 dot products, one per gallery row: duplicates score exactly alike
+        scores = [float(np.dot(v.astype(np.float64), row.astype(np.float64))) for v in g]
+        out.append([i for _, i in sorted(zip([-np.float32(x) for x in scores], ids))[:k]])
     return np.array(out)
 
 
