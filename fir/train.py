@@ -7,10 +7,12 @@ measured on ``eval.split`` (every street image of the split queries all of the s
 shop images, exact search) for the trained model and for the untrained ImageNet trunk,
 and written into ``embedder.pt`` and ``metrics.json``.
 
-Run folder (``train.out``): ``config.yaml`` (resolved, written before step one),
-``stats.jsonl`` (one JSON line per ``log_every`` steps, then the eval), ``embedder.pt``
-(kind ``fir-embedder``: state_dict, dim, input_size, config, metrics, step, optimizer;
-written atomically) and ``metrics.json``.
+Run folder (``train.out``, :mod:`amgan.training`): ``config.yaml`` (resolved, written
+before step one), ``stats.jsonl`` and ``tensorboard/`` (one row per ``log_every`` steps,
+then the eval), ``checkpoint.pt`` (kind ``fir-train``, every ``save_every`` steps and at the
+end: what ``--resume`` continues from, exactly: net, optimizer, sampler and RNG states),
+``embedder.pt`` (kind ``fir-embedder``: state_dict, dim, input_size, config, metrics, step,
+optimizer; written atomically) and ``metrics.json``.
 """
 from __future__ import annotations
 
@@ -25,20 +27,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from amgan.checkpoint import save_checkpoint
+from amgan.errors import UserError
 from amgan.io import atomic_write_text
 from amgan.nets import check_shape
-from fir.config import FirConfig, load_fir_config, save_fir_config
+from amgan.training import (StatsLog, add_run_arguments, check_run, init_run_folder, report, rng_state, run_steps,
+                            set_rng_state)
+from fir.config import FirConfig, load_fir_config
 from fir.model import CHECKPOINT_KIND, EmbeddingNet, build_embedder, embed_images
 
-__all__ = ["info_nce_loss", "lr_factor", "PairSampler", "make_augment", "evaluate_c2s", "train_embedder", "main"]
+__all__ = ["info_nce_loss", "info_nce_terms", "lr_factor", "PairSampler", "make_augment", "evaluate_c2s",
+           "train_embedder", "main", "TRAIN_KIND"]
 
 log = logging.getLogger(__name__)
+TRAIN_KIND = "fir-train"  # the resumable training state (checkpoint.pt)
 
 
-def info_nce_loss(street: Tensor, shop: Tensor, temperature: float) -> tuple[Tensor, dict]:
+def info_nce_terms(street: Tensor, shop: Tensor, temperature: float) -> tuple[Tensor, dict[str, Tensor]]:
     """Symmetric in-batch InfoNCE (NT-Xent / CLIP loss) over P matched pairs.
 
     ``street[i]`` and ``shop[i]`` [P, D] (unit rows) show the same product; every other
@@ -52,8 +58,8 @@ def info_nce_loss(street: Tensor, shop: Tensor, temperature: float) -> tuple[Ten
     so no mining and no margin tuning are needed, and it stays stable with small batches
     (the loss is bounded below by 0 and its gradient is a bounded softmax difference).
 
-    Returns ``(total, parts)``; parts hold floats ``s2p``, ``p2s`` and ``acc`` (the
-    fraction of streets whose best in-batch shop is their own).
+    Returns ``(total, parts)``; parts hold detached tensors ``total``, ``s2p``, ``p2s`` and
+    ``acc`` (the fraction of streets whose best in-batch shop is their own).
     """
     b = check_shape(street, ["P", "D"], "info_nce street")
     check_shape(shop, [b["P"], b["D"]], "info_nce shop")
@@ -64,8 +70,13 @@ def info_nce_loss(street: Tensor, shop: Tensor, temperature: float) -> tuple[Ten
     total = (s2p + p2s) / 2
     with torch.no_grad():
         acc = (logits.argmax(1) == target).float().mean()
-    parts = {"total": total.item(), "s2p": s2p.item(), "p2s": p2s.item(), "acc": acc.item()}
-    return total, parts
+    return total, {"total": total.detach(), "s2p": s2p.detach(), "p2s": p2s.detach(), "acc": acc}
+
+
+def info_nce_loss(street: Tensor, shop: Tensor, temperature: float) -> tuple[Tensor, dict]:
+    """:func:`info_nce_terms` with the parts as Python floats (for callers outside the training loop)."""
+    total, parts = info_nce_terms(street, shop, temperature)
+    return total, {k: v.item() for k, v in parts.items()}
 
 
 def lr_factor(step: int, steps: int, warmup: int) -> float:
@@ -93,7 +104,7 @@ class PairSampler:
                 street.setdefault(pid, []).append(i)
         self.products = sorted(set(shop) & set(street))
         if len(self.products) < 2:
-            raise ValueError(f"need >= 2 products with both a {shop_view!r} and a {street_view!r} image "
+            raise UserError(f"need >= 2 products with both a {shop_view!r} and a {street_view!r} image "
                              f"to train; found {len(self.products)}")
         self.shop, self.street = shop, street
         self.rng = np.random.default_rng(seed)
@@ -112,6 +123,14 @@ class PairSampler:
         street = np.array([self.street[q][self.rng.integers(len(self.street[q]))] for q in pids], np.int64)
         shop = np.array([self.shop[q] for q in pids], np.int64)
         return street, shop
+
+    def state_dict(self) -> dict:
+        """Where the sampler is (RNG and epoch order), for an exact resume."""
+        return {"rng": self.rng.bit_generator.state, "order": list(self._order)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self._order = [int(k) for k in state["order"]]
 
 
 def make_augment(size: int, crop_scale_min: float, jitter: float) -> nn.Module:
@@ -165,18 +184,23 @@ def _eval_split(net: EmbeddingNet, cfg: FirConfig, data, trunk_only: bool, progr
     return evaluate_c2s(qe, [data.product_ids[i] for i in q], ge, [data.product_ids[i] for i in g], cfg.eval.ks)
 
 
-def train_embedder(cfg: FirConfig, out: str | Path, *, device=None, progress: bool = True) -> dict:
-    """Train, evaluate and write the run folder ``out``; returns the metrics dict."""
+NCE_KEYS = {"total": "loss/nce/total", "s2p": "loss/nce/s2p", "p2s": "loss/nce/p2s", "acc": "train/inbatch_acc"}
+
+
+def train_embedder(cfg: FirConfig, out: str | Path, *, device=None, progress: bool = True, resume: bool = False,
+                   allow_config_change: bool = False) -> dict:
+    """Train, evaluate and write the run folder ``out``; returns the metrics dict.
+
+    ``resume``: continue from ``out/checkpoint.pt`` (same config unless ``allow_config_change``).
+    """
     from amgan.data.memory import load_memory
     from amgan.data.synth_dataset import ensure_data
 
     T = cfg.train
     out = Path(out)
-    ck_path = out / "embedder.pt"
-    if ck_path.exists():
-        raise FileExistsError(f"{ck_path} exists: choose another train.out")
-    out.mkdir(parents=True, exist_ok=True)
-    save_fir_config(cfg, out / "config.yaml")
+    ck = check_run(out, cfg.to_dict(), resume=resume, allow_config_change=allow_config_change, kind=TRAIN_KIND,
+                   outputs=("embedder.pt",))
+    init_run_folder(out, cfg)
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(T.seed)
 
@@ -190,7 +214,7 @@ def train_embedder(cfg: FirConfig, out: str | Path, *, device=None, progress: bo
 
     net = build_embedder(cfg.model).to(device)
     # baseline first: the trunk is still the untrained ImageNet one
-    baseline = _eval_split(net, cfg, test, trunk_only=True, progress=progress)
+    baseline = ck["baseline"] if ck else _eval_split(net, cfg, test, trunk_only=True, progress=progress)
     augment = make_augment(cfg.data.size, T.crop_scale_min, T.color_jitter).to(device)
     groups = [{"params": list(net.head_parameters()), "lr": T.lr}]
     if T.trunk_lr_mult > 0:
@@ -201,12 +225,19 @@ def train_embedder(cfg: FirConfig, out: str | Path, *, device=None, progress: bo
     for g in groups:
         g["base_lr"] = g["lr"]
     opt = torch.optim.AdamW(groups, weight_decay=T.weight_decay)
+    start, seconds = 0, 0.0
+    if ck:
+        net.load_state_dict(ck["net"], strict=True)
+        opt.load_state_dict(ck["optimizer"])
+        sampler.load_state_dict(ck["sampler"])
+        set_rng_state(ck["rng"])
+        start, seconds = int(ck["step"]), float(ck["seconds"])
+        log.info("resumed from %s at step %d", out / "checkpoint.pt", start)
+        del ck
 
-    stats_path = out / "stats.jsonl"
-    acc: dict[str, list[float]] = {}
-    t_start = last = time.perf_counter()
-    bar = tqdm(total=T.steps, desc="fir", disable=not progress)
-    for step in range(T.steps):
+    def step_fn(step: int) -> None:
+        nonlocal seconds
+        t0 = time.perf_counter()
         net.train()
         if T.freeze_bn:
             _set_bn_eval(net)
@@ -218,34 +249,35 @@ def train_embedder(cfg: FirConfig, out: str | Path, *, device=None, progress: bo
         with torch.no_grad():
             x = augment(x)
         z = net(x)
-        loss, parts = info_nce_loss(z[: len(s_idx)], z[len(s_idx):], T.temperature)
+        loss, parts = info_nce_terms(z[: len(s_idx)], z[len(s_idx):], T.temperature)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         for k, v in parts.items():
-            acc.setdefault(k, []).append(v)
-        bar.update()
-        if (step + 1) % T.log_every == 0 or step + 1 == T.steps:
-            n = len(acc["total"])
-            row = {"step": step + 1, "lr": round(T.lr * f, 8),
-                   "sec_per_step": round((time.perf_counter() - last) / n, 4)}
-            row.update({f"loss/nce/{k}" if k != "acc" else "train/inbatch_acc": round(float(np.mean(v)), 5)
-                        for k, v in acc.items()})
-            with open(stats_path, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
-            bar.set_postfix(loss=f"{row['loss/nce/total']:.3f}")
-            acc, last = {}, time.perf_counter()
-    bar.close()
-    train_seconds = round(time.perf_counter() - t_start, 1)
+            report(NCE_KEYS[k], v)
+        seconds += time.perf_counter() - t0
 
-    trained = _eval_split(net, cfg, test, trunk_only=False, progress=progress)
-    metrics = {"split": cfg.eval.split, "trained": trained, "imagenet_trunk": baseline,
-               "steps": T.steps, "train_seconds": train_seconds}
-    with open(stats_path, "a") as fh:
-        fh.write(json.dumps({"step": T.steps, **{f"eval/trained/{k}": v for k, v in trained.items()},
-                             **{f"eval/imagenet_trunk/{k}": v for k, v in baseline.items()}}) + "\n")
+    def save(count: int) -> None:
+        save_checkpoint(out / "checkpoint.pt", TRAIN_KIND, net=net.state_dict(), optimizer=opt.state_dict(),
+                        sampler=sampler.state_dict(), rng=rng_state(), baseline=baseline, step=count,
+                        seconds=seconds, config=cfg.to_dict())
+
+    stats = StatsLog(out / "stats.jsonl", out / "tensorboard", start_step=start)
+    try:
+        run_steps(step_fn, start=start, steps=T.steps, log_every=T.log_every, stats=stats, save_every=T.save_every,
+                  on_save=save, extras=lambda k: {"lr": T.lr * lr_factor(k - 1, T.steps, T.warmup_steps)},
+                  postfix={"loss": "loss/nce/total"}, desc="fir", progress=progress)
+        train_seconds = round(seconds, 1)
+
+        trained = _eval_split(net, cfg, test, trunk_only=False, progress=progress)
+        metrics = {"split": cfg.eval.split, "trained": trained, "imagenet_trunk": baseline,
+                   "steps": T.steps, "train_seconds": train_seconds}
+        stats.write(T.steps, {**{f"eval/trained/{k}": v for k, v in trained.items()},
+                              **{f"eval/imagenet_trunk/{k}": v for k, v in baseline.items()}})
+    finally:
+        stats.close()
     net = net.cpu()
-    save_checkpoint(ck_path, CHECKPOINT_KIND, state_dict=net.state_dict(), dim=net.dim,
+    save_checkpoint(out / "embedder.pt", CHECKPOINT_KIND, state_dict=net.state_dict(), dim=net.dim,
                     input_size=net.input_size, image_size=cfg.data.size, config=cfg.to_dict(),
                     metrics=metrics, step=T.steps, optimizer=opt.state_dict())
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
@@ -258,11 +290,13 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--device", default=None)
     p.add_argument("--no-progress", action="store_true")
+    add_run_arguments(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_fir_config(args.config, args.set)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    metrics = train_embedder(cfg, cfg.train.out, device=args.device, progress=not args.no_progress)
+    metrics = train_embedder(cfg, cfg.train.out, device=args.device, progress=not args.no_progress,
+                             resume=args.resume, allow_config_change=args.allow_config_change)
     print(json.dumps(metrics))
     return 0
