@@ -63,11 +63,11 @@ def test_flamnet_starts_as_identity_and_respects_no_change():
 
 
 def test_single_edit_targets_change_exactly_one_manipulable_group():
-    from fir.flam import _single_edit_targets
+    from fir.flam import single_edit_targets
 
     g = torch.Generator().manual_seed(0)
     y = torch.randint(0, 2, (500, 3))
-    t = _single_edit_targets(y, [1, 2], [2, 5, 3], g)
+    t = single_edit_targets(y, [1, 2], [2, 5, 3], g)
     changed = t != y
     assert changed.sum(1).eq(1).all() and not changed[:, 0].any()
     assert t[:, 1].max() < 5 and t[:, 2].max() < 3 and changed[:, 1].any() and changed[:, 2].any()
@@ -82,6 +82,9 @@ def test_train_flam_smoke_and_checkpoint(flam_run, fir_run):
     stats = [json.loads(line) for line in (flam_run / "stats.jsonl").read_text().splitlines()]
     assert [s["step"] for s in stats] == [1, 2, 3, 4, 5]
     assert all(np.isfinite(v) for s in stats for v in s.values())
+    assert {"loss/E/triplet", "loss/D/adv", "loss/D/r1", "loss/G/adv", "loss/G/attr", "loss/G/cyc",
+            "loss/G/idt"} <= set(stats[-1])
+    assert list((flam_run / "tensorboard").glob("events.out.tfevents.*"))
     m = json.loads((flam_run / "metrics.json").read_text())
     assert set(m["test"]["attribute_accuracy"]) == {"category", "color", "pattern", "sleeve", "neckline"}
     # plain queries are searched with f itself: the same numbers as the embedder's own evaluation
@@ -166,7 +169,7 @@ def test_retriever_search_and_flam_search(fir_run, flam_run, fir_data, tmp_path)
 
 def test_feature_cache_is_keyed_and_reused(fir_run, fir_data, tmp_path):
     from amgan.checkpoint import file_sha256
-    from fir.flam import _features
+    from fir.flam import cached_features as _features
     from fir.model import load_embedder
 
     net, _ = load_embedder(fir_run / "embedder.pt")
@@ -218,3 +221,68 @@ def test_calibrate_strength_hand_case():
     cal = calibrate_strength(net, f, y, gal_f[:1], gal_y[:1], [0], [1.0, 3.0], max_k=1)
     assert cal["strength"] == 1.0 and "not calibrated" in cal["note"]
     assert calibrate_strength(net, f, y, gal_f, gal_y, [0], [2.0])["strength"] == 2.0
+
+
+def test_package_keeps_the_names_of_the_old_module():
+    import fir.flam as flam
+    from fir.flam import calibrate, features, inference, losses, nets, train
+
+    for name in flam.__all__:
+        assert hasattr(flam, name), name
+    assert flam._features is features.cached_features and flam._single_edit_targets is calibrate.single_edit_targets
+    assert flam.load_flam is inference.load_flam and flam.train_flam is train.train_flam and flam.main is train.main
+    assert flam.FlamNet is nets.FlamNet and flam.r1_penalty is losses.r1_penalty
+
+
+def test_phase_losses_return_totals_and_detached_parts():
+    from fir.config import load_flam_config
+    from fir.flam import FeatureDiscriminator, FlamNet, cosine_distance, g_logistic_loss
+    from fir.flam.train import FlamNets, discriminator_loss, embedder_loss, generator_loss
+
+    torch.manual_seed(0)
+    nets = FlamNets(FlamNet(16, [2, 3], attr_dim=4, hidden=16), FeatureDiscriminator(16, [2, 3], 16))
+    f = F.normalize(torch.randn(6, 16), dim=1)
+    y = torch.tensor([[0, 1]] * 6)
+    t = torch.tensor([[1, 1]] * 6)
+    T = load_flam_config("configs/flam_test_tiny.yaml").train
+    total, parts = embedder_loss(nets, f, y, 0.3)
+    assert set(parts) == {"E/triplet"} and total.requires_grad and not parts["E/triplet"].requires_grad
+    total, parts = discriminator_loss(nets, f, y, t, r1_gamma=2.0)
+    assert total.item() == pytest.approx((parts["D/adv"] + parts["D/r1"]).item(), rel=1e-6)  # gamma / 2 = 1
+    total, parts = generator_loss(nets, f, y, t, T)
+    assert set(parts) == {"G/adv", "G/attr", "G/cyc", "G/idt"}
+    # the generator starts as the identity: no cycle or identity error yet, and adv is D's verdict on f
+    assert parts["G/cyc"].item() == pytest.approx(0, abs=1e-6) and parts["G/idt"].item() == pytest.approx(0, abs=1e-6)
+    assert parts["G/adv"].item() == pytest.approx(g_logistic_loss(nets.D(f, t)).item(), rel=1e-6)
+    assert cosine_distance(f, f).item() == pytest.approx(0, abs=1e-6)
+
+
+def test_flam_resume_is_exact_and_refuses_another_config(fir_run, fir_data, tmp_path, capsys):
+    from fir.cli import main as cli_main
+    from fir.config import load_flam_config
+    from fir.flam import train_flam
+    from amgan.training import RunError
+
+    def cfg(out, *sets):
+        return load_flam_config("configs/flam_test_tiny.yaml", [f"embedder={fir_run / 'embedder.pt'}",
+                                                                f"data.root={fir_data}", f"train.out={out}", *sets])
+
+    train_flam(cfg(tmp_path / "straight"), tmp_path / "straight", progress=False)
+    run = tmp_path / "run"
+    train_flam(cfg(run, "train.steps=3"), run, progress=False)
+    with pytest.raises(RunError, match=r"train.steps: 3 -> 5"):
+        train_flam(cfg(run), run, progress=False, resume=True)
+    m = train_flam(cfg(run), run, progress=False, resume=True, allow_config_change=True)
+    a = torch.load(tmp_path / "straight" / "flam.pt", weights_only=True)
+    b = torch.load(run / "flam.pt", weights_only=True)
+    for part in ("state_dict", "discriminator"):
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), f"{part}.{k} differs after resume"
+    assert m["strength"] == a["strength"] and b["step"] == 5
+    # the CLI: an existing run without --resume is one line, not a traceback
+    capsys.readouterr()
+    rc = cli_main(["train-flam", "--config", "configs/flam_test_tiny.yaml", "--no-progress",
+                   "--set", f"embedder={fir_run / 'embedder.pt'}", "--set", f"data.root={fir_data}",
+                   "--set", f"train.out={run}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "exists: pass --resume" in err and len(err.strip().splitlines()) == 1, err
