@@ -74,6 +74,13 @@ def _train(args) -> int:
     return train_main(argv)
 
 
+def _train_reader(args) -> int:
+    from amgan.train_reader import main as reader_main
+
+    argv = ["--config", args.config, "--out", args.out] + [a for s in args.set or [] for a in ("--set", s)]
+    return reader_main(argv + (["--no-progress"] if args.no_progress else []))
+
+
 def _edit(args) -> int:
     from amgan.edit_cli import run_edit
 
@@ -170,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--check-data", help="data set folder whose test shop images are used for the check")
     s.add_argument("--tolerance", type=float, default=1 / 255)
     s.set_defaults(fn=_export)
+
+    s = sub.add_parser("train-reader", help="train the attribute reader for photos (frozen trunk, cached maps)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("--config", required=True, help="reader config, e.g. configs/reader128.yaml")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    s.add_argument("--out", required=True, help="model folder to write")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.set_defaults(fn=_train_reader)
 
     s = sub.add_parser("edit", help="edit one image or a manifest of images",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)

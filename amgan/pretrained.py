@@ -272,7 +272,8 @@ def build_classifier(p: Pretrained):
     from amgan.nets.classifier import AttributeClassifier
 
     m = p.model
-    net = AttributeClassifier(m["group_sizes"], backbone=m["backbone"], width=int(m["width"]), pretrained=False)
+    net = AttributeClassifier(m["group_sizes"], backbone=m["backbone"], width=int(m.get("width", 32)), pretrained=False,
+                              head=m.get("head", "linear"), adapter_width=int(m.get("adapter_width", 192)))
     _load_state(net, p.weights["classifier"], p)
     return net.float().eval().requires_grad_(False)
 

@@ -135,6 +135,24 @@ class EfficientNetLite0Trunk(nn.Module):
         return feats
 
 
+class _Adapter(nn.Module):
+    """1x1 -> 3x3 -> 1x1 conv block with batch norm and a residual-free ReLU output (>= 0, so a
+    CAM's ReLU keeps its meaning)."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        mid = max(c_out, c_in)
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+            nn.Conv2d(mid, mid, 3, padding=1, groups=1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+            nn.Dropout2d(0.1),
+            nn.Conv2d(mid, c_out, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+
 class AttributeClassifier(nn.Module):
     """Multi-group attribute classifier with exact CAMs.
 
@@ -147,6 +165,9 @@ class AttributeClassifier(nn.Module):
             (ImageNet-pretrained trunk; ``width`` is ignored).
         width: base width of the small backbone.
         pretrained: load ImageNet weights for the EfficientNet trunk.
+        head: ``"linear"`` (pooled trunk map -> one Linear per group) or ``"adapter"`` (a small
+            trainable conv block on the trunk map first: what a frozen trunk needs).
+        adapter_width: channels of the adapter's output map (the CAM map).
     """
 
     def __init__(
@@ -155,6 +176,8 @@ class AttributeClassifier(nn.Module):
         backbone: str = "small",
         width: int = 32,
         pretrained: bool = True,
+        head: str = "linear",
+        adapter_width: int = 192,
     ):
         super().__init__()
         if not group_sizes or any(int(n) < 2 for n in group_sizes):
@@ -168,6 +191,13 @@ class AttributeClassifier(nn.Module):
         else:
             raise ValueError(f"unknown backbone {backbone!r}; use 'small' or 'efficientnet_lite0'")
         c = self.trunk.out_channels
+        if head not in ("linear", "adapter"):
+            raise ValueError(f"unknown head {head!r}; use 'linear' or 'adapter'")
+        self.head_kind = head
+        # "adapter": a small trainable conv block between the (possibly frozen) trunk and the
+        # linear heads; CAMs are taken on its output map, so they stay exact
+        self.adapter = _Adapter(c, adapter_width) if head == "adapter" else None
+        c = adapter_width if head == "adapter" else c
         self.heads = nn.ModuleList([nn.Linear(c, n) for n in self.group_sizes])
 
     def _trunk(self, x: Tensor) -> list[Tensor]:
@@ -178,9 +208,13 @@ class AttributeClassifier(nn.Module):
         pooled = fmap.mean(dim=(2, 3))
         return [head(pooled) for head in self.heads]
 
+    def cam_map(self, fmap: Tensor) -> Tensor:
+        """The trunk's last map -> the map the heads (and the CAMs) read."""
+        return self.adapter(fmap) if self.adapter is not None else fmap
+
     def forward(self, x: Tensor) -> list[Tensor]:
         """x [B,3,H,W] in [0,1] -> logits per group, [B, group_sizes[g]] each."""
-        return self._logits(self._trunk(x)[-1])
+        return self._logits(self.cam_map(self._trunk(x)[-1]))
 
     def features(self, x: Tensor) -> list[Tensor]:
         """Intermediate feature maps of x (for the perceptual loss L_p), shallow to deep."""
@@ -211,5 +245,5 @@ class AttributeClassifier(nn.Module):
         self, x: Tensor, group: int, values: Tensor, size: int | None = None
     ) -> tuple[list[Tensor], Tensor]:
         """One trunk pass -> (logits per group, cam as in :meth:`cam`)."""
-        fmap = self._trunk(x)[-1]
+        fmap = self.cam_map(self._trunk(x)[-1])
         return self._logits(fmap), self._cam_from_fmap(fmap, group, values, size)

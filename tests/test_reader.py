@@ -1,0 +1,53 @@
+"""The attribute reader for photos: masked loss on hand cases, a tiny training run end to end."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from amgan.train_reader import load_reader_config, masked_ce, train_reader
+
+
+def test_masked_ce_ignores_unknown_labels_and_groups():
+    a = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    b = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
+    labels = torch.tensor([[0, -1], [-1, -1]])
+    # group 1 has no known label in the batch: left out of the mean, not counted as zero
+    want = F.cross_entropy(a[:1], labels[:1, 0])
+    assert torch.isclose(masked_ce([a, b], labels), want)
+    labels = torch.tensor([[0, 2], [1, -1]])
+    want = (F.cross_entropy(a, labels[:, 0]) + F.cross_entropy(b[:1], labels[:1, 1])) / 2
+    assert torch.isclose(masked_ce([a, b], labels), want)
+    assert masked_ce([a, b], torch.full((2, 2), -1)).item() == 0.0
+
+
+def test_reader_trains_on_tiny_data_and_loads_as_a_classifier(synth_tiny, tmp_path):
+    from amgan.pretrained import load_classifier
+
+    cfg = load_reader_config("configs/reader_test_tiny.yaml", [f"data.roots=[{synth_tiny}]"])
+    metrics = train_reader(cfg, tmp_path / "reader", progress=False)
+    acc = metrics["test_accuracy"][str(synth_tiny)]
+    assert set(acc) == {"shop", "street"}
+    for row in acc.values():
+        for cell in row.values():
+            assert cell["n"] > 0 and 0.0 <= cell["acc"] <= 1.0
+    net, p = load_classifier(tmp_path / "reader")
+    assert p.model["head"] == "adapter" and p.image_processor.size == 32
+    x = torch.rand(2, 3, 32, 32)
+    logits = net(x)
+    assert [lg.shape[1] for lg in logits] == list(p.model["group_sizes"])
+    cam = net.cam(x, 1, torch.tensor([0, 1]), size=32)
+    assert cam.shape == (2, 1, 32, 32) and math.isclose(float(cam.amax()), 1.0, abs_tol=1e-5)
+    assert (tmp_path / "reader.run" / "stats.jsonl").is_file()
+
+
+@pytest.mark.parametrize("override,needle", [("reader.steps=0", "reader.steps must be >= 1"),
+                                             ("data.size=30", "multiple of 8"),
+                                             ("reader.photo_fraction=2", "photo_fraction")])
+def test_reader_config_errors_name_the_key(override, needle):
+    from amgan.config import ConfigError
+
+    with pytest.raises(ConfigError, match=needle):
+        load_reader_config("configs/reader_test_tiny.yaml", [override])
