@@ -26,12 +26,18 @@ Kinds (``GalleryIndex.build(..., kind=...)``):
 
 Training always uses a seeded sample (``seed``, default 0).
 
-Folder layout written by :meth:`GalleryIndex.save` (each file written atomically;
-``meta.json`` last, holding the sha256 of ``index.faiss``):
+Folder layout written by :meth:`GalleryIndex.save`, as a unit: every file is written
+into a temp folder beside the target (``.<name>.<random>.tmp``), which is then renamed
+into place (an existing index is renamed away first and deleted after), so a reader sees
+the old index or the new one, never a mix; ``meta.json`` holds the sha256 of every other
+file, and :meth:`GalleryIndex.load` refuses a file that does not match, naming it:
 
 - ``index.faiss``: ``faiss.write_index`` output.
-- ``meta.json``: schema, model_id, dim, kind, params, count, ids, index_sha256.
+- ``meta.json``: schema, model_id, dim, kind, params, count, ids, index_sha256, items_sha256.
 - ``items.jsonl``: one line per item in id order, ``{"id": ..., "item": {...metadata}}``.
+
+An existing folder is replaced only when it holds nothing but an index's files (or is
+empty); any other folder is refused, so ``--out`` never deletes someone's data.
 """
 from __future__ import annotations
 
@@ -42,6 +48,8 @@ import json
 import logging
 import math
 import os
+import secrets
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -51,7 +59,7 @@ from typing import Any, Mapping, Sequence
 import faiss
 import numpy as np
 
-from amgan.io import atomic_write_text
+from amgan.io import current_umask, file_mode, remove_orphans
 
 __all__ = [
     "GalleryIndex",
@@ -434,18 +442,35 @@ class GalleryIndex:
 
     # ---------------------------------------------------------------- files
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write ``index.faiss``, ``items.jsonl`` then ``meta.json`` (each atomically)."""
+        """Write ``index.faiss``, ``items.jsonl`` and ``meta.json`` (with the sha256 of the other
+        two) into a temp folder beside ``folder``, then rename it into place (replacing an
+        existing index; see the module docstring). A failed save leaves ``folder`` as it was."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_index_atomic(self.index, folder / INDEX_FILE)
-        lines = [json.dumps({"id": int(i), "item": m}, default=_json_default, sort_keys=True)
-                 for i, m in zip(self.ids, self.metadata)]
-        atomic_write_text(folder / ITEMS_FILE, "".join(line + "\n" for line in lines))
-        meta = {"schema": SCHEMA, "model_id": self.model_id, "dim": self.dim,
-                "kind": self.kind, "metric": "inner_product", "params": self.params,
-                "count": self.count, "faiss_version": faiss.__version__,
-                "index_sha256": _sha256(folder / INDEX_FILE), "ids": self.ids.tolist()}
-        atomic_write_text(folder / META_FILE, json.dumps(meta, default=_json_default))
+        _check_replaceable(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        remove_orphans(folder.parent, names=[folder.name])  # temp folders of a killed save
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+        try:
+            faiss.write_index(self.index, str(tmp / INDEX_FILE))
+            lines = [json.dumps({"id": int(i), "item": m}, default=_json_default, sort_keys=True)
+                     for i, m in zip(self.ids, self.metadata)]
+            _write_file(tmp / ITEMS_FILE, "".join(line + "\n" for line in lines).encode("utf-8"))
+            meta = {"schema": SCHEMA, "model_id": self.model_id, "dim": self.dim,
+                    "kind": self.kind, "metric": "inner_product", "params": self.params,
+                    "count": self.count, "faiss_version": faiss.__version__,
+                    "index_sha256": _sha256(tmp / INDEX_FILE),
+                    "items_sha256": _sha256(tmp / ITEMS_FILE), "ids": self.ids.tolist()}
+            _write_file(tmp / META_FILE, json.dumps(meta, default=_json_default).encode("utf-8"))
+            mode = file_mode()
+            for f in tmp.iterdir():
+                os.chmod(f, mode)
+                _fsync(f)
+            os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700
+            _fsync(tmp)
+            _swap_in(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         return folder
 
     @classmethod
@@ -483,7 +508,7 @@ class GalleryIndex:
             raise IndexFileError(f"{folder / INDEX_FILE} holds {index.ntotal} vectors of "
                                  f"dimension {index.d}, but {META_FILE} says {count} of "
                                  f"dimension {meta['dim']}")
-        items = _read_items(folder / ITEMS_FILE, ids)
+        items = _read_items(folder / ITEMS_FILE, ids, meta["items_sha256"])
         _set_search_param(index, meta["kind"], meta["params"])
         try:
             return cls(index, ids, items, meta["model_id"], meta["kind"], meta["params"])
@@ -509,18 +534,59 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_index_atomic(index, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+_INDEX_FILES = (INDEX_FILE, META_FILE, ITEMS_FILE)
+
+
+def _check_replaceable(folder: Path) -> None:
+    """Refuse a target that is a file, or a folder holding anything but an index's files
+    (temp files of an earlier per-file save included): replacing it would delete them."""
+    if folder.exists() and not folder.is_dir():
+        raise IndexFileError(f"{folder} exists and is not a folder; give a folder for the gallery index")
+    if not folder.is_dir():
+        return
+    other = sorted(p.name for p in folder.iterdir()
+                   if p.name not in _INDEX_FILES
+                   and not (p.name.endswith(".tmp") and any(p.name.startswith(f".{n}.") for n in _INDEX_FILES)))
+    if other:
+        shown = ", ".join(other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+        raise IndexFileError(f"{folder} is a folder with other files in it ({shown}), not a gallery index; "
+                             f"choose a new or empty folder for the index")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def _fsync(path: Path) -> None:
     try:
-        faiss.write_index(index, tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot fsync a folder
+        pass
+    finally:
+        os.close(fd)
+
+
+def _swap_in(tmp: Path, folder: Path) -> None:
+    """Rename the finished temp folder ``tmp`` to ``folder``: an existing one is renamed away
+    (to a ``.<name>.<random>.old.tmp`` that :func:`amgan.io.remove_orphans` also cleans up),
+    the new one renamed in, the old one deleted; if renaming in fails, the old one goes back."""
+    if not folder.exists():
+        os.rename(tmp, folder)
+        return
+    old = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.old.tmp")
+    os.rename(folder, old)
+    try:
+        os.rename(tmp, folder)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.rename(old, folder)
         raise
+    shutil.rmtree(old, ignore_errors=True)
+    _fsync(folder.parent)
 
 
 def _read_meta(path: Path) -> dict:
@@ -532,7 +598,7 @@ def _read_meta(path: Path) -> dict:
         raise IndexFileError(f"{path} must hold a JSON object")
     if meta.get("schema") != SCHEMA:
         raise IndexFileError(f"{path}: schema is {meta.get('schema')!r}, expected {SCHEMA!r}")
-    need = ("model_id", "dim", "kind", "params", "count", "ids", "index_sha256")
+    need = ("model_id", "dim", "kind", "params", "count", "ids", "index_sha256", "items_sha256")
     lacking = [key for key in need if key not in meta]
     if lacking:
         raise IndexFileError(f"{path} lacks {lacking}; rebuild with `fir index`")
@@ -541,19 +607,28 @@ def _read_meta(path: Path) -> dict:
     return meta
 
 
-def _read_items(path: Path, ids: np.ndarray) -> list[dict]:
+def _read_items(path: Path, ids: np.ndarray, sha256: str | None = None) -> list[dict]:
+    """The item records of ``items.jsonl``, checked line by line against ``ids`` and, as a
+    whole, against its ``sha256`` in ``meta.json``."""
+    data = path.read_bytes()
     items = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            try:
-                rec = json.loads(line)
-                items.append(rec["item"])
-                rec_id = rec["id"]
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise IndexFileError(f"{path}:{lineno}: not an item record ({e})") from None
-            if lineno > ids.size or rec_id != ids[lineno - 1]:
-                raise IndexFileError(f"{path}:{lineno}: item id {rec_id} does not match "
-                                     f"{META_FILE} (count {ids.size})")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise IndexFileError(f"{path} is not UTF-8 text ({e}); rebuild with `fir index`") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        try:
+            rec = json.loads(line)
+            items.append(rec["item"])
+            rec_id = rec["id"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise IndexFileError(f"{path}:{lineno}: not an item record ({e})") from None
+        if lineno > ids.size or rec_id != ids[lineno - 1]:
+            raise IndexFileError(f"{path}:{lineno}: item id {rec_id} does not match "
+                                 f"{META_FILE} (count {ids.size})")
     if len(items) != ids.size:
         raise IndexFileError(f"{path} has {len(items)} items but {META_FILE} says {ids.size}")
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise IndexFileError(f"{path} does not match {META_FILE} (sha256 differs): the file was changed or "
+                             f"is from another save; rebuild with `fir index`")
     return items

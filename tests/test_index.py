@@ -256,3 +256,105 @@ def test_query_validation():
         index.search(np.ones(4), 0)
     with pytest.raises(ValueError, match="NaN"):
         index.search(np.array([1, np.nan, 0, 0]), 1)
+
+
+# ------------------------------------------------------------------ the folder as a unit
+def test_tampered_items_are_refused_naming_the_file(saved):
+    lines = (saved / "items.jsonl").read_text().splitlines()
+    rec = json.loads(lines[7])
+    rec["item"]["path"] = "/elsewhere/7.png"  # same id, same count: only the hash tells
+    lines[7] = json.dumps(rec, sort_keys=True)
+    (saved / "items.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(IndexFileError, match=r"items.jsonl does not match meta.json \(sha256 differs\)"):
+        GalleryIndex.load(saved)
+
+
+def test_every_file_is_hashed_in_meta(saved):
+    import hashlib
+
+    meta = json.loads((saved / "meta.json").read_text())
+    for name, key in (("index.faiss", "index_sha256"), ("items.jsonl", "items_sha256")):
+        assert meta[key] == hashlib.sha256((saved / name).read_bytes()).hexdigest()
+    del meta["items_sha256"]  # written before items were hashed: refused, asking for a rebuild
+    (saved / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(IndexFileError, match=r"lacks \['items_sha256'\]; rebuild"):
+        GalleryIndex.load(saved)
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("fail_at", ["items", "swap"])
+def test_a_failed_save_leaves_the_old_index_intact(saved, monkeypatch, fail_at):
+    before = _snapshot(saved)
+    new = GalleryIndex.build(clustered(50, 8, 3, seed=9), meta_for(50), "model-B", kind="flat")
+    if fail_at == "items":  # killed while writing: index.faiss of the new save is already written
+        def boom(*a, **k):
+            raise OSError("disk full")
+        monkeypatch.setattr(fi, "_write_file", boom)
+    else:  # renaming the new folder in fails after the old one was renamed away: it goes back
+        real = fi.os.rename
+
+        def rename(src, dst):
+            if str(dst) == str(saved) and ".tmp" in str(src) and ".old." not in str(src):
+                raise OSError("rename failed")
+            return real(src, dst)
+        monkeypatch.setattr(fi.os, "rename", rename)
+    with pytest.raises(OSError):
+        new.save(saved)
+    assert _snapshot(saved) == before
+    assert GalleryIndex.load(saved, expect_model_id="model-A").count == 300
+    assert not [p for p in saved.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
+
+
+def test_a_save_replaces_an_index_as_a_whole(saved):
+    new = GalleryIndex.build(clustered(50, 8, 3, seed=9), meta_for(50), "model-B", kind="flat")
+    new.save(saved)
+    back = GalleryIndex.load(saved, expect_model_id="model-B")
+    assert back.count == 50 and back.metadata == meta_for(50)
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["idx"]  # the old one is gone
+
+
+def test_a_save_never_replaces_a_folder_of_other_files(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.csv").write_text("path\n")
+    index = GalleryIndex.build(np.eye(4, dtype=np.float32), [{}] * 4, "m", kind="flat")
+    with pytest.raises(IndexFileError, match=r"other files in it \(manifest.csv\).*new or empty folder"):
+        index.save(data)
+    assert sorted(p.name for p in data.iterdir()) == ["manifest.csv"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(IndexFileError, match="is not a folder"):
+        index.save(tmp_path / "file")
+    (tmp_path / "empty").mkdir()
+    index.save(tmp_path / "empty")  # an empty folder is fine
+    assert GalleryIndex.load(tmp_path / "empty").count == 4
+
+
+def test_a_killed_saves_temp_folder_is_removed_by_the_next_save(saved):
+    import os
+    import time
+
+    old = saved.parent / ".idx.k1ll3d.tmp"
+    old.mkdir()
+    (old / "index.faiss").write_bytes(b"partial")
+    young = saved.parent / ".idx.busy.tmp"  # may be a save still running: kept
+    young.mkdir()
+    stamp = time.time() - 3600
+    os.utime(old, (stamp, stamp))
+    GalleryIndex.load(saved).save(saved)
+    assert not old.exists() and young.exists()
+
+
+def test_saved_files_get_the_umask_mode(tmp_path):
+    import os
+    import stat
+
+    prev = os.umask(0o022)
+    try:
+        GalleryIndex.build(np.eye(4, dtype=np.float32), [{}] * 4, "m", kind="flat").save(tmp_path / "idx")
+    finally:
+        os.umask(prev)
+    assert stat.S_IMODE((tmp_path / "idx").stat().st_mode) == 0o755
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "idx").iterdir()} == {0o644}

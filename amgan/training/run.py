@@ -17,9 +17,10 @@ from pathlib import Path
 import torch
 
 from amgan.errors import UserError
+from amgan.io import remove_orphans
 
 __all__ = ["RunError", "RUNTIME_KEYS", "check_run", "config_diff", "init_run_folder", "remove_orphan_tmp",
-           "rng_state", "set_rng_state", "add_run_arguments"]
+           "remove_orphans", "rng_state", "set_rng_state", "add_run_arguments"]
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +88,9 @@ def check_run(out: str | Path, config: dict, *, resume: bool, allow_config_chang
 
 
 def remove_orphan_tmp(folder: str | Path, names=None) -> list[Path]:
-    """Delete ``.<name>.*.tmp`` files (left by an atomic save that was killed) under ``folder``
-    (recursively), or only those of the given file ``names`` directly in it. Returns them."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    found = (list(folder.rglob(".*.tmp")) if names is None
-             else [p for n in names for p in folder.glob(f".{n}.*.tmp")])
-    for p in found:
-        if p.is_file():
-            p.unlink()
-            log.info("removed %s (left by an interrupted save)", p)
-    return found
+    """:func:`amgan.io.remove_orphans` for a run folder: one run owns it, so temp files of
+    any age are orphans (``min_age=0``)."""
+    return remove_orphans(folder, names, min_age=0)
 
 
 def init_run_folder(out: str | Path, cfg) -> Path:
