@@ -20,7 +20,7 @@ test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
 
 data: venv
-	$(BIN)/amgan data synth --out data/synth64 --products 3000 --seed 0 --size 64 --street-views 2 --with-edits
+	test -f data/synth64/manifest.csv || $(BIN)/amgan data synth --out data/synth64 --products 3000 --seed 0 --size 64 --street-views 2 --with-edits
 
 sheet: venv
 	$(BIN)/amgan data sheet data/synth64 --out docs/synth64_sheet.png --n 24

@@ -5,7 +5,7 @@
     amgan data convert FORMAT --root DIR --out DIR
     amgan data annotate DIR [--overwrite-labels] [--workers N] [--sheet OUT.png]
     amgan train-classifier --config C [--set k=v ...]
-    amgan train --config C [--set k=v ...] [--resume]
+    amgan train --config C [--set k=v ...] [--resume [--allow-config-change]]
     amgan edit --checkpoint C --image IN --edit color=red [--region sleeves] [--source sleeve=short] --out OUT.png
     amgan export --editor runs/x/editor.pt --out checkpoints/NAME [--check-data DIR]
 
@@ -20,6 +20,7 @@ import sys
 
 from amgan import __version__
 from amgan.errors import UserError
+from amgan.training.run import add_run_arguments
 
 
 def _data_synth(args) -> int:
@@ -70,7 +71,8 @@ def _train_classifier(args) -> int:
 def _train(args) -> int:
     from amgan.train import main as train_main
 
-    argv = _passthrough(args) + (["--resume"] if args.resume else [])
+    argv = _passthrough(args) + (["--resume"] if args.resume else []) + \
+        (["--allow-config-change"] if args.allow_config_change else [])
     return train_main(argv)
 
 
@@ -168,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--out", help="checkpoint path (default: classifier.checkpoint of the config)")
             s.add_argument("--seed", type=int, default=0, help="another seed gives an independent evaluator")
         if name == "train":
-            s.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+            add_run_arguments(s)
         s.set_defaults(fn=fn)
 
     s = sub.add_parser("export", help="fp16 inference checkpoint for shipping, checked against fp32")

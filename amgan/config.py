@@ -367,7 +367,3 @@ def save_config(cfg, path: str | Path) -> None:
 
     atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
-
-# names other modules imported before they were public (fir/evaluate.py); keep them working
-_build = build_config
-_to_plain = to_plain

@@ -45,7 +45,7 @@ def main(argv=None):
     from amgan.editor import Editor
     from fir.flam import load_flam
     from fir.index import GalleryIndex
-    from fir.model import embed_images, load_embedder_model
+    from fir.model import embed_images, load_embedder
     from fir.retriever import Retriever
 
     for f in (args.editor, args.embedder, args.flam, Path(args.data) / "manifest.csv"):
@@ -53,7 +53,7 @@ def main(argv=None):
             raise SystemExit(f"bench_flam: {f} not found (shipped checkpoints and `make data` are needed)")
     torch.set_grad_enabled(False)
     editor = Editor.from_checkpoint(args.editor, device="cpu")
-    net, emb_p = load_embedder_model(args.embedder)
+    net, emb_p = load_embedder(args.embedder)
     mid = model_id(args.embedder)
     flam = load_flam(args.flam, expect_embedder_id=mid)
     m = read_manifest(Path(args.data) / "manifest.csv")

@@ -26,6 +26,7 @@ from pathlib import Path
 from amgan.data.manifest import SPLITS
 from amgan import __version__ as _amgan_version
 from amgan.errors import UserError
+from amgan.training.run import add_run_arguments
 
 __all__ = ["build_index", "search_image", "build_parser", "main"]
 
@@ -50,9 +51,9 @@ def build_index(checkpoint, manifest, out, split: str | None = None, view: str |
     from amgan.data.manifest import read_manifest
     from amgan.pretrained import model_id
     from fir.index import GalleryIndex
-    from fir.model import embed_images, load_embedder_model
+    from fir.model import embed_images, load_embedder
 
-    net, p = load_embedder_model(checkpoint)
+    net, p = load_embedder(checkpoint)
     mpath = Path(manifest)
     if mpath.is_dir():
         mpath = mpath / "manifest.csv"
@@ -123,14 +124,18 @@ def _train(args) -> int:
 
     argv = ["--config", args.config] + [a for s in args.set or [] for a in ("--set", s)]
     argv += (["--device", args.device] if args.device else []) + (["--no-progress"] if args.no_progress else [])
-    return train_main(argv)
+    return train_main(argv + _run_flags(args))
+
+
+def _run_flags(args) -> list[str]:
+    return (["--resume"] if args.resume else []) + (["--allow-config-change"] if args.allow_config_change else [])
 
 
 def _train_flam(args) -> int:
     from fir.flam import main as flam_main
 
     argv = ["--config", args.config] + [a for s in args.set or [] for a in ("--set", s)]
-    return flam_main(argv + (["--no-progress"] if args.no_progress else []))
+    return flam_main(argv + (["--no-progress"] if args.no_progress else []) + _run_flags(args))
 
 
 def _evaluate(args) -> int:
@@ -244,17 +249,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train the embedding network (metric learning on street/shop pairs)",
                        formatter_class=fmt)
-    s.add_argument("--config", required=True)
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    s.add_argument("--device", default=None)
-    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--config", required=True, help="FIR config, e.g. configs/fir_synth64.yaml")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_run_arguments(s)
     s.set_defaults(fn=_train)
 
     s = sub.add_parser("train-flam", help="train FLAM (feature-level attribute manipulation) on frozen FIR features",
                        formatter_class=fmt)
-    s.add_argument("--config", required=True)
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--config", required=True, help="FLAM config, e.g. configs/flam_synth64.yaml")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_run_arguments(s)
     s.set_defaults(fn=_train_flam)
 
     s = sub.add_parser("evaluate", help="retrieval-based evaluation of edits: report.md/html, metrics.json, plots",

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from amgan.config import _build, _to_plain, load_dataclass_config
+from amgan.config import build_config, load_dataclass_config, to_plain
 from amgan.errors import UserError
 
 __all__ = ["EvalConfig", "load_eval_config", "evaluate", "lpips_status", "main"]
@@ -79,7 +79,7 @@ class EvalConfig:
     lpips: str = "auto"  # auto: when the AlexNet trunk is cached; off
 
     def to_dict(self) -> dict:
-        return _to_plain(dataclasses.asdict(self))
+        return to_plain(dataclasses.asdict(self))
 
     def validate(self) -> "EvalConfig":
         from amgan.config import ConfigError
@@ -106,15 +106,18 @@ def load_eval_config(path=None, overrides=None) -> EvalConfig:
 
 
 def eval_config_from_dict(d: dict) -> EvalConfig:
-    return _build(EvalConfig, d or {}, "").validate()
+    return build_config(EvalConfig, d or {}, "").validate()
 
 
 def lpips_status() -> tuple[bool, str]:
-    """(available, why): LPIPS needs torchvision's ImageNet AlexNet weights on disk."""
+    """(available, why): LPIPS needs the optional ``lpips`` package (the ``[lpips]`` extra) and
+    torchvision's ImageNet AlexNet weights on disk. Nothing is imported here; ``evaluate``
+    imports ``lpips`` only when both are present."""
     import importlib.util
 
     if importlib.util.find_spec("lpips") is None:
-        return False, "the lpips package is not installed"
+        return False, ("lpips not installed (it is optional: pip install 'amgan-fir[lpips]'), "
+                       "so LPIPS is not reported")
     ck = Path(torch.hub.get_dir()) / "checkpoints" / "alexnet-owt-7be5be79.pth"
     if not ck.is_file():
         return False, (f"LPIPS compares AlexNet features, and the ImageNet AlexNet weights it needs are not on this "
@@ -327,7 +330,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
     from amgan.pretrained import load_classifier, load_pretrained, model_id
     from fir.flam import load_flam
     from fir.index import GalleryIndex
-    from fir.model import embed_images, load_embedder_model
+    from fir.model import embed_images, load_embedder
     from fir.pipeline import EditAndSearch
     from fir.report import write_report
     from fir.retriever import Retriever
@@ -347,7 +350,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
         raise UserError(f"the evaluator {cfg.evaluator} is the classifier that trained the GAN; "
                         f"train an independent one (amgan train-classifier --seed 1 --out ...)")
     del ed_cls
-    net, emb_p = load_embedder_model(cfg.embedder)
+    net, emb_p = load_embedder(cfg.embedder)
     embedder_id = model_id(cfg.embedder)
     methods_skipped = {}
     flam = None

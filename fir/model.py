@@ -24,7 +24,7 @@ from tqdm import tqdm
 from amgan.nets import check_shape
 from amgan.nets.classifier import IMAGENET_MEAN, IMAGENET_STD, load_efficientnet_lite0
 
-__all__ = ["EmbeddingNet", "GeM", "embed_images", "build_embedder", "load_embedder", "load_embedder_model", "export_embedder", "CHECKPOINT_KIND"]
+__all__ = ["EmbeddingNet", "GeM", "embed_images", "build_embedder", "load_embedder", "export_embedder", "CHECKPOINT_KIND"]
 
 CHECKPOINT_KIND = "fir-embedder"
 
@@ -114,7 +114,7 @@ def build_embedder(model_cfg, pretrained: bool | None = None) -> EmbeddingNet:
                         pretrained=bool(get("pretrained", True)) if pretrained is None else pretrained)
 
 
-def load_embedder_model(path: str | Path, map_location="cpu"):
+def load_embedder(path: str | Path, map_location="cpu"):
     """(net in eval mode, :class:`amgan.pretrained.Pretrained`) from an embedder model folder
     or a legacy ``fir-embedder`` checkpoint (strict load)."""
     from amgan.pretrained import _load_state, load_pretrained
@@ -128,16 +128,6 @@ def load_embedder_model(path: str | Path, map_location="cpu"):
         raise CheckpointError(f"{path}: bad embedder arguments ({e})") from None
     _load_state(net, p.weights["embedder"], p)
     return net.float().eval(), p
-
-
-def load_embedder(path: str | Path, map_location="cpu") -> tuple[EmbeddingNet, dict]:
-    """(net, a dict with ``image_size``, ``config`` and ``pretrained``): the older return shape,
-    kept for the FLAM trainer; new code uses :func:`load_embedder_model`."""
-    net, p = load_embedder_model(path, map_location)
-    cfg = p.info.get("config") or {}
-    ck = {"image_size": p.image_processor.size, "pretrained": p,
-          "config": {**cfg, "model": p.model, "data": {**cfg.get("data", {}), "size": p.image_processor.size}}}
-    return net, ck
 
 
 @torch.no_grad()

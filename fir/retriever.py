@@ -62,11 +62,11 @@ class Retriever:
     def from_paths(cls, embedder: str | Path, index_dir: str | Path, flam: str | Path | None = None,
                    device=None) -> "Retriever":
         from amgan.pretrained import model_id as weights_id
-        from fir.model import load_embedder_model
+        from fir.model import load_embedder
 
         model_id = weights_id(embedder)
         index = GalleryIndex.load(index_dir, expect_model_id=model_id)
-        net, p = load_embedder_model(embedder)
+        net, p = load_embedder(embedder)
         flam_model = None
         if flam is not None:
             from fir.flam import load_flam

@@ -133,7 +133,7 @@ def test_index_search_round_trip_and_refusal(fir_run, fir_data, tmp_path, capsys
 def test_export_embedder_fp16_checked(fir_run, fir_data, tmp_path, capsys):
     from amgan.pretrained import load_pretrained
     from fir.cli import main
-    from fir.model import embed_images, load_embedder_model
+    from fir.model import embed_images, load_embedder
 
     out = tmp_path / "small"
     assert main(["export", "--checkpoint", str(fir_run / "embedder.pt"), "--out", str(out),
@@ -144,7 +144,7 @@ def test_export_embedder_fp16_checked(fir_run, fir_data, tmp_path, capsys):
     assert p.info["dtype"] == "float16" and set(p.weights) == {"embedder"}
     assert all(v.dtype == torch.float16 for v in p.weights["embedder"].values() if v.is_floating_point())
     assert "## Format" in (out / "MODEL_CARD.md").read_text()
-    a, _ = load_embedder_model(fir_run / "embedder.pt")
-    b, _ = load_embedder_model(out)
+    a, _ = load_embedder(fir_run / "embedder.pt")
+    b, _ = load_embedder(out)
     imgs = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
     assert np.abs(embed_images(a, imgs, progress=False) - embed_images(b, imgs, progress=False)).max() < 1e-2

@@ -29,11 +29,11 @@ def synth64(tmp_path_factory):
 def test_shipped_fir_consumer_to_shop_recall(synth64):
     from amgan.pretrained import model_id
     from fir.flam import _features
-    from fir.model import load_embedder_model
+    from fir.model import load_embedder
     from fir.train import evaluate_c2s
 
     path = "checkpoints/fir_synth64"
-    net, p = load_embedder_model(path)
+    net, p = load_embedder(path)
     size = p.image_processor.size
     f, _, pids, views = _features(net, model_id(path), Path(synth64), size, "test", ("shop", "street"), 128, "",
                                   False)

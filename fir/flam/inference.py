@@ -79,19 +79,22 @@ class FlamModel:
 
 
 def load_flam(path: str | Path, expect_embedder_id: str | None = None, map_location="cpu") -> FlamModel:
-    """A :class:`FlamModel` from a ``fir-flam`` checkpoint; refuses another embedder's FLAM."""
-    from amgan.checkpoint import CheckpointError, load_checkpoint
+    """A :class:`FlamModel` from a FLAM model folder (or a ``fir-flam`` checkpoint file); refuses
+    another embedder's FLAM."""
+    from amgan.checkpoint import CheckpointError
+    from amgan.pretrained import load_pretrained
 
-    ck = load_checkpoint(path, kind=CHECKPOINT_KIND, map_location=map_location)
+    p = load_pretrained(path, kind=CHECKPOINT_KIND, map_location=map_location)
     try:
-        a = ck["arch"]
+        a = p.model
         net = FlamNet(a["feat_dim"], a["group_sizes"], a["attr_dim"], a["hidden"], a["gen_layers"], a["temperature"])
-        net.load_state_dict(ck["state_dict"], strict=True)
-        schema = Schema.from_dict(ck["schema"])
+        net.load_state_dict(p.weights["flam"], strict=True)
+        schema = Schema.from_dict(p.schema)
+        embedder_id = p.info["embedder_id"]
     except (KeyError, RuntimeError, TypeError) as e:
-        raise CheckpointError(f"{path}: not a usable fir-flam checkpoint ({type(e).__name__}: {e})") from None
-    if expect_embedder_id is not None and ck["embedder_id"] != expect_embedder_id:
+        raise CheckpointError(f"{path}: not a usable fir-flam model ({type(e).__name__}: {str(e)[:160]})") from None
+    if expect_embedder_id is not None and embedder_id != expect_embedder_id:
         raise FlamMismatchError(
-            f"{path} was trained on the features of embedder {ck['embedder_id'][:12]}..., but the loaded embedder is "
-            f"{expect_embedder_id[:12]}...; retrain it with `fir train-flam --set embedder=<that checkpoint>`")
-    return FlamModel(net, schema, ck["embedder_id"], ck.get("metrics"), strength=float(ck.get("strength", 1.0)))
+            f"{path} was trained on the features of embedder {embedder_id[:12]}..., but the loaded embedder is "
+            f"{expect_embedder_id[:12]}...; retrain it with `fir train-flam --set embedder=<that model>`")
+    return FlamModel(net, schema, embedder_id, p.info.get("metrics"), strength=float(p.info.get("strength", 1.0)))

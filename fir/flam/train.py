@@ -80,9 +80,9 @@ def generator_loss(nets: FlamNets, f: Tensor, y: Tensor, t: Tensor, T) -> tuple[
 
 
 def _embedder_id(path: str) -> str:
-    from amgan.checkpoint import file_sha256
+    from amgan.pretrained import model_id
 
-    return file_sha256(path)
+    return model_id(path)
 
 
 def train_flam(cfg, out: str | Path, *, progress: bool = True, resume: bool = False,
@@ -99,7 +99,7 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True, resume: bool = Fa
 
     T, M = cfg.train, cfg.model
     out = Path(out)
-    if not Path(cfg.embedder).is_file():
+    if not Path(cfg.embedder).exists():
         raise ConfigError(f"embedder checkpoint not found: {cfg.embedder} (train one with `fir train`)", key="embedder")
     ck = check_run(out, cfg.to_dict(), resume=resume, allow_config_change=allow_config_change, kind=TRAIN_KIND,
                    outputs=("flam.pt",))
@@ -109,8 +109,8 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True, resume: bool = Fa
                        f"{ck['embedder_id'][:12]}..., but {cfg.embedder} is {embedder_id[:12]}...")
     init_run_folder(out, cfg)
     torch.manual_seed(T.seed)
-    embedder, eck = load_embedder(cfg.embedder)
-    size = int(eck.get("image_size") or eck["config"]["data"]["size"])
+    embedder, emb_p = load_embedder(cfg.embedder)
+    size = emb_p.image_processor.size
     root = ensure_data(cfg.data, progress=progress)
     views = tuple(cfg.data.views)
 
