@@ -18,6 +18,10 @@ def test_shipped_configs_load(path):
         from fir.config import load_flam_config
 
         cfg = load_flam_config(path)
+    elif path.name.startswith("reader"):
+        from amgan.train_reader import load_reader_config
+
+        cfg = load_reader_config(path)
     elif path.name.startswith("eval_"):
         from fir.evaluate import load_eval_config
 
