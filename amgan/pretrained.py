@@ -175,7 +175,12 @@ def load_pretrained(path: str | Path, kind: str | None = None, map_location="cpu
     if p.is_dir():
         out = _load_folder(p, map_location)
     elif p.is_file():
-        out = _from_legacy(load_checkpoint(p, map_location=map_location), p)
+        _check_torch_file(p)
+        try:
+            ck = load_checkpoint(p, map_location=map_location)
+        except CheckpointError as e:  # torch's reasons run over many lines: keep the first
+            raise CheckpointError(_first_line(e)) from None
+        out = _from_legacy(ck, p)
     else:
         raise CheckpointError(f"model not found: {p}")
     if kind == "classifier" and out.kind == "amgan-editor":
@@ -185,6 +190,29 @@ def load_pretrained(path: str | Path, kind: str | None = None, map_location="cpu
         raise CheckpointError(f"{p}: is a {out.kind!r} model, expected {kind!r}")
     _check_finite(out.weights, p)
     return out
+
+
+def _first_line(e, limit: int = 300) -> str:
+    """The first line of an error message, at most ``limit`` characters (torch's run over many lines)."""
+    text = str(e).strip()
+    line = text.splitlines()[0] if text else ""
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return line + (")" if line.count("(") > line.count(")") else "")
+
+
+def _check_torch_file(p: Path) -> None:
+    """Refuse a file that is no ``torch.save`` output (a zip archive, or a legacy pickle) by name,
+    before torch's long unpickling message can say it."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"{p}: cannot read ({e.strerror or e})") from None
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        what = "an empty file" if not head else "not a PyTorch file"
+        raise CheckpointError(f"{p}: not a readable checkpoint ({what}); give a model folder (config.json + "
+                              f"weights.pt) or a .pt file written by training")
 
 
 def _load_folder(p: Path, map_location) -> Pretrained:
@@ -202,7 +230,7 @@ def _load_folder(p: Path, map_location) -> Pretrained:
     try:
         weights = torch.load(w_path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
-        raise CheckpointError(f"{w_path}: not readable weights ({type(e).__name__}: {e})") from None
+        raise CheckpointError(_first_line(f"{w_path}: not readable weights ({type(e).__name__}: {e})")) from None
     if not isinstance(weights, dict) or not all(isinstance(v, dict) for v in weights.values()):
         raise CheckpointError(f"{w_path}: expected a dict of state dicts")
     ip = cfg.get("image_processor")

@@ -64,9 +64,9 @@ class Retriever:
         from amgan.pretrained import model_id as weights_id
         from fir.model import load_embedder
 
+        net, p = load_embedder(embedder)  # first: a file that is no embedder is named as such
         model_id = weights_id(embedder)
         index = GalleryIndex.load(index_dir, expect_model_id=model_id)
-        net, p = load_embedder(embedder)
         flam_model = None
         if flam is not None:
             from fir.flam import load_flam
