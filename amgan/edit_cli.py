@@ -34,11 +34,23 @@ def image_format(path) -> str:
 
 
 def device_or_error(device):
-    if device and str(device).startswith("cuda"):
-        import torch
+    """``--device``: None (cuda when present), cpu, cuda or cuda:N of a GPU that is there."""
+    if not device:
+        return device
+    import torch
 
+    try:
+        dev = torch.device(str(device))
+    except (RuntimeError, ValueError):
+        raise UserError(f"--device {str(device)[:40]}: not a device; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise UserError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UserError(f"--device {device}: there are {torch.cuda.device_count()} CUDA GPU(s) here "
+                            f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
+    elif dev.type != "cpu":
+        raise UserError(f"--device {device}: only cpu and cuda are supported")
     return device
 
 
