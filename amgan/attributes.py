@@ -150,6 +150,21 @@ class Schema:
             out[g.name] = g.resolve(v)
         return out
 
+    def parse_values(self, text) -> dict[str, str]:
+        """``'sleeve=short, colour=Blue'`` -> ``{group: value}`` for any groups (values a person
+        knows of a photo, e.g. ``--source``); empty text -> ``{}``."""
+        pairs: dict[str, str] = {}
+        for part in str(text or "").split(","):
+            if not part.strip():
+                continue
+            if part.count("=") != 1:
+                raise SchemaError(f"cannot read {_short(part.strip())!r}: expected group=value, e.g. sleeve=short")
+            k, v = (x.strip() for x in part.split("="))
+            if k in pairs:
+                raise SchemaError(f"group {_short(k)!r} is given twice")
+            pairs[k] = v
+        return self.validate_values(pairs)
+
     def group_index(self, name: str) -> int:
         self.group(name)
         return self.names.index(name)

@@ -19,7 +19,7 @@ import json
 import sys
 
 from amgan import __version__
-from amgan.errors import UserError
+from amgan.errors import run_cli
 from amgan.training.run import add_run_arguments
 
 
@@ -208,12 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.fn(args) or 0)
-    except UserError as e:  # a mistake the user can fix: one line; anything else keeps its traceback
-        print(f"amgan: error: {e}", file=sys.stderr)
-        return 2
+    return run_cli("amgan", build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

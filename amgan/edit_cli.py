@@ -54,21 +54,6 @@ def device_or_error(device):
     return device
 
 
-def parse_source(text, schema) -> dict | None:
-    """'sleeve=short,color=blue' -> validated {group: value}, or None."""
-    if not text:
-        return None
-    pairs = {}
-    for part in str(text).split(","):
-        if not part.strip():
-            continue
-        if part.count("=") != 1:
-            raise UserError(f"--source: cannot read {part.strip()[:40]!r}; expected group=value, e.g. sleeve=short")
-        k, v = (x.strip() for x in part.split("="))
-        pairs[k] = v
-    return schema.validate_values(pairs)
-
-
 def _save(path: Path, image, fmt: str) -> None:
     atomic_save_image(path, image.convert("RGB") if fmt == "JPEG" else image, format=fmt)
 
@@ -93,7 +78,7 @@ def run_edit(args) -> int:
         raise UserError(f"--out {out} exists and is not a folder (a manifest batch writes a folder)")
     ed = Editor.from_checkpoint(args.checkpoint, device=device_or_error(args.device))
     request = ed.schema.parse_edit(request_text)
-    source = parse_source(args.source, ed.schema)
+    source = ed.schema.parse_values(args.source) or None
     if args.image:
         res = ed.edit(args.image, request, region=region, source=source)
         _save(out, res.image, fmt)

@@ -21,3 +21,15 @@ class ImageError(UserError):
 
 class RequestError(UserError):
     """An edit request, attribute name/value, region, k or method is not valid."""
+
+
+def run_cli(prog: str, args) -> int:
+    """Run ``args.fn(args)`` for a command line: a :class:`UserError` becomes one line
+    ``PROG: error: ...`` and exit status 2; any other exception keeps its traceback."""
+    import sys
+
+    try:
+        return int(args.fn(args) or 0)
+    except UserError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from amgan.data.manifest import SPLITS
 from amgan import __version__ as _amgan_version
-from amgan.errors import UserError
+from amgan.errors import UserError, run_cli
 from amgan.training.run import add_run_arguments
 
 __all__ = ["build_index", "search_image", "build_parser", "main"]
@@ -195,7 +195,7 @@ def _search(args) -> int:
         raise UserError("--method flam needs the FLAM model: give it with --flam")
     pipe = EditAndSearch.from_paths(editor=args.editor if needs_editor else None, embedder=args.checkpoint,
                                     index=args.index, flam=flam)
-    source = _parse_source(args.source, pipe) if args.source else None
+    source = pipe.schema.parse_values(args.source) if args.source and pipe.schema is not None else None
     for n, img in enumerate(images):
         try:
             if args.edit:
@@ -218,19 +218,6 @@ def _search(args) -> int:
                     print(("\n" if n or method != next(iter(results)) else "") + title)
                 print(format_hits(r.hits, r.matches))
     return 0
-
-
-def _parse_source(text: str, pipe) -> dict:
-    """'sleeve=short,color=blue' -> validated {group: value} (what the person knows)."""
-    pairs = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        if part.count("=") != 1:
-            raise UserError(f"--source: cannot read {part.strip()[:40]!r}; expected group=value, e.g. sleeve=short")
-        k, v = (x.strip() for x in part.split("="))
-        pairs[k] = v
-    return pipe.schema.validate_values(pairs) if pipe.schema is not None else pairs
 
 
 def _result_json(img, r) -> dict:
@@ -315,12 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.fn(args) or 0)
-    except UserError as e:  # a mistake the user can fix: one line; anything else keeps its traceback
-        print(f"fir: error: {e}", file=sys.stderr)
-        return 2
+    return run_cli("fir", build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
