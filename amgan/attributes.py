@@ -49,6 +49,22 @@ def _short(text, n: int = 60) -> str:
     return text if len(text) <= n else text[:n] + f"... ({len(text)} characters)"
 
 
+def _pairs(text: str, example: str) -> dict[str, str]:
+    """'a=b, c=d; e=f' -> {'a': 'b', 'c': 'd', 'e': 'f'}; a malformed part or a repeated key is an error."""
+    out: dict[str, str] = {}
+    for part in re.split(r"[,;]", text):
+        part = part.strip()
+        if not part:
+            continue
+        if part.count("=") != 1:
+            raise SchemaError(f"cannot read {_short(part)!r}: expected group=value, e.g. {example}")
+        k, v = (x.strip() for x in part.split("="))
+        if k in out:
+            raise SchemaError(f"group {_short(k)!r} is given twice")
+        out[k] = v
+    return out
+
+
 def _token(text) -> str:
     """'  Short Sleeves ' -> 'short sleeves' (lower case, single spaces)."""
     return " ".join(str(text).strip().lower().split())
@@ -153,17 +169,7 @@ class Schema:
     def parse_values(self, text) -> dict[str, str]:
         """``'sleeve=short, colour=Blue'`` -> ``{group: value}`` for any groups (values a person
         knows of a photo, e.g. ``--source``); empty text -> ``{}``."""
-        pairs: dict[str, str] = {}
-        for part in str(text or "").split(","):
-            if not part.strip():
-                continue
-            if part.count("=") != 1:
-                raise SchemaError(f"cannot read {_short(part.strip())!r}: expected group=value, e.g. sleeve=short")
-            k, v = (x.strip() for x in part.split("="))
-            if k in pairs:
-                raise SchemaError(f"group {_short(k)!r} is given twice")
-            pairs[k] = v
-        return self.validate_values(pairs)
+        return self.validate_values(_pairs(str(text or ""), "sleeve=short"))
 
     def group_index(self, name: str) -> int:
         self.group(name)
@@ -261,18 +267,7 @@ class Schema:
             raise SchemaError("nothing requested: give e.g. 'color=red' or 'make it red with long sleeves'")
         s = text.strip().lower()
         if "=" in s:
-            edit = {}
-            for part in re.split(r"[,;]", s):
-                part = part.strip()
-                if not part:
-                    continue
-                if part.count("=") != 1:
-                    raise SchemaError(f"cannot read {_short(part)!r}: expected group=value, e.g. color=red")
-                k, v = (x.strip() for x in part.split("="))
-                if k in edit:
-                    raise SchemaError(f"group {_short(k)!r} is requested twice")
-                edit[k] = v
-            return self.validate_edit(edit)
+            return self.validate_edit(_pairs(s, "color=red"))
         found: dict[str, str] = {}
         rest = " " + re.sub(r"[^a-z0-9_\- ]+", " ", s) + " "
         for phrase, gname, value in self._phrases():

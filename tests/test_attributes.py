@@ -25,7 +25,7 @@ def test_parse_edit(text, expected):
     ("make it sparkly", "no attribute value found"),
     ("", "nothing requested"),
     ("red and blue", "conflicting values for 'color'"),
-    ("color=red,color=blue", "requested twice"),
+    ("color=red,color=blue", "given twice"),
     ("color", "no attribute value found"),
 ])
 def test_parse_edit_errors(text, needle):
