@@ -50,9 +50,10 @@ def build_index(checkpoint, manifest, out, split: str | None = None, view: str |
 
     from amgan.data.manifest import read_manifest
     from amgan.pretrained import model_id
-    from fir.index import GalleryIndex
+    from fir.index import GalleryIndex, check_save_target
     from fir.model import embed_images, load_embedder
 
+    check_save_target(out)  # before any embedding: a file, or a folder of other files, is refused
     net, p = load_embedder(checkpoint)
     mpath = Path(manifest)
     if mpath.is_dir():

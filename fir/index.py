@@ -68,6 +68,7 @@ __all__ = [
     "IndexFileError",
     "KINDS",
     "as_unit_vectors",
+    "check_save_target",
     "exact_search_numpy",
 ]
 
@@ -446,7 +447,7 @@ class GalleryIndex:
         two) into a temp folder beside ``folder``, then rename it into place (replacing an
         existing index; see the module docstring). A failed save leaves ``folder`` as it was."""
         folder = Path(folder)
-        _check_replaceable(folder)
+        check_save_target(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
         remove_orphans(folder.parent, names=[folder.name])  # temp folders of a killed save
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
@@ -537,9 +538,11 @@ def _sha256(path: Path) -> str:
 _INDEX_FILES = (INDEX_FILE, META_FILE, ITEMS_FILE)
 
 
-def _check_replaceable(folder: Path) -> None:
-    """Refuse a target that is a file, or a folder holding anything but an index's files
-    (temp files of an earlier per-file save included): replacing it would delete them."""
+def check_save_target(folder: str | os.PathLike) -> None:
+    """Refuse a :meth:`GalleryIndex.save` target that is a file, or a folder holding anything but
+    an index's files (temp files of an earlier per-file save included): replacing it would delete
+    them. Callers may check before the (slow) embedding; ``save`` checks again."""
+    folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise IndexFileError(f"{folder} exists and is not a folder; give a folder for the gallery index")
     if not folder.is_dir():

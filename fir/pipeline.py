@@ -184,6 +184,8 @@ class EditAndSearch:
         """Edit and search by ``method`` ("amgan", "flam" or "both"); ``source`` = known values."""
         if method not in METHODS:
             raise RequestError(f"unknown method {str(method)[:40]!r}; valid methods: {', '.join(METHODS)}")
+        if self.retriever is not None:
+            self.retriever._check_k(k)  # before any model runs: a bad k costs nothing
         req = self.parse(request)
         if source:
             source = self.schema.validate_values(source)
