@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from amgan.errors import UserError
-from amgan.io import atomic_save_image, atomic_write_text
+from amgan.io import atomic_save_image, atomic_write_text, remove_orphans
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
@@ -90,6 +90,7 @@ def run_edit(args) -> int:
     from amgan.data.manifest import read_manifest
 
     m = read_manifest(args.manifest)
+    remove_orphans(out)  # temp files of an earlier batch that was killed (older than a minute)
     rows, failed = [], None
     try:
         for i in tqdm(range(len(m)), desc="editing", unit="img"):
