@@ -110,11 +110,33 @@ def to_rgb(image) -> Image.Image:
     else:
         raise ImageError(f"expected an image (path, bytes, PIL image or numpy array), got {type(image).__name__}")
     _check_size(*image.size)
+    if image.mode.startswith("I") or image.mode == "F":
+        image = _to_8bit(image)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(bg, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """A one-channel 16-bit, 32-bit integer or float image -> 8-bit grey ("L") by its value range
+    (PIL's own conversion clips at 255, so a 16-bit photo would come out white): 16-bit modes and
+    integers above 255 are scaled from 0..65535, floats from 0..1 when they stay within it (else
+    from 0..255, or 0..65535 above 255)."""
+    arr = np.asarray(image)
+    if image.mode == "F":
+        arr = arr.astype(np.float64)
+        if not np.isfinite(arr).all():
+            raise ImageError("image has NaN or infinite values")
+        top = float(arr.max()) if arr.size else 0.0
+        scale = 255.0 if top <= 1.0 else (1.0 if top <= 255.0 else 255.0 / 65535.0)
+        arr = arr * scale
+    else:
+        arr = arr.astype(np.float64)
+        if image.mode.startswith("I;16") or (arr.size and float(arr.max()) > 255):
+            arr = arr * (255.0 / 65535.0)
+    return Image.fromarray((np.clip(arr, 0, 255) + 0.5).astype(np.uint8), mode="L")
 
 
 class Prepared(NamedTuple):

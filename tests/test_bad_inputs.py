@@ -444,3 +444,21 @@ def test_fir_index_refuses_its_target_before_embedding(ctx, tmp_path, monkeypatc
     rc, err = _run_cli("fir", ["index", "--checkpoint", str(ctx["embedder"]), "--manifest", str(ctx["data"]),
                                "--out", str(tmp_path)], capsys)
     assert rc == 2 and "other files in it (mine.txt)" in err and (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I", "F"])
+def test_high_bit_depth_photos_keep_their_tones(tmp_path, mode):
+    """A 16-bit (or float) grey photo is scaled to 8 bits by its range, not clipped at 255 (white)."""
+    from amgan.image import to_rgb
+
+    ramp = np.linspace(0, 1, 32 * 32).reshape(32, 32)
+    if mode == "F":
+        im = Image.fromarray(ramp.astype(np.float32))
+    else:
+        im = Image.fromarray((ramp * 65535).astype(np.uint16 if mode == "I;16" else np.int32))
+        if mode == "I;16":
+            im.save(tmp_path / "deep.png")  # as a 16-bit PNG file, read back
+            im = tmp_path / "deep.png"
+    out = np.asarray(to_rgb(im)).astype(int)
+    assert out.shape == (32, 32, 3)
+    np.testing.assert_allclose(out[..., 0], np.round(ramp * 255), atol=1)
