@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from amgan.attributes import Schema, SchemaError
@@ -78,13 +79,24 @@ class Editor:
     demo all call it; nothing else runs the generator."""
 
     def __init__(self, G: Generator, C: AttributeClassifier, schema: Schema, processor: ImageProcessor | int,
-                 device=None):
+                 device=None, reader_processor: ImageProcessor | None = None):
+        """``processor``: the generator's image path; ``reader_processor``: the CAM classifier's own
+        (a reader trained at a higher resolution than the generator), None = the generator's."""
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.G = G.to(self.device).eval().requires_grad_(False)
         self.C = C.to(self.device).eval().requires_grad_(False)
         self.schema = schema
         self.processor = processor if isinstance(processor, ImageProcessor) else ImageProcessor(size=int(processor))
         self.size = self.processor.size
+        self.reader_processor = reader_processor or self.processor
+
+    def _reader_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Generator-resolution images -> the classifier's resolution (for batches; a photo is read
+        from its own pixels by :meth:`edit` and :meth:`predict`)."""
+        s = self.reader_processor.size
+        if x.shape[-1] == s:
+            return x
+        return F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=x.shape[-1] > s)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device=None) -> "Editor":
@@ -97,22 +109,24 @@ class Editor:
 
     # ---- reading
     @torch.no_grad()
-    def predict_tensor(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return [lg.softmax(1) for lg in self.C(x)]
+    def predict_tensor(self, x: torch.Tensor, *, reader_input: bool = False) -> list[torch.Tensor]:
+        """Softmax per group of images at the generator's resolution (or, with ``reader_input``,
+        already at the classifier's)."""
+        return [lg.softmax(1) for lg in self.C(x if reader_input else self._reader_input(x))]
 
     def predict(self, image) -> dict[str, dict[str, float]]:
-        x = self.processor.preprocess(image, self.device).tensor
-        probs = self.predict_tensor(x)
+        x = self.reader_processor.preprocess(image, self.device).tensor
+        probs = self.predict_tensor(x, reader_input=True)
         return {g.name: {v: round(float(p), 4) for v, p in zip(g.values, pr[0].tolist())}
                 for g, pr in zip(self.schema.groups, probs)}
 
-    def read_labels(self, x: torch.Tensor, source=None) -> torch.Tensor:
+    def read_labels(self, x: torch.Tensor, source=None, *, reader_input: bool = False) -> torch.Tensor:
         """[B,G] source labels: the classifier's reading, with the known values put in.
 
         ``source``: ``{group: value}`` (the same for the whole batch), or a [B,G] tensor whose
         entries >= 0 replace the reading (-1: unknown, read by the classifier).
         """
-        labels = torch.stack([p.argmax(1) for p in self.predict_tensor(x)], 1)
+        labels = torch.stack([p.argmax(1) for p in self.predict_tensor(x, reader_input=reader_input)], 1)
         if source is None:
             return labels
         if isinstance(source, torch.Tensor):
@@ -212,7 +226,7 @@ class Editor:
         c = None
         if cam:
             gi = self.schema.group_index(next(iter(req)))
-            c = self.C.cam(x, gi, labels[:, gi], size=self.size)
+            c = self.C.cam(self._reader_input(x), gi, labels[:, gi], size=self.size)
         return BatchEdit(y=y, a=a, cam=c, source_labels=labels, target_labels=target)
 
     # ---- editing a photo
@@ -236,7 +250,11 @@ class Editor:
         x, rgb, geom = self.processor.preprocess(image, self.device)
         times["preprocess"] = time.perf_counter() - t
         t = time.perf_counter()
-        labels = self.read_labels(x, source)
+        if self.reader_processor.size != self.size:  # the classifier reads the photo at its own resolution
+            labels = self.read_labels(self.reader_processor.preprocess(rgb, self.device).tensor, source,
+                                      reader_input=True)
+        else:
+            labels = self.read_labels(x, source)
         times["classify"] = time.perf_counter() - t
         t = time.perf_counter()
         out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request)

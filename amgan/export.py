@@ -14,20 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from amgan.pretrained import Pretrained, export_pretrained
-
-
-def _editor(p: Pretrained):
-    from amgan.attributes import Schema
-    from amgan.editor import Editor
-    from amgan.nets.generator import Generator
-    from amgan.pretrained import build_classifier
-
-    G = Generator(**p.model["generator"])
-    G.load_state_dict(p.weights["G"], strict=True)
-    C = build_classifier(Pretrained("classifier", {"classifier": p.weights["classifier"]}, p.model["classifier"],
-                                    p.image_processor, p.schema))
-    return Editor(G.float(), C, Schema.from_dict(p.schema), p.image_processor, "cpu")
+from amgan.pretrained import Pretrained, build_editor, export_pretrained
 
 
 @torch.no_grad()
@@ -41,7 +28,7 @@ def export_editor(src, dst, check_data=None, tolerance: float = 1 / 255, n_check
             return report
         from amgan.data.memory import load_memory
 
-        ed32, ed16 = _editor(orig), _editor(out)
+        ed32, ed16 = build_editor(orig, "cpu"), build_editor(out, "cpu")
         data = load_memory(check_data, ed32.size, ("test",), ("shop",), progress=False)
         x, labels = data.batch(torch.arange(min(n_check, len(data))))
         diffs = []

@@ -322,13 +322,12 @@ def load_classifier(path, device=None):
     return (net.to(device) if device is not None else net), p
 
 
-def load_editor(path, device=None):
-    """An :class:`amgan.editor.Editor` from an editor model (folder or legacy file)."""
+def build_editor(p: Pretrained, device=None):
+    """An :class:`amgan.editor.Editor` from a loaded editor model."""
     from amgan.attributes import Schema
     from amgan.editor import Editor
     from amgan.nets.generator import Generator
 
-    p = load_pretrained(path, kind="amgan-editor")
     try:
         G = Generator(**p.model["generator"])
     except TypeError as e:
@@ -336,10 +335,17 @@ def load_editor(path, device=None):
     _load_state(G, p.weights["G"], p)
     C = build_classifier(Pretrained("classifier", {"classifier": p.weights["classifier"]}, p.model["classifier"],
                                     p.image_processor, p.schema, path=p.path))
-    ed = Editor(G.float(), C, Schema.from_dict(p.schema), p.image_processor, device)
-    ed.checkpoint_step = int(p.info.get("step", 0))
+    rp = p.model["classifier"].get("image_processor")
+    ed = Editor(G.float(), C, Schema.from_dict(p.schema), p.image_processor, device,
+                reader_processor=ImageProcessor.from_dict(rp) if rp else None)
+    ed.checkpoint_step = int(p.info.get("step") or 0)
     ed.pretrained = p
     return ed
+
+
+def load_editor(path, device=None):
+    """An :class:`amgan.editor.Editor` from an editor model (folder or legacy file)."""
+    return build_editor(load_pretrained(path, kind="amgan-editor"), device)
 
 
 # ---------------------------------------------------------------- command line
@@ -355,8 +361,28 @@ def convert(src, dst, *, card: dict | None = None, keep: tuple[str, ...] = (), i
     return save_pretrained(dst, p, extra_files=extras)
 
 
+def compose_editor(generator_from, classifier, dst, *, card: dict | None = None) -> Path:
+    """A new editor: the generator of the editor ``generator_from`` with another CAM classifier
+    (e.g. a reader that reads photos) that keeps its own image processor. The two must share
+    the attribute schema; the weights of both are copied unchanged."""
+    ed = load_pretrained(generator_from, kind="amgan-editor")
+    c = load_pretrained(classifier, kind="classifier")
+    if c.schema != ed.schema:
+        raise CheckpointError(f"{classifier} reads another schema than {generator_from}'s generator edits")
+    model = {"generator": ed.model["generator"],
+             "classifier": {**c.model, "image_processor": c.image_processor.to_dict()}}
+    info = {"generator_from": {"path": str(generator_from), "model_id": model_id(generator_from),
+                               "step": ed.info.get("step")},
+            "classifier_from": {"path": str(classifier), "model_id": model_id(classifier)},
+            "metrics": {"classifier": c.info.get("metrics")}}
+    p = Pretrained("amgan-editor", {"G": ed.weights["G"], "classifier": c.weights["classifier"]}, model,
+                   ed.image_processor, ed.schema, info, card or {})
+    return save_pretrained(dst, p)
+
+
 def main(argv=None) -> int:
-    """``python -m amgan.pretrained convert SRC DST [--card CARD.json] [--keep NAME ...]``, or ``card DIR``."""
+    """``python -m amgan.pretrained convert SRC DST [--card CARD.json] [--keep NAME ...]``, ``compose-editor``,
+    or ``card DIR``."""
     import argparse
     import sys
 
@@ -370,6 +396,11 @@ def main(argv=None) -> int:
     c.add_argument("--card", help="JSON file with the model card fields")
     c.add_argument("--keep", nargs="*", default=[], help="files beside SRC to carry into the folder")
     c.add_argument("--info", help="JSON object merged into the config's info (e.g. an updated embedder_id)")
+    ce = sub.add_parser("compose-editor", help="an editor's generator with another CAM classifier")
+    ce.add_argument("--generator-from", required=True, help="the editor whose generator is taken")
+    ce.add_argument("--classifier", required=True, help="the classifier (e.g. a reader) to pair it with")
+    ce.add_argument("--out", required=True)
+    ce.add_argument("--card", help="JSON file with the model card fields")
     k = sub.add_parser("card", help="print the model card of a model folder")
     k.add_argument("folder")
     args = ap.parse_args(argv)
@@ -378,6 +409,10 @@ def main(argv=None) -> int:
             card = json.loads(Path(args.card).read_text()) if args.card else None
             out = convert(args.src, args.dst, card=card, keep=tuple(args.keep),
                           info=json.loads(args.info) if args.info else None)
+            print(json.dumps({"out": str(out), "model_id": model_id(out)}))
+        elif args.cmd == "compose-editor":
+            card = json.loads(Path(args.card).read_text()) if args.card else None
+            out = compose_editor(args.generator_from, args.classifier, args.out, card=card)
             print(json.dumps({"out": str(out), "model_id": model_id(out)}))
         else:
             print(render_card(load_pretrained(args.folder)), end="")

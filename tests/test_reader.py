@@ -51,3 +51,26 @@ def test_reader_config_errors_name_the_key(override, needle):
 
     with pytest.raises(ConfigError, match=needle):
         load_reader_config("configs/reader_test_tiny.yaml", [override])
+
+
+def test_composed_editor_reads_with_the_reader_at_its_own_size(synth_tiny, tiny_editor_path, tmp_path):
+    from PIL import Image
+
+    from amgan.editor import Editor
+    from amgan.pretrained import compose_editor, load_classifier
+
+    cfg = load_reader_config("configs/reader_test_tiny.yaml", [f"data.roots=[{synth_tiny}]", "data.size=48"])
+    train_reader(cfg, tmp_path / "reader", progress=False)
+    compose_editor(tiny_editor_path, tmp_path / "reader", tmp_path / "editor")
+    ed = Editor.from_checkpoint(tmp_path / "editor", device="cpu")
+    assert ed.size == 32 and ed.reader_processor.size == 48
+    photo = Image.open(next((synth_tiny / "images").glob("*_street0.png"))).resize((70, 50))
+    res = ed.edit(photo, "make it red")
+    assert res.image.size == (70, 50) and res.cam.size == (70, 50)
+    # the editor's reading is the reader's own reading of the photo at the reader's size
+    net, p = load_classifier(tmp_path / "reader")
+    with torch.no_grad():
+        own = [int(lg.argmax(1)) for lg in net(p.image_processor.preprocess(photo).tensor)]
+    want = ed.schema.decode(own)
+    assert res.source_attributes == want
+    assert {g: max(v, key=v.get) for g, v in ed.predict(photo).items()} == want
