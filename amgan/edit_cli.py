@@ -54,6 +54,15 @@ def device_or_error(device):
     return device
 
 
+def _check_parents(path: Path, flag: str) -> None:
+    """The nearest existing folder above ``path`` must be a folder (not a file), so the output can be made."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{flag} {path}: {parent} is a file, not a folder")
+            return
+
+
 def _save(path: Path, image, fmt: str) -> None:
     atomic_save_image(path, image.convert("RGB") if fmt == "JPEG" else image, format=fmt)
 
@@ -70,12 +79,18 @@ def run_edit(args) -> int:
     region = None if args.region == "whole" else args.region
     out = Path(args.out)
     if args.image:
-        if out.is_dir():
-            raise UserError(f"--out {out} is a folder; give the output image's file name, e.g. {out}/edit.png")
+        for flag, path in (("--out", out), ("--mask-out", args.mask_out)):
+            if path and Path(path).is_dir():
+                raise UserError(f"{flag} {path} is a folder; give the output image's file name, "
+                                f"e.g. {Path(path) / 'edit.png'}")
+            if path:
+                _check_parents(Path(path), flag)
         fmt = image_format(out)
         mask_fmt = image_format(args.mask_out) if args.mask_out else None
     elif out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder (a manifest batch writes a folder)")
+    else:
+        _check_parents(out, "--out")
     ed = Editor.from_checkpoint(args.checkpoint, device=device_or_error(args.device))
     request = ed.schema.parse_edit(request_text)
     source = ed.schema.parse_values(args.source) or None

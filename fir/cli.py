@@ -36,6 +36,8 @@ def version() -> str:
 
 
 def _threads(n: int) -> None:
+    if n < 0:
+        raise UserError(f"--threads must be >= 0 (0: torch's default), got {n}")
     if n:
         import torch
 
@@ -168,6 +170,8 @@ def _export(args) -> int:
 
 def _index(args) -> int:
     _threads(args.threads)
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     split = None if args.split == "all" else args.split
     view = None if args.view == "all" else args.view
     idx = build_index(args.checkpoint, args.manifest, args.out, split=split, view=view, kind=args.kind,

@@ -545,6 +545,9 @@ def check_save_target(folder: str | os.PathLike) -> None:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise IndexFileError(f"{folder} exists and is not a folder; give a folder for the gallery index")
+    above = next((q for q in folder.parents if q.exists()), None)
+    if above is not None and not above.is_dir():
+        raise IndexFileError(f"cannot make the gallery index folder {folder}: {above} is a file, not a folder")
     if not folder.is_dir():
         return
     other = sorted(p.name for p in folder.iterdir()

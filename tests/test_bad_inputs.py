@@ -177,6 +177,12 @@ CLI_CASES = [
     Cli("edit-out-a-folder", "amgan", _edit(out="{out}"), "is a folder; give the output image's file name"),
     Cli("edit-out-gifx", "amgan", _edit(out="{out}/x.gifx"), "unknown image type '.gifx'"),
     Cli("edit-mask-out-bmp", "amgan", _edit("--mask-out", "{out}/m.bmp"), "unknown image type '.bmp'"),
+    Cli("edit-mask-out-a-folder", "amgan", _edit("--mask-out", "{out}"), "--mask-out {out} is a folder"),
+    Cli("edit-out-under-a-file", "amgan", _edit(out="{img}/edit.png"), "shirt.png is a file, not a folder"),
+    Cli("edit-mask-out-under-a-file", "amgan", _edit("--mask-out", "{img}/m.png"), "is a file, not a folder"),
+    Cli("edit-manifest-out-under-a-file", "amgan", ("edit", "--checkpoint", "{editor}", "--manifest", "{data}",
+                                                    "--out", "{img}/batch", "--edit", "color=red"),
+        "is a file, not a folder"),
     Cli("edit-device-cuda-no-gpu", "amgan", _edit("--device", "cuda"), "no CUDA GPU is available",
         marks=(NO_CUDA,)),
     Cli("edit-device-nonsense", "amgan", _edit("--device", "toaster"), "--device toaster"),
@@ -247,6 +253,11 @@ CLI_CASES = [
                                                "--out", "{out}/idx"), "expected 'fir-embedder'"),
     Cli("index-checkpoint-nan", "fir", ("index", "--checkpoint", "{nan_embedder}", "--manifest", "{data}",
                                         "--out", "{out}/idx"), "NaN or infinite values"),
+    Cli("index-out-under-a-file", "fir", ("index", "--checkpoint", "{embedder}", "--manifest", "{data}",
+                                          "--out", "{img}/idx"), "shirt.png is a file, not a folder"),
+    Cli("index-batch-size-0", "fir", ("index", "--checkpoint", "{embedder}", "--manifest", "{data}",
+                                      "--out", "{out}/idx", "--batch-size", "0"), "--batch-size must be >= 1"),
+    Cli("search-threads-negative", "fir", _search("--threads", "-1"), "--threads must be >= 0"),
     Cli("index-split-unknown", "fir", ("index", "--checkpoint", "{embedder}", "--manifest", "{data}",
                                        "--out", "{out}/idx", "--split", "holdout"), "invalid choice: 'holdout'"),
     # --config a folder
@@ -281,7 +292,8 @@ def test_cli(case: Cli, ctx, tmp_path, capsys):
     assert "Traceback" not in err
     lines = [x for x in err.splitlines() if x.startswith(f"{case.prog}: error:") or " error: " in x]
     assert len(lines) == 1, err[-2000:]
-    assert case.says in lines[0], lines[0][:MAX_LINE]
+    says = case.says.replace("{out}", str(out))
+    assert says in lines[0], lines[0][:MAX_LINE]
     assert len(lines[0]) < MAX_LINE
     assert _snapshot(roots, skip=out) == before  # nothing outside the output folder changed
     assert not _temps(roots)  # no half-written file anywhere
