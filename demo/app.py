@@ -20,24 +20,29 @@ is a file (``gradio_client.handle_file(path)``), scaled to at most 1024 px on it
 before anything else (results come back at that size); ``request`` is an instruction ("make it
 red with long sleeves"), ``group=value`` pairs ("color=red, sleeve=long") or a JSON object
 ('{"color": "red"}'), at most 500 characters; ``region`` is ``whole``, ``sleeves`` or ``torso``;
-``method`` is ``amgan``, ``flam`` or ``both``; ``k`` is a whole number 1..30. Images come back as
-PNG files; a gallery is a list of ``{"image": ..., "caption": "#rank score [✓] attribute values"}``
-(✓: the item has every target attribute of the method that found it); ``info`` is JSON with the
-request, predicted and target attributes, the matches (rank, id, score, product_id, attributes,
-has_target) and the time of each step in ms.
+``method`` is ``amgan``, ``flam`` or ``both``; ``k`` is a whole number 1..30; ``source`` (optional,
+the last parameter, empty = none) is what is known about the photo, ``group=value`` pairs such as
+"sleeve=short, color=blue" for any group (category too): AMGAN and FLAM both start from these
+values instead of their own reading of those groups (the page's "Correct the reading" menus send
+them). Images come back as PNG files; a gallery is a list of ``{"image": ..., "caption": "#rank
+score [✓] attribute values"}`` (✓: the item has every target attribute of the method that found
+it); ``info`` is JSON with the request, the known values (``source``), the values each method
+started from (``amgan_source``, ``flam_source``), the target attributes, the matches (rank, id,
+score, product_id, attributes, has_target) and the time of each step in ms.
 
-- ``/edit(image, request, region) -> (edited, mask_overlay, cam_overlay, info)``
+- ``/edit(image, request, region, source="") -> (edited, mask_overlay, cam_overlay, info)``
 - ``/search(image, k) -> (gallery, info)``: the photo as it is
-- ``/edit_and_search(image, request, region, method, k) -> (edited, mask_overlay, cam_overlay,
-  amgan_gallery, flam_gallery, info)``: AMGAN edits the photo, then FIR searches with the
-  edit (✓ against ``info["target"]``: the CAM classifier's reading plus the request); FLAM
-  edits the photo's FIR feature instead, from its own reading of the photo's attributes
-  (``info["flam_source"]``; ✓ against ``info["flam_target"]``); ``both`` runs the two.
+- ``/edit_and_search(image, request, region, method, k, source="") -> (edited, mask_overlay,
+  cam_overlay, amgan_gallery, flam_gallery, info)``: AMGAN edits the photo, then FIR searches
+  with the edit (✓ against ``info["target"]``: the CAM classifier's reading with the known
+  values, plus the request); FLAM edits the photo's FIR feature instead, from its own reading of
+  the photo's attributes with the known values (``info["flam_source"]``; ✓ against
+  ``info["flam_target"]``); ``both`` runs the two.
 
-Mistakes (no image, not an image, too small, unknown attribute or value, nothing requested, a
-bad k, a region with a sleeve edit, FLAM or search not loaded) come back as ``gr.Error``
-messages (``AppError`` in gradio_client), the user's own text cut to 80 characters. Anything
-else is a bug: the message says "Internal error ... see the server log" and the server logs
+Mistakes (no image, not an image, too small, unknown attribute or value in the request or the
+known values, nothing requested, a bad k, a region with a sleeve edit, FLAM or search not loaded)
+come back as ``gr.Error`` messages (``AppError`` in gradio_client), the user's own text cut to 80
+characters. Anything else is a bug: the message says "Internal error ... see the server log" and the server logs
 the traceback. Two model steps run at a time; 16 more wait; beyond that a request gets the
 queue-full answer (``QueueError`` in gradio_client; "This application is currently busy. Please
 try again." in the page).

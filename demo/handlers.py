@@ -27,7 +27,7 @@ from amgan.errors import ImageError, RequestError, UserError
 from amgan.image import MAX_PIXELS, MIN_SIDE, to_rgb
 from demo import render
 
-__all__ = ["DemoLogic", "load_photo", "check_k", "page_errors", "page_message", "K_MAX", "WORK_SIDE"]
+__all__ = ["DemoLogic", "load_photo", "check_k", "page_errors", "page_message", "K_MAX", "WORK_SIDE", "AS_READ"]
 
 log = logging.getLogger("demo")
 
@@ -37,6 +37,7 @@ MAX_REQUEST = 500  # characters of a request
 MAX_ECHO = 80  # characters of the user's own text repeated in a message
 REGIONS = ("whole", "sleeves", "torso")
 METHODS = ("amgan", "flam", "both")
+AS_READ = "as read"  # a correction menu's "no correction": the models' own reading of that group
 NO_IMAGE = "No image: upload a photo of a garment or pick one of the examples first."
 INTERNAL = "Internal error: the demo failed on this request (a bug, not your mistake); see the server log."
 
@@ -206,6 +207,32 @@ class DemoLogic:
         req = self.pipeline.parse(text if text is not None else "")
         return {g: req[g] for g in self.schema.names if g in req}
 
+    def parse_source(self, source) -> dict:
+        """The values a person knows about the photo, ``"sleeve=short, color=blue"`` (empty: none)
+        -> validated {group: value} in schema order (:meth:`amgan.attributes.Schema.parse_values`,
+        as the command lines' ``--source``); any group, category included. Both AMGAN and FLAM
+        start from these values instead of their own reading of those groups."""
+        if source is None or (isinstance(source, str) and not source.strip()):
+            return {}
+        if not isinstance(source, str):
+            raise RequestError(f"The known values (source) must be text such as 'sleeve=short, color=blue', "
+                               f"got {type(source).__name__}.")
+        text = source.strip()
+        if len(text) > MAX_REQUEST:
+            raise RequestError(f"The known values (source) are {len(text)} characters long; at most {MAX_REQUEST} "
+                               "are accepted (e.g. 'sleeve=short, color=blue').")
+        try:
+            known = self.schema.parse_values(text)
+        except UserError as e:
+            raise RequestError(f"Known values (source): {e}") from None
+        return {g: known[g] for g in self.schema.names if g in known}
+
+    def corrections(self, choices) -> dict:
+        """The page's correction menus (one per group, schema order; :data:`AS_READ` = no
+        correction) -> {group: value}."""
+        return self.schema.validate_values({g: v for g, v in zip(self.schema.names, choices)
+                                            if v and v != AS_READ})
+
     def check_edit(self, request, region) -> tuple[dict, str]:
         req, region = self.parse_request(request), check_region(region)
         if region != "whole" and "sleeve" in req:
@@ -235,28 +262,49 @@ class DemoLogic:
     # ---- UI-only actions
     @page_errors
     def analyse(self, image):
-        """New photo -> (predicted-attributes table, one preset per menu)."""
+        """New photo -> [predicted-attributes table, one preset per edit menu, the classifier's values
+        {group: value}, every correction menu back to :data:`AS_READ`]."""
+        reset = [gr.update(value=AS_READ) for _ in self.schema.groups]
         if image is None:
-            return [[]] + [gr.update() for _ in self.schema.manipulable]
+            return [[]] + [gr.update() for _ in self.schema.manipulable] + [{}] + reset
         read = self.pipeline.read(load_photo(image))  # the CAM classifier's and FLAM's readings
         probs = read["classifier"]
+        values = {g: max(p, key=p.get) for g, p in probs.items()}
         flam = {g: f"{max(p, key=p.get)} {max(p.values()):.0%}" for g, p in read.get("flam", {}).items()}
         table = render.attribute_table(self.schema, probs, flam)
-        return [table] + [gr.update(value=max(probs[g.name], key=probs[g.name].get)) for g in self.schema.manipulable]
+        return [table] + [gr.update(value=values[g.name]) for g in self.schema.manipulable] + [values] + reset
+
+    @staticmethod
+    def menu_after_correction(group: str, choice, values: dict):
+        """A correction menu changed -> the edit menu of that group shows the corrected value (or,
+        back at :data:`AS_READ`, the classifier's value), so only real changes are requested."""
+        value = (values or {}).get(group) if choice in (None, "", AS_READ) else choice
+        return gr.update(value=value) if value else gr.update()
 
     @page_errors
-    def compose_request(self, image, instruction, *menu_values) -> str:
-        """The instruction when given, else the menu values that differ from the prediction -> 'g=v, ...'."""
+    def compose_request(self, image, instruction, *menu_values, source=None) -> str:
+        """The instruction when given, else the menu values that differ from the photo's values (the
+        prediction with the known values ``source`` put in) -> 'g=v, ...'."""
         if isinstance(instruction, str) and instruction.strip():
             request = self.parse_request(instruction)
         else:
             values, _ = self.predicted(load_photo(image))
+            values.update(source or {})
             request = {g.name: v for g, v in zip(self.schema.manipulable, menu_values) if v and v != values[g.name]}
             if not request:
-                raise RequestError("Nothing requested: every menu still shows the predicted value. Choose another "
-                                   "value in a menu or type an instruction such as 'make it red with long sleeves'.")
+                raise RequestError("Nothing requested: every menu still shows the photo's value (as read, or as "
+                                   "you corrected it). Choose another value in a menu or type an instruction such "
+                                   "as 'make it red with long sleeves'.")
             request = self.parse_request(request)
         return render.request_text(request)
+
+    @page_errors
+    def compose(self, image, instruction, *choices) -> tuple[str, str]:
+        """The page's step before an edit: (edit menus, then correction menus) -> ("Request sent",
+        "Known values sent"), both 'g=v, ...'."""
+        n = len(self.schema.manipulable)
+        source = self.corrections(choices[n:])
+        return self.compose_request(image, instruction, *choices[:n], source=source), render.request_text(source)
 
     @page_errors
     def baseline(self, image, k):
@@ -267,14 +315,16 @@ class DemoLogic:
 
     # ---- named endpoints
     @page_errors
-    def edit(self, image, request, region):
-        """/edit(image, request, region) -> (edited, mask overlay, cam overlay, info)."""
+    def edit(self, image, request, region, source=""):
+        """/edit(image, request, region, source) -> (edited, mask overlay, cam overlay, info).
+        ``source``: values known about the photo ("sleeve=short"), put in the classifier's reading."""
         t0 = time.perf_counter()
         photo = load_photo(image)
         req, region = self.check_edit(request, region)
-        res = self.pipeline.edit(photo, req, region=region)
-        info = {"request": req, "region": res.region, "predicted": res.source_attributes,
-                "target": res.target_attributes, "size": list(photo.size),
+        known = self.parse_source(source)
+        res = self.pipeline.edit(photo, req, region=region, source=known or None)
+        info = {"request": req, "region": res.region, "source": known, "amgan_source": res.source_attributes,
+                "predicted": res.source_attributes, "target": res.target_attributes, "size": list(photo.size),
                 "timings_ms": {"edit": render.ms(res.timings),
                                "total": round((time.perf_counter() - t0) * 1000, 1)}}
         return (*self._images(photo, res), info)
@@ -285,13 +335,17 @@ class DemoLogic:
         return self._search(image, k)
 
     @page_errors
-    def edit_and_search(self, image, request, region, method, k):
-        """/edit_and_search(image, request, region, method, k)
+    def edit_and_search(self, image, request, region, method, k, source=""):
+        """/edit_and_search(image, request, region, method, k, source)
         -> (edited, mask overlay, cam overlay, AMGAN gallery, FLAM gallery, info).
 
+        ``source``: values known about the photo ("sleeve=short, color=blue"; empty: none); both
+        methods start from them instead of their own reading of those groups (``info["source"]``;
+        what each started from: ``info["amgan_source"]``, ``info["flam_source"]``).
         A match's ✓ is judged against the target of the method that found it: AMGAN's is the CAM
-        classifier's reading plus the request (``info["target"]``), FLAM's is FLAM's own reading
-        plus the request (``info["flam_target"]``), the attributes it searched for.
+        classifier's reading with the known values, plus the request (``info["target"]``), FLAM's
+        is FLAM's own reading with the known values, plus the request (``info["flam_target"]``),
+        the attributes it searched for.
         """
         t0 = time.perf_counter()
         k, method = check_k(k), check_method(method)
@@ -300,21 +354,24 @@ class DemoLogic:
             raise RequestError(f"FLAM is off: {self.flam_off}. Choose the method 'amgan'.")
         photo = load_photo(image)
         req, region = self.check_edit(request, region)
-        info: dict = {"request": req, "region": region, "method": method, "k": k, "notes": []}
+        known = self.parse_source(source)
+        info: dict = {"request": req, "region": region, "method": method, "k": k, "source": known, "notes": []}
         times: dict = {}
         images, amgan_gallery, flam_gallery = [None, None, None], [], []
         if method == "flam":  # the classifier's reading, for the JSON (FLAM starts from its own)
             t = time.perf_counter()
-            source, _ = self.predicted(photo)
+            read, _ = self.predicted(photo)
             times["predict"] = round((time.perf_counter() - t) * 1000, 1)
-            info.update(predicted=source, target={**source, **req})
-        out = self.pipeline.run(photo, req, method=method, region=None if method == "flam" else region, k=k)
+            read.update(known)
+            info.update(predicted=read, target={**read, **req})
+        out = self.pipeline.run(photo, req, method=method, region=None if method == "flam" else region,
+                                source=known or None, k=k)
         if "amgan" in out.results:
             r = out.results["amgan"]
             images = self._images(photo, r.edit)
             times["edit"] = render.ms(r.edit.timings)
             times["search"] = render.ms({s: v for s, v in r.timings.items() if s != "edit"})
-            info.update(predicted=r.source, target=r.target)
+            info.update(amgan_source=r.source, predicted=r.source, target=r.target)
             amgan_gallery, info["amgan"] = render.gallery_and_matches(r.hits, self.schema, self.store, r.matches)
         if "flam" in out.results:
             # FLAM reads the source attributes off the search feature itself (its embedders saw street

@@ -9,10 +9,12 @@ full! Please try again.`` in gradio_client). Gradio's cache of served files is p
 """
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 
 from amgan.errors import UserError
-from demo.handlers import K_MAX, WORK_SIDE, DemoLogic, check_k, load_photo, not_an_image, shown
+from demo.handlers import AS_READ, K_MAX, WORK_SIDE, DemoLogic, check_k, load_photo, not_an_image, shown
 from demo.render import timings_markdown
 
 __all__ = ["build_demo", "launch_demo", "PhotoInput", "MatchCount", "CSS", "QUEUE_SIZE", "DELETE_CACHE"]
@@ -85,11 +87,12 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
     has_search, has_flam = retriever is not None, logic.has_flam
     with gr.Blocks(title="AMGAN + FIR: this, but red", analytics_enabled=False, delete_cache=delete_cache) as demo:
         gr.Markdown("## This, but red: attribute editing with AMGAN, catalogue search with FIR and FLAM\n"
-                    "Upload a garment photo or pick an example, choose what to change (menus or an instruction), "
-                    "then **Edit and search**. AMGAN edits the photo and the edit is searched in the catalogue; "
-                    "FLAM edits the photo's search feature instead. "
-                    "✓ in a caption: the item has every target attribute (the method's reading of the photo "
-                    f"plus the request). Photos are worked on at most {WORK_SIDE} px on their longest side.")
+                    "Upload a garment photo or pick an example, correct the reading where a model misread it, "
+                    "choose what to change (menus or an instruction), then **Edit and search**. AMGAN edits the "
+                    "photo and the edit is searched in the catalogue; FLAM edits the photo's search feature instead. "
+                    "✓ in a caption: the item has every target attribute (the method's reading of the photo, "
+                    f"with your corrections, plus the request). Photos are worked on at most {WORK_SIDE} px on "
+                    "their longest side.")
         for line in notes:
             gr.Markdown(f"**Note:** {line}", elem_classes="note")
         with gr.Row(equal_height=False):
@@ -103,6 +106,17 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
                 predicted = gr.Dataframe(headers=["attribute", "predicted", "runner-up", "FLAM reads"],
                                          column_widths=["22%", "26%", "26%", "26%"], wrap=True,
                                          label="Predicted attributes", interactive=False, elem_id="predicted")
+                reading = gr.State({})  # the classifier's values {group: value} of the photo shown
+                # one correction menu per group: "as read" (no correction) or the value the photo really has;
+                # AMGAN and FLAM both start from a corrected value instead of their own reading
+                corrections = []
+                with gr.Accordion("Correct the reading: what the photo really is (AMGAN and FLAM start from it)",
+                                  open=True, elem_id="corrections"):
+                    for i in range(0, len(schema.groups), 3):
+                        with gr.Row():
+                            corrections += [gr.Dropdown([AS_READ, *g.values], value=AS_READ, label=f"{g.name} is",
+                                                        elem_id=f"correct-{g.name}", min_width=100)
+                                            for g in schema.groups[i:i + 3]]
                 instruction = gr.Textbox(label="Instruction (wins over the menus when filled)",
                                          placeholder="make it red with long sleeves", elem_id="instruction")
                 menus = []
@@ -121,6 +135,8 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
                     search_plain = gr.Button("Search the photo as is", elem_id="search-plain", size="sm",
                                              interactive=has_search)
                 request_box = gr.Textbox(label="Request sent", interactive=False, elem_id="request")
+                source_box = gr.Textbox("", label="Known values sent (your corrections)", interactive=False,
+                                        elem_id="source")
         with gr.Row():
             shown_image = dict(format="png", interactive=False, height=260, buttons=["download", "fullscreen"],
                                elem_classes="pixelated")
@@ -136,16 +152,20 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
         with gr.Accordion("Details (JSON: request, attributes, matches, timings)", open=False):
             info = gr.JSON(label="info", elem_id="info")
 
-        results = [edited, mask, cam, gal_amgan, gal_flam, gal_plain, info, timings, request_box]
-        cleared = [None, None, None, [], [], [], None, "", ""]
+        results = [edited, mask, cam, gal_amgan, gal_flam, gal_plain, info, timings, request_box, source_box]
+        cleared = [None, None, None, [], [], [], None, "", "", ""]
         private = dict(api_visibility="private")
         models = dict(concurrency_id=MODELS, concurrency_limit=concurrency)
         light = dict(concurrency_limit=None, **private)  # no network: never waits for a model slot
 
-        image.change(lambda im: [*logic.analyse(im), *cleared], image, [predicted, *menus, *results],
-                     **models, **private)
-        compose = dict(fn=logic.compose_request, inputs=[image, instruction, *menus], outputs=request_box,
-                       **models, **private)
+        # a new photo: its reading, the edit menus preset to it, every correction back to "as read"
+        image.change(lambda im: [*logic.analyse(im), *cleared], image,
+                     [predicted, *menus, reading, *corrections, *results], **models, **private)
+        for g, menu in zip(schema.manipulable, menus):  # a correction moves that group's edit menu with it
+            box = corrections[schema.names.index(g.name)]
+            box.input(functools.partial(logic.menu_after_correction, g.name), [box, reading], menu, **light)
+        compose = dict(fn=logic.compose, inputs=[image, instruction, *menus, *corrections],
+                       outputs=[request_box, source_box], **models, **private)
         show_time = dict(fn=timings_markdown, inputs=info, outputs=timings, **light)
 
         def clear_results():
@@ -153,11 +173,11 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
 
         # every action: clear all results, then fill what it computes
         gr.on([go.click, instruction.submit], clear_results, None, results, **light).success(**compose).success(
-            logic.edit_and_search, [image, request_box, region, method, k_slider],
+            logic.edit_and_search, [image, request_box, region, method, k_slider, source_box],
             [edited, mask, cam, gal_amgan, gal_flam, info], api_name="edit_and_search", **models).success(
             **show_time).success(logic.baseline, [image, k_slider], gal_plain, **models, **private)
         edit_only.click(clear_results, None, results, **light).success(**compose).success(
-            logic.edit, [image, request_box, region], [edited, mask, cam, info], api_name="edit",
+            logic.edit, [image, request_box, region, source_box], [edited, mask, cam, info], api_name="edit",
             **models).success(**show_time)
         search_plain.click(clear_results, None, results, **light).success(
             logic.search, [image, k_slider], [gal_plain, info], api_name="search", **models).success(**show_time)

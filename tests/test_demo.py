@@ -52,7 +52,12 @@ def test_named_endpoints_and_nothing_else(client):
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert set(api) == {"/edit", "/search", "/edit_and_search"}
     assert [p["parameter_name"] for p in api["/edit_and_search"]["parameters"]] == [
-        "image", "request", "region", "method", "k"]
+        "image", "request", "region", "method", "k", "source"]
+    assert [p["parameter_name"] for p in api["/edit"]["parameters"]] == ["image", "request", "region", "source"]
+    assert [p["parameter_name"] for p in api["/search"]["parameters"]] == ["image", "k"]
+    for name in ("/edit", "/edit_and_search"):  # the known values are optional: empty = none
+        src = api[name]["parameters"][-1]
+        assert src["parameter_has_default"] and src["parameter_default"] == ""
     assert len(api["/edit_and_search"]["returns"]) == 6 and len(api["/search"]["returns"]) == 2
 
 
@@ -110,6 +115,58 @@ def test_edit_and_search_amgan(client, demo_server, test_images):
     assert set(info["timings_ms"]) == {"edit", "search", "total"}
 
 
+def _readings(demo_server, path) -> tuple[dict, dict]:
+    """(the values AMGAN's edit starts from: the CAM classifier's reading, FLAM's own reading) of the
+    photo at ``path``."""
+    ed, r = demo_server["editor"], demo_server["retriever"]
+    return (ed.edit(Image.open(path), {"color": "red"}).source_attributes,
+            r.flam_search(Image.open(path), {"color": "red"}, k=1).source)
+
+
+def test_known_values_replace_each_methods_reading(client, demo_server, test_images):
+    """source="sleeve=short": AMGAN and FLAM both start from sleeve=short (on a photo where at least
+    one of them reads another sleeve), and what they compute is the pipeline's with that source."""
+    ed, r = demo_server["editor"], demo_server["retriever"]
+    readings = {p: _readings(demo_server, p) for p in test_images}
+    # a photo where the models do not both read short sleeves already: both misreading it, if there is one
+    path = min(test_images, key=lambda p: [readings[p][0]["sleeve"] == "short", readings[p][1]["sleeve"] == "short"])
+    pred, flam_read = readings[path]
+    assert (pred["sleeve"], flam_read["sleeve"]) != ("short", "short")
+    f = gradio_client.handle_file(path)
+
+    *_, plain = client.predict(f, "color=red", "whole", "both", 3, api_name="/edit_and_search")  # no source
+    assert plain["source"] == {} and plain["amgan_source"] == pred and plain["flam_source"] == flam_read
+    assert plain["amgan_source"]["sleeve"] != "short" or plain["flam_source"]["sleeve"] != "short"
+
+    edited, _, _, g_amgan, g_flam, info = client.predict(f, "color=red", "whole", "both", 3, "sleeve=short",
+                                                         api_name="/edit_and_search")
+    assert info["source"] == {"sleeve": "short"}
+    assert info["amgan_source"] == {**pred, "sleeve": "short"} == info["predicted"]
+    assert info["flam_source"] == {**flam_read, "sleeve": "short"}
+    assert info["target"] == {**pred, "sleeve": "short", "color": "red"}
+    assert info["flam_target"] == {**flam_read, "sleeve": "short", "color": "red"}
+    ref = ed.edit(Image.open(path), {"color": "red"}, source={"sleeve": "short"})
+    assert np.abs(_png(edited) - np.asarray(ref.image).astype(int)).max() <= 1
+    assert _gallery_ids(g_amgan, info["amgan"]) == [h.id for h in r.search(ref.image, 3).hits]
+    flam = r.flam_search(Image.open(path), {"color": "red"}, source={"sleeve": "short"}, k=3)
+    assert _gallery_ids(g_flam, info["flam"]) == [h.id for h in flam.hits]
+
+    # FLAM alone, user spellings and several groups (category too, which no request can change)
+    *_, info = client.predict(f, "make it blue", "whole", "flam", 3, " Sleeves = Short , category=dress ",
+                              api_name="/edit_and_search")
+    assert info["source"] == {"category": "dress", "sleeve": "short"}
+    assert info["flam_source"] == {**flam_read, "category": "dress", "sleeve": "short"}
+    assert info["predicted"]["category"] == "dress" and info["predicted"]["sleeve"] == "short"  # for the record
+
+    # /edit: the editor starts from the known values
+    edited, _, _, info = client.predict(f, "color=red", "whole", "sleeve=short", api_name="/edit")
+    assert info["source"] == {"sleeve": "short"} and info["amgan_source"] == {**pred, "sleeve": "short"}
+    assert info["target"] == {**pred, "sleeve": "short", "color": "red"}
+    assert np.abs(_png(edited) - np.asarray(ref.image).astype(int)).max() <= 1
+    *_, info = client.predict(f, "color=red", "whole", api_name="/edit")  # without: the classifier's reading
+    assert info["source"] == {} and info["amgan_source"] == pred
+
+
 K_MESSAGE = "k must be a whole number from 1 to 30"
 BAD_CALLS = [
     ("/edit", (None, "color=red", "whole"), "No image"),
@@ -125,6 +182,15 @@ BAD_CALLS = [
     ("/search", ("TINY", 3), "at least 16 pixels"),
     ("/edit_and_search", ("IMG", "color=red", "whole", "telepathy", 3), "not in the list of choices"),
     ("/edit_and_search", ("IMG", "sleeve=short", "torso", "both", 3), "cannot change the sleeve length"),
+    # known values (source): the demo's own message around the schema's, which names the valid ones
+    ("/edit", ("IMG", "color=red", "whole", "sleeve=medium"),
+     "Known values (source): unknown value 'medium' for group 'sleeve'; valid values: sleeveless, short, long"),
+    ("/edit_and_search", ("IMG", "color=red", "whole", "both", 3, "shade=red"),
+     "Known values (source): unknown attribute group 'shade'; valid groups: category, color, pattern"),
+    ("/edit_and_search", ("IMG", "color=red", "whole", "amgan", 3, "sleeve=medium"), "valid values: sleeveless"),
+    ("/edit_and_search", ("IMG", "color=red", "whole", "flam", 3, "short sleeves"), "expected group=value, e.g. sleeve=short"),
+    ("/edit", ("IMG", "color=red", "whole", "sleeve=short, sleeves=long"), "group 'sleeve' is given twice"),
+    ("/edit", ("IMG", "color=red", "whole", "sleeve=" + "x" * 600), "at most 500 are accepted"),
     # k of a wrong type or out of range: the demo's own message, for both endpoints that take k
     *[("/search", ("IMG", k), K_MESSAGE) for k in (None, "abc", 0, 31, 2.5)],
     *[("/edit_and_search", ("IMG", "color=red", "whole", "amgan", k), K_MESSAGE) for k in (None, "abc", 0, 31, 2.5)],
@@ -192,6 +258,9 @@ def test_flam_matches_are_judged_against_flams_own_reading():
 
     class Retriever:
         flam, model_id = Flam(), None
+
+        def _check_k(self, k):  # EditAndSearch.run checks k with the retriever before any model runs
+            return k
 
         def flam_search(self, image, request, source=None, k=10):
             items = [{"attributes": {**flam_reads, "sleeve": "long"}, "path": "", "product_id": 1},
@@ -278,7 +347,7 @@ def test_compose_request_from_menus_and_instruction(demo_server, test_images):
     """The UI step before /edit_and_search: the instruction wins; else the menus that differ."""
     import gradio as gr
 
-    from demo.handlers import DemoLogic
+    from demo.handlers import AS_READ, DemoLogic
 
     logic = DemoLogic(demo_server["editor"], demo_server["retriever"])
     groups = [g.name for g in logic.schema.manipulable]
@@ -293,7 +362,26 @@ def test_compose_request_from_menus_and_instruction(demo_server, test_images):
         "pattern=dotted, sleeve=long"
     with pytest.raises(gr.Error, match="No image"):
         logic.compose_request(None, "", *menus)
-    table, *presets = logic.analyse(test_images[0])
+    # corrections: the menus are compared with the photo's values as corrected; the source is sent as text
+    corrections = [AS_READ] * len(logic.schema.names)
+    corrections[logic.schema.names.index("color")] = other
+    menus[groups.index("color")] = other
+    with pytest.raises(gr.Error, match="Nothing requested"):  # corrected to `other`, and the menu says `other`
+        logic.compose(test_images[0], "", *menus, *corrections)
+    menus[groups.index("color")] = pred["color"]  # corrected to `other`: the menu at the reading is a request
+    corrections[logic.schema.names.index("category")] = "dress"
+    assert logic.compose(test_images[0], "", *menus, *corrections) == (f"color={pred['color']}",
+                                                                        f"category=dress, color={other}")
+    assert logic.compose(test_images[0], "make it dotted", *menus, *[AS_READ] * len(corrections)) == \
+        ("pattern=dotted", "")
+    # a correction moves its group's edit menu; back at "as read", the menu shows the reading again
+    assert logic.menu_after_correction("sleeve", "short", pred)["value"] == "short"
+    assert logic.menu_after_correction("sleeve", AS_READ, pred)["value"] == pred["sleeve"]
+    assert logic.parse_source("") == {} and logic.parse_source("neck=collar,colour=Grey") == {
+        "color": "gray", "neckline": "collar"}
+    table, *rest = logic.analyse(test_images[0])
+    presets, values, resets = rest[:len(groups)], rest[len(groups)], rest[len(groups) + 1:]
+    assert values == pred and [u["value"] for u in resets] == [AS_READ] * len(logic.schema.names)
     assert [row[1].split()[0] for row in table] == [pred[g.name] for g in logic.schema.groups]
     fl = demo_server["retriever"].flam  # the last column: FLAM's reading of the search feature
     flam_pred = fl.schema.decode(fl.predict_labels(demo_server["retriever"].embed(Image.open(test_images[0]))[None])[0])

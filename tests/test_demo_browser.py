@@ -5,6 +5,7 @@
 screenshot on the shipped models (see tests/screenshot.py)."""
 import io
 import os
+import re
 
 import numpy as np
 import pytest
@@ -101,6 +102,57 @@ def test_upload_choose_a_colour_edit_and_search(page, demo_server, photo, tmp_pa
     shot = tmp_path / "demo.png"
     page.screenshot(path=str(shot), full_page=True)
     assert Image.open(shot).size[0] == 1440 and shot.stat().st_size > 20_000
+
+
+def _choose_correction(page, group: str, value: str):
+    page.locator(f"#correct-{group} input").click()
+    page.get_by_role("option", name=value, exact=True).click()
+
+
+def _json_object(text: str, key: str) -> dict:
+    """The flat object under ``key`` in the page's JSON view (its text, whitespace normalised)."""
+    m = re.search(r'"%s" : \{([^{}]*)\}' % key, text)
+    assert m, f"no {key} in {text[:500]}"
+    return dict(re.findall(r'"(\w+)" : "([^"]*)"', m[1]))
+
+
+def test_correct_the_reading_then_edit_and_search(page, demo_server, photo):
+    """A correction (a value that neither model reads) is sent as the known values: the result JSON shows
+    AMGAN and FLAM both starting from it; the edit menu of its group follows it; a new photo resets it."""
+    ed, r = demo_server["editor"], demo_server["retriever"]
+    amgan_read = ed.edit(Image.open(photo), {"color": "red"}).source_attributes
+    flam_read = r.flam_search(Image.open(photo), {"color": "red"}, k=1).source
+    candidates = [("sleeve", "short"), *((g.name, v) for g in ed.schema.manipulable if g.name != "color"
+                                         for v in g.values)]
+    group, value = next((g, v) for g, v in candidates if v not in (amgan_read[g], flam_read[g]))
+    pred = _predicted(ed, photo)
+    page.locator("#photo input[type=file]").set_input_files(photo)
+    expect(page.locator("#menu-color input")).to_have_value(pred["color"])
+    for g in ed.schema.names:  # one correction menu per group, category included, all "as read"
+        expect(page.locator(f"#correct-{g} input")).to_have_value("as read")
+    _choose_correction(page, group, value)
+    expect(page.locator(f"#menu-{group} input")).to_have_value(value)  # the edit menu follows the correction
+    color = next(c for c in ("red", "blue", "green") if c != pred["color"])
+    _choose(page, "color", color)
+    page.locator("#go").click()
+
+    expect(page.locator("#request textarea, #request input").first).to_have_value(f"color={color}")
+    expect(page.locator("#source textarea, #source input").first).to_have_value(f"{group}={value}")
+    expect(page.locator("#gallery-flam .thumbnail-item")).to_have_count(8)
+    page.get_by_text("Details (JSON").click()
+    expect(page.locator("#info")).to_contain_text("flam_target")
+    text = " ".join(page.locator("#info").inner_text().split())
+    assert _json_object(text, "source") == {group: value}
+    assert _json_object(text, "amgan_source") == {**amgan_read, group: value}
+    assert _json_object(text, "flam_source") == {**flam_read, group: value}
+    assert _json_object(text, "flam_target") == {**flam_read, group: value, "color": color}
+
+    # a new photo: every correction back to "as read"
+    page.locator("#examples button").first.click()
+    expect(page.locator("#request textarea, #request input").first).to_have_value("")
+    for g in ed.schema.names:
+        expect(page.locator(f"#correct-{g} input")).to_have_value("as read")
+    expect(page.locator("#source textarea, #source input").first).to_have_value("")
 
 
 def test_example_instruction_and_a_mistake(page, demo_server):
