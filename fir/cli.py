@@ -148,6 +148,12 @@ def _evaluate(args) -> int:
     return eval_main(argv + (["--no-progress"] if args.no_progress else []))
 
 
+def _evaluate_photos(args) -> int:
+    from fir.evaluate_photos import run
+
+    return run(args)
+
+
 def _export(args) -> int:
     from fir.model import export_embedder
 
@@ -263,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(fn=_evaluate)
+
+    s = sub.add_parser("evaluate-photos", help="how well each model reads real photos (accuracy with intervals)",
+                       formatter_class=fmt)
+    from fir.evaluate_photos import add_arguments as photo_arguments
+
+    photo_arguments(s)
+    s.set_defaults(fn=_evaluate_photos)
 
     s = sub.add_parser("export", help="ship an embedder: a model folder with fp16 weights, checked against fp32",
                        formatter_class=fmt)

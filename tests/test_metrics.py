@@ -197,3 +197,19 @@ def test_ssim_matches_skimage_and_batches():
     assert ssim(a[0], a[0]) == pytest.approx(1.0) and got[0] < 0.99
     with pytest.raises(ValueError, match="7x7"):
         ssim(a[:, :5, :5], b[:, :5, :5])
+
+
+def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_n():
+    from fir.metrics import accuracy_with_ci, bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    small, big = rng.random(30) < 0.7, rng.random(3000) < 0.7
+    lo_s, hi_s = bootstrap_ci(small)
+    lo_b, hi_b = bootstrap_ci(big)
+    assert lo_s <= small.mean() <= hi_s and lo_b <= big.mean() <= hi_b
+    assert (hi_b - lo_b) < (hi_s - lo_s) / 5  # ~1/sqrt(100) of the width
+    assert abs((hi_b - lo_b) - 2 * 1.96 * np.sqrt(0.7 * 0.3 / 3000)) < 0.01  # the normal approximation
+    assert bootstrap_ci(np.ones(10)) == (1.0, 1.0)
+    assert accuracy_with_ci([]) == {"acc": None, "n": 0, "ci95": None}
+    r = accuracy_with_ci([1, 0, 1, 1])
+    assert r["acc"] == 0.75 and r["n"] == 4 and r["ci95"][0] <= 0.75 <= r["ci95"][1]
