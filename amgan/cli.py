@@ -19,6 +19,7 @@ import json
 import sys
 
 from amgan import __version__
+from amgan.config import add_config_arguments
 from amgan.errors import run_cli
 from amgan.training.run import add_run_arguments
 
@@ -163,9 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, fn, help_ in (("train-classifier", _train_classifier, "train the CAM attribute classifier"),
                             ("train", _train, "train AMGAN")):
         s = sub.add_parser(name, help=help_)
-        s.add_argument("--config", required=True)
-        s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
-        s.add_argument("--no-progress", action="store_true", help="no progress bars")
+        add_config_arguments(s)
         if name == "train-classifier":
             s.add_argument("--out", help="checkpoint path (default: classifier.checkpoint of the config)")
             s.add_argument("--seed", type=int, default=0, help="another seed gives an independent evaluator")
@@ -182,10 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train-reader", help="train the attribute reader for photos (frozen trunk, cached maps)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    s.add_argument("--config", required=True, help="reader config, e.g. configs/reader128.yaml")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    add_config_arguments(s, "configs/reader128.yaml")
     s.add_argument("--out", required=True, help="model folder to write")
-    s.add_argument("--no-progress", action="store_true", help="no progress bars")
     s.set_defaults(fn=_train_reader)
 
     s = sub.add_parser("edit", help="edit one image or a manifest of images",

@@ -367,3 +367,11 @@ def save_config(cfg, path: str | Path) -> None:
 
     atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
+
+def add_config_arguments(p, example: str = "") -> None:
+    """``--config``, ``--set KEY=VALUE`` (repeatable) and ``--no-progress`` on an argparse parser:
+    the options every config-driven command shares."""
+    p.add_argument("--config", required=True, help="the YAML config" + (f", e.g. {example}" if example else ""))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (repeatable), e.g. train.steps=100")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")

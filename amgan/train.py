@@ -36,7 +36,7 @@ from amgan import losses
 from amgan.attributes import Schema
 from amgan.checkpoint import load_checkpoint, save_checkpoint, unwrap
 from amgan.conditioning import group_onehot, manip_onehot, random_targets
-from amgan.config import Config, ConfigError, load_config
+from amgan.config import add_config_arguments, Config, ConfigError, load_config
 from amgan.data.memory import MemoryData, load_memory
 from amgan.data.synth_dataset import ensure_data
 from amgan.io import atomic_write_text, save_image_grid
@@ -358,11 +358,9 @@ def _setup_distributed():
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="amgan train", description="train AMGAN")
-    p.add_argument("--config", required=True)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_config_arguments(p, "configs/synth64.yaml")
     add_run_arguments(p)
     p.add_argument("--device", default=None)
-    p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_config(args.config, args.set)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from amgan.checkpoint import load_checkpoint, save_checkpoint
-from amgan.config import load_config, save_config
+from amgan.config import add_config_arguments, load_config, save_config
 from amgan.data.memory import MemoryData, load_memory
 from amgan.data.synth_dataset import ensure_data
 from amgan.nets.classifier import AttributeClassifier
@@ -120,11 +120,9 @@ def load_classifier(path, map_location="cpu") -> tuple[AttributeClassifier, dict
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="amgan train-classifier")
-    p.add_argument("--config", required=True)
-    p.add_argument("--set", action="append", default=[])
+    add_config_arguments(p, "configs/synth64.yaml")
     p.add_argument("--out", help="checkpoint path (default: classifier.checkpoint from the config)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_config(args.config, args.set)

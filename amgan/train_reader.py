@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from amgan.attributes import Schema
-from amgan.config import ConfigError, load_dataclass_config, save_config
+from amgan.config import add_config_arguments, ConfigError, load_dataclass_config, save_config
 from amgan.errors import UserError
 from amgan.image import ImageProcessor
 from amgan.nets.classifier import AttributeClassifier
@@ -277,10 +277,8 @@ def train_reader(cfg: ReaderConfig, out: str | Path, progress: bool = True) -> d
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="amgan train-reader", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--config", required=True, help="a reader config (configs/reader128.yaml)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    add_config_arguments(p, "configs/reader128.yaml")
     p.add_argument("--out", required=True, help="model folder to write (its run files go beside it, NAME.run/)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_reader_config(args.config, args.set)

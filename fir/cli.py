@@ -25,6 +25,7 @@ from pathlib import Path
 
 from amgan.data.manifest import SPLITS
 from amgan import __version__ as _amgan_version
+from amgan.config import add_config_arguments
 from amgan.errors import UserError, run_cli
 from amgan.training.run import add_run_arguments
 
@@ -247,27 +248,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train the embedding network (metric learning on street/shop pairs)",
                        formatter_class=fmt)
-    s.add_argument("--config", required=True, help="FIR config, e.g. configs/fir_synth64.yaml")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    add_config_arguments(s, "configs/fir_synth64.yaml")
     s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    s.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_run_arguments(s)
     s.set_defaults(fn=_train)
 
     s = sub.add_parser("train-flam", help="train FLAM (feature-level attribute manipulation) on frozen FIR features",
                        formatter_class=fmt)
-    s.add_argument("--config", required=True, help="FLAM config, e.g. configs/flam_synth64.yaml")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_config_arguments(s, "configs/flam_synth64.yaml")
     add_run_arguments(s)
     s.set_defaults(fn=_train_flam)
 
     s = sub.add_parser("evaluate", help="retrieval-based evaluation of edits: report.md/html, metrics.json, plots",
                        formatter_class=fmt)
-    s.add_argument("--config", required=True)
+    add_config_arguments(s)
     s.add_argument("--out", required=True, help="report folder")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    s.add_argument("--no-progress", action="store_true")
     s.set_defaults(fn=_evaluate)
 
     s = sub.add_parser("evaluate-photos", help="how well each model reads real photos (accuracy with intervals)",

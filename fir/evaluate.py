@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from amgan.config import build_config, load_dataclass_config, to_plain
+from amgan.config import add_config_arguments, build_config, load_dataclass_config, to_plain
 from amgan.errors import UserError
 
 __all__ = ["EvalConfig", "load_eval_config", "evaluate", "lpips_status", "main"]
@@ -490,10 +490,8 @@ def _latency(pipeline, q: Queries, n: int, schema) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="fir evaluate", description="retrieval-based evaluation of attribute edits")
-    p.add_argument("--config", required=True)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_config_arguments(p, "configs/eval_synth64.yaml")
     p.add_argument("--out", required=True)
-    p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_eval_config(args.config, args.set)

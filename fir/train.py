@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from amgan.checkpoint import save_checkpoint
+from amgan.config import add_config_arguments
 from amgan.errors import UserError
 from amgan.io import atomic_write_text
 from amgan.nets import check_shape
@@ -286,10 +287,8 @@ def train_embedder(cfg: FirConfig, out: str | Path, *, device=None, progress: bo
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="fir train", description="train the FIR embedding network")
-    p.add_argument("--config", required=True)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_config_arguments(p, "configs/fir_synth64.yaml")
     p.add_argument("--device", default=None)
-    p.add_argument("--no-progress", action="store_true")
     add_run_arguments(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from amgan.attributes import Schema
-from amgan.config import ConfigError
+from amgan.config import add_config_arguments, ConfigError
 from amgan.errors import UserError
 from amgan.training import RunError, StatsLog, add_run_arguments, check_run, init_run_folder, report, run_steps
 from fir.flam.calibrate import calibrate_strength, evaluate_flam, single_edit_targets
@@ -231,9 +231,7 @@ def main(argv=None) -> int:
     from fir.config import load_flam_config
 
     p = argparse.ArgumentParser(prog="fir train-flam", description="train FLAM on frozen FIR features")
-    p.add_argument("--config", required=True)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--no-progress", action="store_true")
+    add_config_arguments(p, "configs/flam_synth64.yaml")
     add_run_arguments(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
