@@ -19,7 +19,7 @@ import json
 import sys
 
 from amgan import __version__
-from amgan.config import add_config_arguments
+from amgan.config import add_config_arguments, config_argv
 from amgan.errors import run_cli
 from amgan.training.run import add_run_arguments
 
@@ -65,23 +65,19 @@ def _data_convert(args) -> int:
 def _train_classifier(args) -> int:
     from amgan.train_classifier import main as tc_main
 
-    argv = _passthrough(args) + ["--seed", str(args.seed)] + (["--out", args.out] if args.out else [])
-    return tc_main(argv)
+    return tc_main(config_argv(args, "seed", "out"))
 
 
 def _train(args) -> int:
     from amgan.train import main as train_main
 
-    argv = _passthrough(args) + (["--resume"] if args.resume else []) + \
-        (["--allow-config-change"] if args.allow_config_change else [])
-    return train_main(argv)
+    return train_main(config_argv(args, "resume", "allow-config-change"))
 
 
 def _train_reader(args) -> int:
     from amgan.train_reader import main as reader_main
 
-    argv = ["--config", args.config, "--out", args.out] + [a for s in args.set or [] for a in ("--set", s)]
-    return reader_main(argv + (["--no-progress"] if args.no_progress else []))
+    return reader_main(config_argv(args, "out"))
 
 
 def _edit(args) -> int:
@@ -95,13 +91,6 @@ def _export(args) -> int:
 
     print(json.dumps(export_editor(args.editor, args.out, check_data=args.check_data, tolerance=args.tolerance)))
     return 0
-
-
-def _passthrough(args) -> list[str]:
-    argv = ["--config", args.config]
-    for s in args.set or []:
-        argv += ["--set", s]
-    return argv + (["--no-progress"] if args.no_progress else [])
 
 
 def _data_annotate(args) -> int:

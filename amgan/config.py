@@ -375,3 +375,17 @@ def add_config_arguments(p, example: str = "") -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable), e.g. train.steps=100")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def config_argv(args, *names: str) -> list[str]:
+    """The argv of :func:`add_config_arguments` (and of the named options) rebuilt from parsed
+    ``args``: how a top-level CLI hands a subcommand to its module's ``main(argv)``."""
+    argv = ["--config", args.config] + [a for s in (args.set or []) for a in ("--set", s)]
+    argv += ["--no-progress"] if getattr(args, "no_progress", False) else []
+    for n in names:
+        v = getattr(args, n.replace("-", "_"), None)
+        if v is True:
+            argv.append("--" + n)
+        elif v not in (None, False):
+            argv += ["--" + n, str(v)]
+    return argv

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from amgan.data.manifest import SPLITS
 from amgan import __version__ as _amgan_version
-from amgan.config import add_config_arguments
+from amgan.config import add_config_arguments, config_argv
 from amgan.errors import UserError, run_cli
 from amgan.training.run import add_run_arguments
 
@@ -126,27 +126,19 @@ def format_hits(hits, matches=None) -> str:
 def _train(args) -> int:
     from fir.train import main as train_main
 
-    argv = ["--config", args.config] + [a for s in args.set or [] for a in ("--set", s)]
-    argv += (["--device", args.device] if args.device else []) + (["--no-progress"] if args.no_progress else [])
-    return train_main(argv + _run_flags(args))
-
-
-def _run_flags(args) -> list[str]:
-    return (["--resume"] if args.resume else []) + (["--allow-config-change"] if args.allow_config_change else [])
+    return train_main(config_argv(args, "device", "resume", "allow-config-change"))
 
 
 def _train_flam(args) -> int:
     from fir.flam import main as flam_main
 
-    argv = ["--config", args.config] + [a for s in args.set or [] for a in ("--set", s)]
-    return flam_main(argv + (["--no-progress"] if args.no_progress else []) + _run_flags(args))
+    return flam_main(config_argv(args, "resume", "allow-config-change"))
 
 
 def _evaluate(args) -> int:
     from fir.evaluate import main as eval_main
 
-    argv = ["--config", args.config, "--out", args.out] + [a for s in args.set or [] for a in ("--set", s)]
-    return eval_main(argv + (["--no-progress"] if args.no_progress else []))
+    return eval_main(config_argv(args, "out"))
 
 
 def _evaluate_photos(args) -> int:
