@@ -208,3 +208,11 @@ def test_annotate_bad_folder_is_one_line(tmp_path, capsys):
     assert cli_main(["data", "annotate", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("amgan: error:") and "\n" not in err
+
+
+def test_no_garment_found_means_no_mask_and_unknown_colour():
+    img = np.full((H, W, 3), 128, np.uint8)
+    img[70:90, 50:70] = (200, 30, 40)  # a logo-sized patch: 2% of the frame
+    ann = annotate_photo(img)
+    assert not ann.found and ann.mask_fraction < 0.1 and ann.colour.color is None
+    assert ann.colour.best == "red"  # the reading is kept for annotations.csv

@@ -5,28 +5,37 @@ For every row of ``DIR/manifest.csv``:
 1. **Mask.** A row without a mask gets one from :func:`amgan.data.garment_mask.garment_mask`
    (GrabCut), written to ``DIR/masks/<name>.png`` at the photo's size as a region map:
    0 background, 1 garment (the schema's "torso" region stands for the whole garment:
-   GrabCut does not tell sleeves from torso). A row that already has a mask of its own
-   (SynthFashion's exact region maps) keeps it and its colour is read on it.
-2. **Colour** (:func:`read_colour`), at GrabCut's working size (long side 256 px):
-   the garment pixels less a 2-px rim (edge pixels mix with the floor) are converted to
-   CIELAB (D65); the darkest and brightest :data:`TRIM` of them (by L*) are set aside as
-   shadows, folds and highlights; every remaining pixel is named by its nearest anchor of
-   :data:`PALETTE` (CIEDE2000); the colour is the name most pixels get, and its
-   **confidence** is the fraction of pixels that get it. Below :data:`MIN_CONFIDENCE` the
-   colour is unknown (an empty cell): a garment with two colours in equal parts, a
-   colour between two names (teal-blue, coral), or a mask that took in the floor.
+   GrabCut does not tell sleeves from torso). A mask covering less than
+   :data:`MIN_MASK_FRACTION` of the photo found a print, not the garment: no mask is
+   written (an empty cell) and the colour is unknown. A row that already has a mask of its
+   own (SynthFashion's exact region maps) keeps it and its colour is read on it.
+2. **Colour** (:func:`read_colour`), on the photo itself (at most :data:`COLOUR_SIZE` px):
+   - exposure: phones expose a frame filled by a white shirt as grey and one filled by a
+     black shirt as dark grey. Under the white-patch assumption (the brightest part of the
+     photo, its 99th percentile of L*, is white, L* = :data:`WHITE_L`) the exposure is
+     raised (linear RGB scaled) by at most one stop (:data:`MAX_GAIN`), never lowered;
+   - the garment pixels less a rim (:data:`RIM` of the long side: edge pixels mix with the
+     floor) are taken to CIELAB (D65); the darkest and brightest :data:`TRIM` of them (by
+     L*) are set aside as shadows, folds and highlights;
+   - every remaining pixel is named by its nearest anchor of :data:`PALETTE` (CIEDE2000);
+     the colour is the name most pixels get and its **confidence** the fraction of pixels
+     that get it. Below :data:`MIN_CONFIDENCE` the colour is unknown (an empty cell): a
+     garment of two colours in equal parts (about 0.5), a colour between two names
+     (teal-blue, olive, coral), a print over most of the garment, a mask that took in the
+     floor.
 3. **Pattern** is left unknown: telling solid from striped/checked/dotted/floral needs
    more than colour statistics (prints and logos on a plain T-shirt look like a pattern to
    them), and a wrong label is worse than none.
 
-The anchors (:data:`PALETTE`) describe real fabric colours as a phone photographs them,
-several per name, and follow the colour names' everyday use: navy, denim and sky blue are
+The anchors (:data:`PALETTE`, sRGB hex) are fixed values for real fabric colours, several
+per name, that follow the names' everyday use: navy, denim, chambray and sky blue are
 ``blue``; burgundy is ``red``; olive and khaki green are ``green``; beige, camel and tan
-are ``brown``; lavender is ``purple``; coral and salmon are ``pink``; mustard is ``yellow``;
-turquoise is ``teal``; charcoal and heather grey are ``gray``; cream and ivory are
-``white``. They are fixed values (sRGB hex, see the table), not fitted to any photo.
+are ``brown``; lavender and lilac are ``purple``; coral and salmon are ``pink``; mustard
+is ``yellow``; turquoise is ``teal``; charcoal and heather grey are ``gray``; cream and
+ivory are ``white``. None is fitted to a photo of the data set. Naming runs through a
+lookup table over RGB quantised to 64 levels a channel, built once per process (~3 s).
 
-Outputs, written atomically, re-running gives the same files:
+Outputs, written atomically; re-running gives the same files:
 
 - ``DIR/manifest.csv``: the ``mask`` column, and the ``color`` cell of every row whose
   colour is unknown there (``overwrite_labels=True``: of every row, so an annotator's
@@ -78,10 +87,12 @@ assert tuple(PALETTE) == SYNTH_COLORS  # the SynthFashion colour names, in schem
 
 MIN_CONFIDENCE = 0.6  # a clear majority: a two-colour garment in equal parts reads about 0.5
 TRIM = 0.10  # darkest and brightest fraction (by L*) set aside
-RIM = 2  # px (at working size) of the mask's edge left out
-MIN_PIXELS = 200
+RIM = 0.01  # the mask's edge left out (edge pixels mix with the floor), fraction of the long side
+COLOUR_SIZE = 512  # colours are read on the photo brought down to this long side if larger
+MIN_PIXELS = 200  # fewer garment pixels than this: unknown
+MIN_MASK_FRACTION = 0.10  # a GrabCut mask smaller than this part of the photo found a print, not the garment
 WHITE_L = 95.0  # the L* the photo's brightest part (99th percentile) is taken to have
-MAX_GAIN = 1.3  # at most this much lighter (a dim photo stays dimmer)  # fewer garment pixels than this: unknown
+MAX_GAIN = 2.0  # exposure raised by at most one stop (a dim photo stays dimmer)
 
 
 class AnnotateError(UserError):
@@ -135,46 +146,56 @@ class ColourReading:
     pixels: int  # garment pixels used
 
 
+_LIN = ((np.arange(256) / 255) <= 0.04045) * (np.arange(256) / 255 / 12.92) + \
+    ((np.arange(256) / 255) > 0.04045) * (((np.arange(256) / 255 + 0.055) / 1.055) ** 2.4)  # sRGB -> linear
+
+
+def _to_srgb8(lin: np.ndarray) -> np.ndarray:
+    lin = np.clip(lin, 0, 1)
+    s = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
+    return (s * 255 + 0.5).astype(np.uint8)
+
+
 def exposure_gain(rgb: np.ndarray, *, white_l: float = WHITE_L, max_gain: float = MAX_GAIN) -> float:
-    """Lightness gain undoing the camera's auto-exposure (the white-patch assumption: the
-    photo's brightest part, its 99th percentile of L*, is white, L* = ``white_l``); never
-    below 1 and at most ``max_gain``."""
+    """The exposure change (a factor on linear RGB) that undoes the camera's auto-exposure under
+    the white-patch assumption: the photo's brightest part (99th percentile of L*) is white,
+    L* = ``white_l``. Never below 1 (nothing is darkened), at most ``max_gain`` (one stop)."""
     _, _, L = _lut(tuple(PALETTE))
-    l99 = float(np.quantile(L[_bins(rgb)], 0.99))
-    return float(np.clip(white_l / max(l99, 1e-3), 1.0, max_gain))
+    l99 = float(np.quantile(L[_bins(np.asarray(rgb)[::2, ::2])], 0.99))
+
+    def Y(l):  # CIE lightness -> relative luminance
+        return ((l + 16) / 116) ** 3 if l > 8 else l / 903.3
+
+    return float(np.clip(Y(white_l) / max(Y(l99), 1e-4), 1.0, max_gain))
 
 
-def _gain_rgb(rgb: np.ndarray, gain: float) -> np.ndarray:
-    """Scale L* by ``gain`` keeping a*, b* (exactly: in linear RGB, Y ~ L^3 near white)."""
-    if gain == 1.0:
-        return rgb
-    from skimage.color import lab2rgb, rgb2lab
-
-    lab = rgb2lab(rgb.reshape(-1, 1, 3))
-    lab[..., 0] = np.clip(lab[..., 0] * gain, 0, 100)
-    return (np.clip(lab2rgb(lab), 0, 1) * 255 + 0.5).astype(np.uint8).reshape(rgb.shape)
+def expose(px: np.ndarray, gain: float) -> np.ndarray:
+    """sRGB uint8 pixels with their linear RGB scaled by ``gain`` (clipped at white)."""
+    return px if gain == 1.0 else _to_srgb8(_LIN[px] * gain)
 
 
 def read_colour(rgb: np.ndarray, mask: np.ndarray, *, min_confidence: float = MIN_CONFIDENCE,
-                trim: float = TRIM, rim: int = RIM, normalise: bool = True) -> ColourReading:
+                trim: float = TRIM, rim: float = RIM, normalise: bool = True) -> ColourReading:
     """The garment's colour name from its pixels (RGB uint8 [H, W, 3], mask bool [H, W]).
 
-    ``normalise``: first scale L* by :func:`exposure_gain` of the whole photo.
+    ``normalise``: first change the exposure by :func:`exposure_gain` of the whole photo.
+    ``rim``: the mask's edge left out, as a fraction of the image's long side.
     """
     import cv2
 
     names = tuple(PALETTE)
-    mask = np.asarray(mask, bool)
-    if rim > 0 and mask.any():
-        k = np.ones((2 * rim + 1, 2 * rim + 1), np.uint8)
+    rgb, mask = np.asarray(rgb), np.asarray(mask, bool)
+    r = int(round(rim * max(mask.shape)))
+    if r > 0 and mask.any():
+        k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
         inner = cv2.erode(mask.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
         if inner.sum() >= MIN_PIXELS:
             mask = inner
-    px = np.asarray(rgb)[mask]
+    px = rgb[mask]
     if len(px) < MIN_PIXELS:
         return ColourReading(None, 0.0, "", "", int(len(px)))
     if normalise:
-        px = _gain_rgb(px, exposure_gain(np.asarray(rgb)))
+        px = expose(px, exposure_gain(rgb))
     nearest, _, L = _lut(names)
     bins = _bins(px)
     lum = L[bins]
@@ -198,26 +219,32 @@ class PhotoAnnotation:
     mask: np.ndarray  # uint8 [H, W] at the photo's size: 0 background, 1 garment
     colour: ColourReading
     mask_fraction: float  # garment pixels / all pixels
+    found: bool = True  # False: GrabCut's mask covers under MIN_MASK_FRACTION of the photo (colour unknown)
 
 
 def annotate_photo(image, mask: np.ndarray | None = None) -> PhotoAnnotation:
-    """Mask (GrabCut unless ``mask`` is given: a region map, > 0 = garment) and colour."""
+    """Mask (GrabCut unless ``mask`` is given: a region map, > 0 = garment) and colour.
+
+    The colour is read on the photo itself (down to :data:`COLOUR_SIZE` px if larger), so
+    small prints stay prints instead of blurring into a third colour."""
     from amgan.data.garment_mask import _as_rgb, segment, to_work_size, upsample_mask
 
-    import cv2
-
     rgb = _as_rgb(image)
-    small = to_work_size(rgb)
     if mask is None:
-        fg_small = segment(small)
-        full = upsample_mask(fg_small, rgb.shape[:2])
+        full = upsample_mask(segment(to_work_size(rgb)), rgb.shape[:2])
     else:
         full = np.asarray(mask) > 0
         if full.shape != rgb.shape[:2]:
             raise ValueError(f"mask {full.shape} and image {rgb.shape[:2]} differ in size")
-        h, w = small.shape[:2]
-        fg_small = cv2.resize(full.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-    return PhotoAnnotation(full.astype(np.uint8), read_colour(small, fg_small), float(full.mean()))
+    view, vmask = rgb, full
+    if max(rgb.shape[:2]) > COLOUR_SIZE:
+        view = to_work_size(rgb, COLOUR_SIZE)
+        vmask = upsample_mask(full, view.shape[:2])
+    colour, fraction = read_colour(view, vmask), float(full.mean())
+    found = mask is not None or fraction >= MIN_MASK_FRACTION
+    if not found:
+        colour = ColourReading(None, colour.confidence, colour.best, colour.runner_up, colour.pixels)
+    return PhotoAnnotation(full.astype(np.uint8), colour, fraction, found)
 
 
 # ---------------------------------------------------------------------------
@@ -241,27 +268,30 @@ def _init_worker():
         pass
 
 
-def _annotate_one(job: tuple[str, str, str, bool]) -> tuple[str, str | None, float, str, float, str]:
-    """(root, path, mask cell, own mask) -> (path, colour, confidence, runner_up, fraction, error)."""
+def _annotate_one(job: tuple[str, str, str, bool]) -> tuple:
+    """(root, path, mask cell, own mask) -> (path, colour, confidence, runner_up, fraction, error, mask cell)."""
     root, path, mask_cell, own = job
     root_p = Path(root)
     try:
         with Image.open(root_p / path) as im:
             rgb = np.asarray(im.convert("RGB"))
     except (OSError, SyntaxError, ValueError) as e:
-        return path, None, 0.0, "", 0.0, f"cannot read {path}: {type(e).__name__}: {e}"
+        return path, None, 0.0, "", 0.0, f"cannot read {path}: {type(e).__name__}: {e}", mask_cell
     given = None
     if not own:
         try:
             with Image.open(root_p / mask_cell) as m:
                 given = np.asarray(m)
         except (OSError, SyntaxError, ValueError) as e:
-            return path, None, 0.0, "", 0.0, f"cannot read mask {mask_cell}: {type(e).__name__}: {e}"
+            return path, None, 0.0, "", 0.0, f"cannot read mask {mask_cell}: {type(e).__name__}: {e}", mask_cell
     ann = annotate_photo(rgb, given)
-    if own:
+    if own and ann.found:
         atomic_save_image(root_p / mask_cell, Image.fromarray(ann.mask))
+    elif own:  # no garment found: no mask (an empty cell), and none left from an earlier run
+        (root_p / mask_cell).unlink(missing_ok=True)
+        mask_cell = ""
     c = ann.colour
-    return path, c.color, c.confidence, c.runner_up, ann.mask_fraction, ""
+    return path, c.color, c.confidence, c.runner_up, ann.mask_fraction, "", mask_cell
 
 
 def annotate(folder, *, overwrite_labels: bool = False, workers: int | None = None, progress: bool = True) -> dict:
@@ -305,7 +335,7 @@ def annotate(folder, *, overwrite_labels: bool = False, workers: int | None = No
     ci = m.schema.group_index("color")
     changed = 0
     for i, (row, job, res) in enumerate(zip(rows, jobs, results)):
-        row["mask"] = job[2]
+        row["mask"] = res[6]
         if overwrite_labels or m.labels[i, ci] < 0:
             new = res[1] or ""
             changed += new != row["color"]
@@ -315,7 +345,7 @@ def annotate(folder, *, overwrite_labels: bool = False, workers: int | None = No
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["path", "mask", "color", "confidence", "runner_up", "mask_fraction"])
     for job, res in zip(jobs, results):
-        w.writerow([res[0], job[2], res[1] or "", f"{res[2]:.3f}", res[3], f"{res[4]:.3f}"])
+        w.writerow([res[0], res[6], res[1] or "", f"{res[2]:.3f}", res[3], f"{res[4]:.3f}"])
     atomic_write_text(folder / "annotations.csv", buf.getvalue())
     known = sum(1 for r in results if r[1])
     counts = {n: sum(1 for r in results if r[1] == n) for n in PALETTE}
