@@ -113,16 +113,24 @@ class TrainConfig:
     out: str = "runs/synth64"
 
 
+class ConfigBase:
+    """What every top-level config dataclass shares: its plain-dict form (for YAML, checkpoints and
+    resume checks) and, by default, no extra validation."""
+
+    def to_dict(self) -> dict:
+        return to_plain(dataclasses.asdict(self))
+
+    def validate(self):
+        return self
+
+
 @dataclass(frozen=True)
-class Config:
+class Config(ConfigBase):
     data: DataConfig = field(default_factory=DataConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-
-    def to_dict(self) -> dict:
-        return to_plain(dataclasses.asdict(self))
 
     def validate(self) -> "Config":
         d, c, m, L, t = self.data, self.classifier, self.model, self.loss, self.train

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from amgan.attributes import Schema
-from amgan.config import add_config_arguments, ConfigError, load_dataclass_config, save_config
+from amgan.config import ConfigBase, ConfigError, add_config_arguments, load_dataclass_config, save_config
 from amgan.errors import UserError
 from amgan.image import ImageProcessor
 from amgan.nets.classifier import AttributeClassifier
@@ -65,14 +65,9 @@ class ReaderTrain:
 
 
 @dataclass(frozen=True)
-class ReaderConfig:
+class ReaderConfig(ConfigBase):
     data: ReaderData = field(default_factory=ReaderData)
     reader: ReaderTrain = field(default_factory=ReaderTrain)
-
-    def to_dict(self) -> dict:
-        from dataclasses import asdict
-
-        return asdict(self)
 
 
 def load_reader_config(path, overrides=()) -> ReaderConfig:

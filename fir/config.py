@@ -9,13 +9,12 @@ values are :class:`amgan.config.ConfigError` naming the file and the key. Loadin
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from amgan.config import (ConfigError, DatasetConfig, build_config, check, check_data_section, check_range,
-                          load_dataclass_config, save_config, to_plain)
+from amgan.config import (ConfigBase, ConfigError, DatasetConfig, build_config, check, check_data_section, check_range,
+                          load_dataclass_config, save_config)
 
 Split = Literal["train", "val", "test"]
 
@@ -70,14 +69,11 @@ class FirEvalConfig:
 
 
 @dataclass(frozen=True)
-class FirConfig:
+class FirConfig(ConfigBase):
     data: FirDataConfig = field(default_factory=FirDataConfig)
     model: FirModelConfig = field(default_factory=FirModelConfig)
     train: FirTrainConfig = field(default_factory=FirTrainConfig)
     eval: FirEvalConfig = field(default_factory=FirEvalConfig)
-
-    def to_dict(self) -> dict:
-        return to_plain(dataclasses.asdict(self))
 
     def validate(self) -> "FirConfig":
         m, t = self.model, self.train
@@ -154,15 +150,12 @@ class FlamTrainConfig:
 
 
 @dataclass(frozen=True)
-class FlamConfig:
+class FlamConfig(ConfigBase):
     embedder: str = "checkpoints/fir_synth64/embedder.pt"  # the frozen FIR model (fir-embedder checkpoint)
     data: FlamDataConfig = field(default_factory=FlamDataConfig)
     model: FlamModelConfig = field(default_factory=FlamModelConfig)
     train: FlamTrainConfig = field(default_factory=FlamTrainConfig)
     eval: FirEvalConfig = field(default_factory=FirEvalConfig)
-
-    def to_dict(self) -> dict:
-        return to_plain(dataclasses.asdict(self))
 
     def validate(self) -> "FlamConfig":
         m, t = self.model, self.train

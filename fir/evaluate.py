@@ -35,7 +35,6 @@ Writes ``metrics.json``, ``report.md``, ``report.html`` (self-contained: images 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import time
@@ -46,7 +45,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from amgan.config import add_config_arguments, build_config, load_dataclass_config, to_plain
+from amgan.config import ConfigBase, add_config_arguments, build_config, load_dataclass_config
 from amgan.errors import UserError
 
 __all__ = ["EvalConfig", "load_eval_config", "evaluate", "lpips_status", "main"]
@@ -62,7 +61,7 @@ class EvalDataConfig:
 
 
 @dataclass(frozen=True)
-class EvalConfig:
+class EvalConfig(ConfigBase):
     data: EvalDataConfig = field(default_factory=EvalDataConfig)
     editor: str = "checkpoints/amgan_synth64"
     ablation_editor: str = ""  # StarGAN-style ablation editor; "" or a missing file: method skipped
@@ -77,9 +76,6 @@ class EvalConfig:
     samples_per_group: int = 2
     latency_queries: int = 20
     lpips: str = "auto"  # auto: when the AlexNet trunk is cached; off
-
-    def to_dict(self) -> dict:
-        return to_plain(dataclasses.asdict(self))
 
     def validate(self) -> "EvalConfig":
         from amgan.config import ConfigError
