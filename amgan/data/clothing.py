@@ -70,7 +70,6 @@ from tqdm import tqdm
 
 from amgan.attributes import SYNTH_SCHEMA
 from amgan.data.converters.common import Problems, finish, hash_split
-from amgan.data.csvio import CsvProblem, read_csv
 from amgan.data.paths import SafeFolder
 from amgan.io import atomic_write_bytes, atomic_write_text
 
@@ -155,15 +154,7 @@ def convert_clothing_dataset(
         keep = {c: CLASS_TABLE[c] for c in classes}
 
     f_csv = root / "images.csv"
-    if not f_csv.is_file():
-        pr.add(f_csv, None, "file not found (the list of photos: image, sender_id, label, kids)")
-        pr.raise_if_any()
-    try:
-        header, table = read_csv(f_csv)
-    except CsvProblem as e:
-        pr.add(f_csv, e.line, e.text)
-        pr.raise_if_any()
-    header = header or []
+    header, table = pr.read_table(f_csv, "file not found (the list of photos: image, sender_id, label, kids)")
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         pr.add(f_csv, 1, f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}, got {', '.join(header) or 'none'}")

@@ -48,6 +48,20 @@ class Problems:
         if self.items:
             raise ConverterError(self.fmt, self.root, self.items)
 
+    def read_table(self, path: Path, what: str) -> tuple[list[str], list]:
+        """(header, rows) of a CSV, or stop with ``FILE: <what>`` / ``FILE:LINE: ...``."""
+        from amgan.data.csvio import CsvProblem, read_csv
+
+        if not path.is_file():
+            self.add(path, None, what)
+            self.raise_if_any()
+        try:
+            header, table = read_csv(path)
+        except CsvProblem as e:
+            self.add(path, e.line, e.text)
+            self.raise_if_any()
+        return header or [], table
+
 
 # ---------------------------------------------------------------------------
 # names

@@ -19,7 +19,6 @@ from amgan.data.converters.common import (
     SPLITS, Problems, check_product_splits, finish, hash_split, prepare_out, sanitize,
 )
 from amgan.data.converters.images import ImageJob, export_images, source_folder
-from amgan.data.csvio import CsvProblem, read_csv
 
 
 _FIXED = ("path", "product_id", "view", "split", "mask")
@@ -38,15 +37,7 @@ def convert_folder_csv(
     prepare_out(fmt, root, out, overwrite)
     pr = Problems(fmt, root)
     f_csv = Path(csv_path) if csv_path is not None else root / "attributes.csv"
-    if not f_csv.is_file():
-        pr.add(f_csv, None, "CSV file not found (pass csv=... to name it)")
-        pr.raise_if_any()
-    try:
-        header, table = read_csv(f_csv)
-    except CsvProblem as e:
-        pr.add(f_csv, e.line, e.text)
-        pr.raise_if_any()
-    header = header or []
+    header, table = pr.read_table(f_csv, "CSV file not found (pass csv=... to name it)")
     if "path" not in header:
         pr.add(f_csv, 1, f"needs a 'path' column; got columns {header}")
         pr.raise_if_any()
