@@ -6,14 +6,13 @@ Saved from unwrapped modules (never DDP/compiled wrappers), to a temp file, then
 """
 from __future__ import annotations
 
-from amgan.errors import UserError
-
 import hashlib
 import subprocess
 from pathlib import Path
 
 import torch
 
+from amgan.errors import UserError
 from amgan.io import atomic_torch_save
 
 FORMAT_VERSION = 1
