@@ -62,6 +62,7 @@ class ReaderTrain:
     threads: int = 0
     log_every: int = 100
     exclude: str = "amgan/data/labels/clothing_checked.csv"  # rows never trained on ("" = none)
+    cache_dir: str = "runs/cache"  # frozen-trunk maps kept across runs, keyed by image bytes ("" = off)
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,35 @@ def load_split(cfg: ReaderConfig, trunk, split: str, exclude: set[str], progress
             names.append(stem)
     if not paths:
         raise UserError(f"no {split} rows in {list(cfg.data.roots)}")
-    feats, feats_f = _trunk_maps(trunk, proc, paths, split == "train", 64, progress, f"trunk {split}")
+    feats, feats_f = _cached_maps(cfg, trunk, proc, paths, split == "train", progress, f"trunk {split}")
     return Split(feats, feats_f, torch.from_numpy(np.stack(labels)).long(), views, roots, names), schema
+
+
+def _file_key(path: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+def _cached_maps(cfg: ReaderConfig, trunk, proc: ImageProcessor, paths: list[str], flip: bool, progress: bool,
+                 desc: str):
+    """Trunk maps of ``paths``, reused from ``reader.cache_dir`` for images whose bytes are unchanged
+    (the trunk is frozen ImageNet weights, so a map depends only on the image and the size)."""
+    if not cfg.reader.cache_dir:
+        return _trunk_maps(trunk, proc, paths, flip, 64, progress, desc)
+    from amgan.io import atomic_torch_save
+
+    cache = Path(cfg.reader.cache_dir) / f"reader-maps-{proc.size}-{proc.resample}.pt"
+    store = torch.load(cache, weights_only=True) if cache.is_file() else {}
+    keys = [_file_key(p) for p in paths]
+    todo = [i for i, k in enumerate(keys) if k not in store or (flip and store[k][1] is None)]
+    if todo:
+        f, ff = _trunk_maps(trunk, proc, [paths[i] for i in todo], flip, 64, progress, desc)
+        for j, i in enumerate(todo):
+            store[keys[i]] = (f[j].clone(), ff[j].clone() if ff is not None else None)
+        atomic_torch_save(cache, store)
+    feats = torch.stack([store[k][0] for k in keys])
+    return feats, (torch.stack([store[k][1] for k in keys]) if flip else None)
 
 
 # ---------------------------------------------------------------- training

@@ -74,3 +74,18 @@ def test_composed_editor_reads_with_the_reader_at_its_own_size(synth_tiny, tiny_
     want = ed.schema.decode(own)
     assert res.source_attributes == want
     assert {g: max(v, key=v.get) for g, v in ed.predict(photo).items()} == want
+
+
+def test_trunk_maps_are_cached_by_image_bytes(synth_tiny, tmp_path, monkeypatch):
+    import amgan.train_reader as tr
+
+    calls = []
+    real = tr._trunk_maps
+    monkeypatch.setattr(tr, "_trunk_maps", lambda *a, **k: calls.append(len(a[2])) or real(*a, **k))
+    over = [f"data.roots=[{synth_tiny}]", f"reader.cache_dir={tmp_path / 'cache'}"]
+    m1 = train_reader(load_reader_config("configs/reader_test_tiny.yaml", over), tmp_path / "a", progress=False)
+    first = list(calls)
+    assert first and all(n > 0 for n in first)
+    m2 = train_reader(load_reader_config("configs/reader_test_tiny.yaml", over), tmp_path / "b", progress=False)
+    assert calls == first  # nothing recomputed the second time
+    assert m1["test_accuracy"] == m2["test_accuracy"]  # same maps, same seed: the same model
