@@ -4,6 +4,7 @@
     amgan data sheet DIR --out sheet.png [--edits]
     amgan data convert FORMAT --root DIR --out DIR
     amgan data annotate DIR [--overwrite-labels] [--workers N] [--sheet OUT.png]
+    amgan data annotate-eval DIR --checked FILE
     amgan train-classifier --config C [--set k=v ...]
     amgan train --config C [--set k=v ...] [--resume [--allow-config-change]]
     amgan edit --checkpoint C --image IN --edit color=red [--region sleeves] [--source sleeve=short] --out OUT.png
@@ -106,6 +107,13 @@ def _data_annotate(args) -> int:
     return 0
 
 
+def _data_annotate_eval(args) -> int:
+    from amgan.data.annotate_eval import evaluate_annotator
+
+    print(json.dumps(evaluate_annotator(args.dir, args.checked)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="amgan", description="AMGAN fashion attribute editing",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -149,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sheet", help="also write a contact sheet of 48 annotated photos to this PNG")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=_data_annotate)
+
+    s = data.add_parser("annotate-eval", help="the colour annotator's accuracy against hand-checked labels")
+    s.add_argument("dir", help="an annotated photo set (annotations.csv, source.csv)")
+    s.add_argument("--checked", required=True, help="hand-checked labels: image, color, color_alt")
+    s.set_defaults(fn=_data_annotate_eval)
 
     for name, fn, help_ in (("train-classifier", _train_classifier, "train the CAM attribute classifier"),
                             ("train", _train, "train AMGAN")):

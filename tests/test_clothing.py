@@ -191,7 +191,7 @@ def test_annotate_dataset_cli_idempotent(tree, tmp_path, capsys):
     assert mask.shape == (H, W) and mask.dtype == np.uint8 and set(np.unique(mask)) == {0, 1}
     with open(out / "annotations.csv", newline="") as f:
         ann = list(csv.DictReader(f))
-    assert list(ann[0]) == ["path", "mask", "color", "confidence", "runner_up", "mask_fraction"]
+    assert list(ann[0]) == ["path", "mask", "color", "best", "confidence", "runner_up", "mask_fraction"]
     before = {p: p.read_bytes() for p in [out / "manifest.csv", out / "annotations.csv", out / "masks" / "c-polo.png"]}
     # a colour someone set is kept unless --overwrite-labels
     text = (out / "manifest.csv").read_text().replace("photo,train,top,yellow", "photo,train,top,orange")
@@ -216,3 +216,21 @@ def test_no_garment_found_means_no_mask_and_unknown_colour():
     ann = annotate_photo(img)
     assert not ann.found and ann.mask_fraction < 0.1 and ann.colour.color is None
     assert ann.colour.best == "red"  # the reading is kept for annotations.csv
+
+
+def test_annotate_eval_strict_lenient_and_abstentions(tree, tmp_path, capsys):
+    out = convert_clothing_dataset(tree, tmp_path / "out", progress=False)
+    annotate(out, workers=1, progress=False)
+    checked = tmp_path / "checked.csv"
+    checked.write_text("image,sender_id,color,color_alt,notes\n"
+                       "a-red-tee,11,red,,\n"        # right
+                       "c-polo,12,orange,yellow,\n"  # right only leniently
+                       "e-shirt,14,gray,,\n"         # wrong (black)
+                       "d-dress,13,unknown,,\n"      # checked unknown: reported apart
+                       "f-pants,12,blue,,\n")        # a dropped class: not in the set
+    assert cli_main(["data", "annotate-eval", str(out), "--checked", str(checked)]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert (r["known"], r["named"], r["not_in_set"], r["checked_unknown"]) == (3, 3, 1, 1)
+    assert (r["strict"], r["lenient"], r["coverage"]) == (round(1 / 3, 3), round(2 / 3, 3), 1.0)
+    assert r["confusions"] == {"gray->black": 1} and r["checked_unknown_abstained"] == 0
+    assert cli_main(["data", "annotate-eval", str(out), "--checked", str(tmp_path / "none.csv")]) == 2

@@ -40,8 +40,9 @@ Outputs, written atomically; re-running gives the same files:
 - ``DIR/manifest.csv``: the ``mask`` column, and the ``color`` cell of every row whose
   colour is unknown there (``overwrite_labels=True``: of every row, so an annotator's
   "unknown" then replaces a known colour too);
-- ``DIR/annotations.csv``: ``path, mask, color, confidence, runner_up, mask_fraction``
-  (the annotator's own reading, known or not, whatever the manifest keeps).
+- ``DIR/annotations.csv``: ``path, mask, color, best, confidence, runner_up, mask_fraction``
+  (the annotator's own reading whatever the manifest keeps: ``color`` is empty when
+  unknown, ``best`` is the majority name even then, ``runner_up`` the second).
 """
 from __future__ import annotations
 
@@ -269,21 +270,21 @@ def _init_worker():
 
 
 def _annotate_one(job: tuple[str, str, str, bool]) -> tuple:
-    """(root, path, mask cell, own mask) -> (path, colour, confidence, runner_up, fraction, error, mask cell)."""
+    """(root, path, mask cell, own mask) -> (path, colour, confidence, runner_up, fraction, error, mask cell, best)."""
     root, path, mask_cell, own = job
     root_p = Path(root)
     try:
         with Image.open(root_p / path) as im:
             rgb = np.asarray(im.convert("RGB"))
     except (OSError, SyntaxError, ValueError) as e:
-        return path, None, 0.0, "", 0.0, f"cannot read {path}: {type(e).__name__}: {e}", mask_cell
+        return path, None, 0.0, "", 0.0, f"cannot read {path}: {type(e).__name__}: {e}", mask_cell, ""
     given = None
     if not own:
         try:
             with Image.open(root_p / mask_cell) as m:
                 given = np.asarray(m)
         except (OSError, SyntaxError, ValueError) as e:
-            return path, None, 0.0, "", 0.0, f"cannot read mask {mask_cell}: {type(e).__name__}: {e}", mask_cell
+            return path, None, 0.0, "", 0.0, f"cannot read mask {mask_cell}: {type(e).__name__}: {e}", mask_cell, ""
     ann = annotate_photo(rgb, given)
     if own and ann.found:
         atomic_save_image(root_p / mask_cell, Image.fromarray(ann.mask))
@@ -291,7 +292,7 @@ def _annotate_one(job: tuple[str, str, str, bool]) -> tuple:
         (root_p / mask_cell).unlink(missing_ok=True)
         mask_cell = ""
     c = ann.colour
-    return path, c.color, c.confidence, c.runner_up, ann.mask_fraction, "", mask_cell
+    return path, c.color, c.confidence, c.runner_up, ann.mask_fraction, "", mask_cell, c.best
 
 
 def annotate(folder, *, overwrite_labels: bool = False, workers: int | None = None, progress: bool = True) -> dict:
@@ -343,9 +344,9 @@ def annotate(folder, *, overwrite_labels: bool = False, workers: int | None = No
     write_manifest(folder, m.schema, rows)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["path", "mask", "color", "confidence", "runner_up", "mask_fraction"])
+    w.writerow(["path", "mask", "color", "best", "confidence", "runner_up", "mask_fraction"])
     for job, res in zip(jobs, results):
-        w.writerow([res[0], res[6], res[1] or "", f"{res[2]:.3f}", res[3], f"{res[4]:.3f}"])
+        w.writerow([res[0], res[6], res[1] or "", res[7], f"{res[2]:.3f}", res[3], f"{res[4]:.3f}"])
     atomic_write_text(folder / "annotations.csv", buf.getvalue())
     known = sum(1 for r in results if r[1])
     counts = {n: sum(1 for r in results if r[1] == n) for n in PALETTE}
