@@ -191,7 +191,8 @@ def test_annotate_dataset_cli_idempotent(tree, tmp_path, capsys):
     assert mask.shape == (H, W) and mask.dtype == np.uint8 and set(np.unique(mask)) == {0, 1}
     with open(out / "annotations.csv", newline="") as f:
         ann = list(csv.DictReader(f))
-    assert list(ann[0]) == ["path", "mask", "color", "best", "confidence", "runner_up", "mask_fraction"]
+    assert list(ann[0]) == ["path", "mask", "mask_source", "color", "best", "confidence", "runner_up",
+                            "mask_fraction"]
     before = {p: p.read_bytes() for p in [out / "manifest.csv", out / "annotations.csv", out / "masks" / "c-polo.png"]}
     # a colour someone set is kept unless --overwrite-labels
     text = (out / "manifest.csv").read_text().replace("photo,train,top,yellow", "photo,train,top,orange")
@@ -234,3 +235,24 @@ def test_annotate_eval_strict_lenient_and_abstentions(tree, tmp_path, capsys):
     assert (r["strict"], r["lenient"], r["coverage"]) == (round(1 / 3, 3), round(2 / 3, 3), 1.0)
     assert r["confusions"] == {"gray->black": 1} and r["checked_unknown_abstained"] == 0
     assert cli_main(["data", "annotate-eval", str(out), "--checked", str(tmp_path / "none.csv")]) == 2
+
+
+def test_a_data_sets_own_masks_are_read_and_never_replaced(tmp_path):
+    from amgan.data.manifest import write_manifest
+
+    root = make_tree(tmp_path / "src", ROWS[:2])
+    out = convert_clothing_dataset(root, tmp_path / "out", progress=False)
+    m = read_manifest(out)
+    rows = m.rows
+    (out / "masks").mkdir()
+    truth = photo(ROWS[0][4], ROWS[0][5])[1]
+    region = np.where(truth, 2, 0).astype(np.uint8)  # "sleeves" everywhere: not what GrabCut writes
+    Image.fromarray(region).save(out / "masks" / "a-red-tee.png")
+    rows[0]["mask"] = "masks/a-red-tee.png"  # the name annotate would give its own mask
+    write_manifest(out, m.schema, rows)
+    for _ in range(2):
+        annotate(out, workers=1, progress=False)
+        assert (np.asarray(Image.open(out / "masks" / "a-red-tee.png")) == region).all()
+    with open(out / "annotations.csv", newline="") as f:
+        src = {r["path"]: (r["mask_source"], r["color"]) for r in csv.DictReader(f)}
+    assert src == {"images/a-red-tee.jpg": ("given", "red"), "images/b-blue-long.jpg": ("grabcut", "blue")}

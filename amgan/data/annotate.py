@@ -40,9 +40,10 @@ Outputs, written atomically; re-running gives the same files:
 - ``DIR/manifest.csv``: the ``mask`` column, and the ``color`` cell of every row whose
   colour is unknown there (``overwrite_labels=True``: of every row, so an annotator's
   "unknown" then replaces a known colour too);
-- ``DIR/annotations.csv``: ``path, mask, color, best, confidence, runner_up, mask_fraction``
-  (the annotator's own reading whatever the manifest keeps: ``color`` is empty when
-  unknown, ``best`` is the majority name even then, ``runner_up`` the second).
+- ``DIR/annotations.csv``: ``path, mask, mask_source, color, best, confidence, runner_up,
+  mask_fraction`` (the annotator's own reading whatever the manifest keeps: ``mask_source``
+  is ``grabcut`` for a mask it wrote, ``given`` for the data set's own; ``color`` is empty
+  when unknown, ``best`` is the majority name even then, ``runner_up`` the second).
 """
 from __future__ import annotations
 
@@ -310,7 +311,7 @@ def annotate(folder, *, overwrite_labels: bool = False, workers: int | None = No
         raise AnnotateError(
             f"{folder}: annotate names colours {', '.join(PALETTE)}; the schema's 'color' group must have exactly"
             " these values (the SynthFashion schema)")
-    own_masks = set(_read_annotations(folder))  # masks this tool wrote before
+    own_masks = _own_masks(folder)  # masks this tool wrote before (a data set's own are never replaced)
     jobs = []
     for i in range(len(m)):
         path, cell = m.paths[i], m.masks[i]
@@ -344,9 +345,10 @@ def annotate(folder, *, overwrite_labels: bool = False, workers: int | None = No
     write_manifest(folder, m.schema, rows)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["path", "mask", "color", "best", "confidence", "runner_up", "mask_fraction"])
+    w.writerow(["path", "mask", "mask_source", "color", "best", "confidence", "runner_up", "mask_fraction"])
     for job, res in zip(jobs, results):
-        w.writerow([res[0], res[6], res[1] or "", res[7], f"{res[2]:.3f}", res[3], f"{res[4]:.3f}"])
+        source = "grabcut" if job[3] else "given"
+        w.writerow([res[0], res[6], source, res[1] or "", res[7], f"{res[2]:.3f}", res[3], f"{res[4]:.3f}"])
     atomic_write_text(folder / "annotations.csv", buf.getvalue())
     known = sum(1 for r in results if r[1])
     counts = {n: sum(1 for r in results if r[1] == n) for n in PALETTE}
@@ -355,10 +357,10 @@ def annotate(folder, *, overwrite_labels: bool = False, workers: int | None = No
             "by_color": {k: v for k, v in counts.items() if v}, "workers": n_workers}
 
 
-def _read_annotations(folder: Path) -> dict[str, str]:
-    """mask -> path from a previous run's ``annotations.csv`` (empty when there is none)."""
+def _own_masks(folder: Path) -> set[str]:
+    """The masks a previous run wrote itself (``mask_source`` grabcut in ``annotations.csv``)."""
     f = folder / "annotations.csv"
     if not f.is_file():
-        return {}
+        return set()
     with open(f, newline="", encoding="utf-8") as fh:
-        return {r["mask"]: r["path"] for r in csv.DictReader(fh) if r.get("mask")}
+        return {r["mask"] for r in csv.DictReader(fh) if r.get("mask") and r.get("mask_source") == "grabcut"}
