@@ -55,6 +55,8 @@ def _data_convert(args) -> int:
         opts["csv"] = args.csv
     if args.schema:
         opts["schema"] = args.schema
+    if args.overwrite:
+        opts["overwrite"] = True
     out = convert(args.format, args.root, args.out, progress=not args.quiet, **opts)
     unknown = read_manifest(out, check_files=False).unknown_summary()
     if unknown:
@@ -141,11 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_data_sheet)
 
     s = data.add_parser("convert", help="convert a real data set to a manifest")
-    s.add_argument("format")
+    s.add_argument("format", help="deepfashion_category, deepfashion_synthesis, deepfashion_inshop, shopping100k, "
+                                  "folder_csv or clothing_dataset")
     s.add_argument("--root", required=True)
     s.add_argument("--out", required=True)
     s.add_argument("--csv", help="folder_csv: the CSV file")
     s.add_argument("--schema", help="folder_csv: a schema.json to validate against")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty --out")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(fn=_data_convert)
 

@@ -38,8 +38,15 @@ from amgan.errors import UserError
 __all__ = [
     "convert", "CONVERTERS", "FORMATS", "ConverterError", "sanitize", "hash_split",
     "convert_deepfashion_category", "convert_deepfashion_inshop", "convert_deepfashion_synthesis",
-    "convert_folder_csv", "convert_shopping100k", "SHOPPING100K_GROUPS", "SHOPPING100K_ATTR_NUM",
+    "convert_folder_csv", "convert_shopping100k", "convert_clothing_dataset", "SHOPPING100K_GROUPS", "SHOPPING100K_ATTR_NUM",
 ]
+
+def convert_clothing_dataset(root, out, **opts) -> Path:
+    """Real phone photos (``clothing-dataset``, CC0): :func:`amgan.data.clothing.convert_clothing_dataset`."""
+    from amgan.data.clothing import convert_clothing_dataset as convert_photos
+
+    return convert_photos(root, out, **opts)
+
 
 CONVERTERS: dict[str, Callable[..., Path]] = {
     "deepfashion_category": convert_deepfashion_category,
@@ -47,6 +54,7 @@ CONVERTERS: dict[str, Callable[..., Path]] = {
     "deepfashion_inshop": convert_deepfashion_inshop,
     "shopping100k": convert_shopping100k,
     "folder_csv": convert_folder_csv,
+    "clothing_dataset": convert_clothing_dataset,
 }
 FORMATS = CONVERTERS  # the older name
 
