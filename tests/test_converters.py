@@ -36,7 +36,7 @@ def _problems(ei):
 
 def test_formats_and_sanitize():
     assert set(FORMATS) == {"deepfashion_category", "deepfashion_synthesis", "deepfashion_inshop",
-                            "shopping100k", "folder_csv"}
+                            "shopping100k", "folder_csv", "clothing_dataset"}
     assert sanitize("Abstract Chevron-Print") == "abstract_chevron_print"
     assert sanitize("3/4 sleeve") == "v3_4_sleeve"
     with pytest.raises(ValueError, match="unknown format 'nope'"):
