@@ -85,5 +85,6 @@ def annotation_sheet(folder, out, *, n: int = 48, columns: int = 8, tile: int = 
         sub = f"{r.get('label', '')}  #{r.get('sender_id', '')}  2nd {r['runner_up']}"
         draw.text((x0 + 6, y0 + th + 25), sub, fill=(80, 80, 80), font=small)
     out = Path(out)
-    atomic_save_image(out, sheet)
+    fmt = "JPEG" if Path(out).suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    atomic_save_image(out, sheet.convert("RGB"), format=fmt)
     return out
