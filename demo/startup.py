@@ -98,6 +98,14 @@ def load_retriever(embedder, index_dir, data, flam=None, progress: bool = True, 
     return retriever, notes, search_off, flam_off
 
 
+PHOTO_EXAMPLES = Path(__file__).parent / "examples"  # real CC0 phone photos (see its README.md)
+
+
+def photo_examples() -> list[str]:
+    """The real example photos shipped with the demo (CC0), sorted by name."""
+    return sorted(str(p) for p in PHOTO_EXAMPLES.glob("*.jpg"))
+
+
 def example_images(data, n_street: int = 4, n_shop: int = 2) -> list[str]:
     """Test-split images with distinct colours: ``n_street`` street photos, then ``n_shop`` shop shots."""
     from amgan.data.manifest import read_manifest
@@ -125,5 +133,6 @@ def load_parts(editor: str, embedder: str, flam: str, data: str, index: str) -> 
     data = ensure_synth_data(data)
     ed = Editor.from_checkpoint(editor)
     retriever, notes, search_off, flam_off = load_retriever(embedder, index, data, flam)
-    return {"editor": ed, "retriever": retriever, "examples": example_images(data), "notes": notes,
+    examples = photo_examples() + example_images(data, n_street=3, n_shop=1)  # real photos first
+    return {"editor": ed, "retriever": retriever, "examples": examples, "notes": notes,
             "search_off": search_off, "flam_off": flam_off}
