@@ -228,6 +228,7 @@ def train_reader(cfg: ReaderConfig, out: str | Path, progress: bool = True) -> d
     net = AttributeClassifier([2], backbone="efficientnet_lite0", pretrained=True)  # the trunk, for the maps
     trunk = net.trunk.eval().requires_grad_(False)
     train, schema = load_split(cfg, trunk, "train", exclude, progress)
+    val, _ = load_split(cfg, trunk, "val", set(), progress)  # for choosing a recipe: never the test split
     test, _ = load_split(cfg, trunk, "test", set(), progress)
     t_feats = time.perf_counter() - t0
     net = AttributeClassifier(schema.sizes, backbone="efficientnet_lite0", pretrained=False, head="adapter",
@@ -270,6 +271,7 @@ def train_reader(cfg: ReaderConfig, out: str | Path, progress: bool = True) -> d
         stats.close()
     net.eval()
     metrics = {"test_accuracy": accuracy_table(net, test, schema, cfg.data.photo_views),
+               "val_accuracy": accuracy_table(net, val, schema, cfg.data.photo_views),
                "train_rows": {"photo": int(is_photo.sum()), "render": int((~is_photo).sum()),
                               "excluded": len(exclude)},
                "seconds": {"trunk_maps": round(t_feats, 1), "total": round(time.perf_counter() - t0, 1)},
