@@ -33,8 +33,8 @@ from amgan.config import add_config_arguments
 from amgan.errors import UserError
 from amgan.io import atomic_write_text
 from amgan.nets import check_shape
-from amgan.training import (StatsLog, add_run_arguments, check_run, init_run_folder, report, rng_state, run_steps,
-                            set_rng_state)
+from amgan.training import (StatsLog, add_run_arguments, check_run, init_run_folder, report, resumed_at, rng_state,
+                            run_steps, set_rng_state)
 from fir.config import FirConfig, load_fir_config
 from fir.model import CHECKPOINT_KIND, EmbeddingNet, build_embedder, embed_images
 
@@ -232,8 +232,7 @@ def train_embedder(cfg: FirConfig, out: str | Path, *, device=None, progress: bo
         opt.load_state_dict(ck["optimizer"])
         sampler.load_state_dict(ck["sampler"])
         set_rng_state(ck["rng"])
-        start, seconds = int(ck["step"]), float(ck["seconds"])
-        log.info("resumed from %s at step %d", out / "checkpoint.pt", start)
+        start, seconds = resumed_at(ck, out)
         del ck
 
     def step_fn(step: int) -> None:

@@ -8,9 +8,9 @@
 """
 from amgan.training.loop import due, run_steps
 from amgan.training.run import (RUNTIME_KEYS, RunError, add_run_arguments, check_run, config_diff, init_run_folder,
-                                remove_orphan_tmp, rng_state, set_rng_state)
+                                remove_orphan_tmp, resumed_at, rng_state, set_rng_state)
 from amgan.training.stats import Collector, StatsFileError, StatsLog, report, truncate_stats
 
 __all__ = ["due", "run_steps", "RUNTIME_KEYS", "RunError", "add_run_arguments", "check_run", "config_diff",
-           "init_run_folder", "remove_orphan_tmp", "rng_state", "set_rng_state", "Collector", "StatsFileError",
+           "init_run_folder", "remove_orphan_tmp", "resumed_at", "rng_state", "set_rng_state", "Collector", "StatsFileError",
            "StatsLog", "report", "truncate_stats"]

@@ -104,6 +104,13 @@ def init_run_folder(out: str | Path, cfg) -> Path:
     return out
 
 
+def resumed_at(ck: dict, out: str | Path) -> tuple[int, float]:
+    """(step, seconds of training so far) of a resumed run's checkpoint, logged once."""
+    start, seconds = int(ck["step"]), float(ck["seconds"])
+    log.info("resumed from %s at step %d", Path(out) / "checkpoint.pt", start)
+    return start, seconds
+
+
 def rng_state() -> dict:
     """The global torch RNG states (CPU and every CUDA device), for an exact resume."""
     return {"torch": torch.get_rng_state(),

@@ -28,7 +28,8 @@ from torch import Tensor
 from amgan.attributes import Schema
 from amgan.config import add_config_arguments, ConfigError
 from amgan.errors import UserError
-from amgan.training import RunError, StatsLog, add_run_arguments, check_run, init_run_folder, report, run_steps
+from amgan.training import (RunError, StatsLog, add_run_arguments, check_run, init_run_folder, report, resumed_at,
+                            run_steps)
 from fir.flam.calibrate import calibrate_strength, evaluate_flam, single_edit_targets
 from fir.flam.features import cached_features
 from fir.flam.inference import CHECKPOINT_KIND
@@ -144,8 +145,7 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True, resume: bool = Fa
         for o, k in ((opt_e, "opt_e"), (opt_g, "opt_g"), (opt_d, "opt_d")):
             o.load_state_dict(ck[k])
         gen.set_state(ck["gen"])
-        start, seconds = int(ck["step"]), float(ck["seconds"])
-        log.info("resumed from %s at step %d", out / "checkpoint.pt", start)
+        start, seconds = resumed_at(ck, out)
         del ck
 
     def step(_step: int) -> None:
