@@ -122,55 +122,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"amgan {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
 
+    fmt = argparse.ArgumentDefaultsHelpFormatter
     data = sub.add_parser("data", help="make, view and convert data sets").add_subparsers(dest="data_cmd", required=True)
-    s = data.add_parser("synth", help="render a SynthFashion data set")
-    s.add_argument("--out", required=True)
-    s.add_argument("--products", type=int, default=3000)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--size", type=int, default=64)
-    s.add_argument("--street-views", type=int, default=2)
+    s = data.add_parser("synth", help="render a SynthFashion data set", formatter_class=fmt)
+    s.add_argument("--out", required=True, help="data set folder to write")
+    s.add_argument("--products", type=int, default=3000, help="products (each: a shop view + street views)")
+    s.add_argument("--seed", type=int, default=0, help="the whole set is a function of the seed")
+    s.add_argument("--size", type=int, default=64, help="image side in pixels")
+    s.add_argument("--street-views", type=int, default=2, help="street (consumer) photos per product")
     s.add_argument("--with-edits", action="store_true", help="also render ground-truth edits of the test split")
-    s.add_argument("--workers", type=int, default=None, help="render processes (default: up to 2)")
-    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--workers", type=int, default=None, help="render processes (None: up to 2)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--overwrite", action="store_true", help="render into --out even if it holds a data set")
     s.set_defaults(fn=_data_synth)
 
-    s = data.add_parser("sheet", help="contact sheet of a data set")
-    s.add_argument("dir")
-    s.add_argument("--out", required=True)
+    s = data.add_parser("sheet", help="contact sheet of a data set", formatter_class=fmt)
+    s.add_argument("dir", help="a data set folder")
+    s.add_argument("--out", required=True, help="the PNG to write")
     s.add_argument("--n", type=int, default=36, help="products shown")
     s.add_argument("--edits", action="store_true", help="sheet of ground-truth edits instead")
     s.set_defaults(fn=_data_sheet)
 
-    s = data.add_parser("convert", help="convert a real data set to a manifest")
+    s = data.add_parser("convert", help="convert a real data set to a manifest", formatter_class=fmt)
     s.add_argument("format", help="deepfashion_category, deepfashion_synthesis, deepfashion_inshop, shopping100k, "
                                   "folder_csv or clothing_dataset")
-    s.add_argument("--root", required=True)
-    s.add_argument("--out", required=True)
+    s.add_argument("--root", required=True, help="the data set in its own layout (read only)")
+    s.add_argument("--out", required=True, help="the manifest folder to write")
     s.add_argument("--csv", help="folder_csv: the CSV file")
     s.add_argument("--schema", help="folder_csv: a schema.json to validate against")
     s.add_argument("--overwrite", action="store_true", help="replace an existing, non-empty --out")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(fn=_data_convert)
 
-    s = data.add_parser("annotate", help="garment masks and colour labels for the photos of a data set")
-    s.add_argument("dir")
+    s = data.add_parser("annotate", help="garment masks and colour labels for the photos of a data set",
+                        formatter_class=fmt)
+    s.add_argument("dir", help="a photo data set (amgan data convert clothing_dataset)")
     s.add_argument("--overwrite-labels", action="store_true",
                    help="replace every colour cell, not only the unknown (empty) ones")
-    s.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
-    s.add_argument("--sheet", help="also write a contact sheet of 48 annotated photos to this PNG")
+    s.add_argument("--workers", type=int, default=None, help="processes (None: up to 2)")
+    s.add_argument("--sheet", help="also write a contact sheet of 48 annotated photos here (.png or .jpg)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=_data_annotate)
 
-    s = data.add_parser("annotate-eval", help="the colour annotator's accuracy against hand-checked labels")
+    s = data.add_parser("annotate-eval", help="the colour annotator's accuracy against hand-checked labels",
+                        formatter_class=fmt)
     s.add_argument("dir", help="an annotated photo set (annotations.csv, source.csv)")
     s.add_argument("--checked", required=True, help="hand-checked labels: image, color, color_alt")
     s.set_defaults(fn=_data_annotate_eval)
 
     for name, fn, help_ in (("train-classifier", _train_classifier, "train the CAM attribute classifier"),
                             ("train", _train, "train AMGAN")):
-        s = sub.add_parser(name, help=help_)
-        add_config_arguments(s)
+        s = sub.add_parser(name, help=help_, formatter_class=fmt)
+        add_config_arguments(s, "configs/synth64.yaml")
         if name == "train-classifier":
             s.add_argument("--out", help="checkpoint path (default: classifier.checkpoint of the config)")
             s.add_argument("--seed", type=int, default=0, help="another seed gives an independent evaluator")
@@ -178,11 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
             add_run_arguments(s)
         s.set_defaults(fn=fn)
 
-    s = sub.add_parser("export", help="fp16 inference checkpoint for shipping, checked against fp32")
-    s.add_argument("--editor", required=True)
-    s.add_argument("--out", required=True)
+    s = sub.add_parser("export", help="ship an editor: a model folder with fp16 weights, checked against fp32",
+                       formatter_class=fmt)
+    s.add_argument("--editor", required=True, help="editor.pt of a run (or a model folder)")
+    s.add_argument("--out", required=True, help="model folder to write")
     s.add_argument("--check-data", help="data set folder whose test shop images are used for the check")
-    s.add_argument("--tolerance", type=float, default=1 / 255)
+    s.add_argument("--tolerance", type=float, default=1 / 255, help="largest mean abs difference of edits allowed")
     s.set_defaults(fn=_export)
 
     s = sub.add_parser("train-reader", help="train the attribute reader for photos (frozen trunk, cached maps)",
