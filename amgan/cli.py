@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help_, formatter_class=fmt)
         add_config_arguments(s, "configs/synth64.yaml")
         if name == "train-classifier":
-            s.add_argument("--out", help="checkpoint path (default: classifier.checkpoint of the config)")
+            s.add_argument("--out", help="checkpoint path (None: classifier.checkpoint of the config)")
             s.add_argument("--seed", type=int, default=0, help="another seed gives an independent evaluator")
         if name == "train":
             add_run_arguments(s)
@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "(they replace the classifier's reading)")
     s.add_argument("--out", required=True, help="output image (--image; .png/.jpg/.webp) or folder (--manifest)")
     s.add_argument("--mask-out", help="write the attention mask here (--image)")
-    s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    s.add_argument("--device", default=None, help="cpu or cuda (None: cuda when present)")
     s.set_defaults(fn=_edit)
     return p
 

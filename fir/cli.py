@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train the embedding network (metric learning on street/shop pairs)",
                        formatter_class=fmt)
     add_config_arguments(s, "configs/fir_synth64.yaml")
-    s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    s.add_argument("--device", default=None, help="cpu or cuda (None: cuda when present)")
     add_run_arguments(s)
     s.set_defaults(fn=_train)
 
