@@ -42,7 +42,7 @@ from amgan.data.synth_dataset import ensure_data
 from amgan.io import atomic_write_text, save_image_grid
 from amgan.training import (RunError, StatsLog, add_run_arguments, check_run, init_run_folder, report, run_steps,
                             truncate_stats)
-from amgan.nets.discriminator import PatchDiscriminator
+from amgan.nets.discriminator import PatchDiscriminator, region_discriminator
 from amgan.nets.generator import Generator
 from amgan.nets.region import attention_boxes, crop_boxes
 
@@ -80,7 +80,7 @@ def build_nets(cfg: Config, schema: Schema, classifier: torch.nn.Module) -> Nets
     cond_dim = sum(len(g) for g in schema.manipulable)
     G = Generator(cond_dim, len(schema.manipulable), width=m.g_width, n_res=m.g_res)
     D_I = PatchDiscriminator(size, schema.sizes, width=m.d_width, n_layers=m.d_layers)
-    D_C = PatchDiscriminator(size // 2, schema.sizes, width=m.d_width, n_layers=m.d_layers - 2) if cfg.loss.use_dc else None
+    D_C = region_discriminator(size, schema.sizes, width=m.d_width, n_layers=m.d_layers) if cfg.loss.use_dc else None
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     return Nets(G=G, G_ema=G_ema, D_I=D_I, D_C=D_C, C=classifier.eval().requires_grad_(False))
 
@@ -273,7 +273,7 @@ class Trainer:
             for pg in o.param_groups:
                 pg["lr"] = pg.setdefault("initial_lr", pg["lr"]) * lr_factor(self.step, cfg)
         m = group_onehot(group, s, cfg.train.batch_size, self.device)
-        use_amp = cfg.train.amp and self.device.type == "cuda"
+        use_amp = cfg.train.amp and (self.device.type == "cuda" or cfg.train.amp_cpu)
         for _ in range(cfg.train.n_critic):
             x, c = self._batch(gen)
             c_trg = random_targets(c, gi, len(s.groups[gi]), gen)
