@@ -101,7 +101,7 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
                                    sources=["upload", "clipboard"], elem_id="photo", elem_classes="pixelated")
                 if examples:
                     gr.Examples([[str(p)] for p in examples], inputs=[image], examples_per_page=len(examples),
-                                label="Examples (test split: street photos, then catalogue shots)", elem_id="examples")
+                                label="Examples: real photos (CC0, test-split contributors), then SynthFashion street photos and a catalogue shot", elem_id="examples")
             with gr.Column(scale=4):
                 predicted = gr.Dataframe(headers=["attribute", "predicted", "runner-up", "FLAM reads"],
                                          column_widths=["22%", "26%", "26%", "26%"], wrap=True,
