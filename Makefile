@@ -36,6 +36,7 @@ bench: venv
 	$(BIN)/python bench/bench_amgan.py --out bench/out/amgan.json
 	$(BIN)/python bench/bench_index.py --out bench/out/index.json
 	$(BIN)/python bench/bench_flam.py --out bench/out/flam.json
+	$(BIN)/python bench/bench_reader.py --out bench/out/reader.json
 
 demo: venv
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python -m demo.app
