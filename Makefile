@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv test test-slow demo bench data sheet train-cpu clean
+.PHONY: venv test test-slow demo bench data photos sheet train-cpu clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -21,6 +21,12 @@ test-slow: venv
 
 data: venv
 	test -f data/synth64/manifest.csv || $(BIN)/amgan data synth --out data/synth64 --products 3000 --seed 0 --size 64 --street-views 2 --with-edits
+
+# the real photos (public clothing-dataset, CC0): convert + annotate into data/clothing
+CLOTHING ?= ../shared/data/clothing-dataset
+photos: venv
+	test -f data/clothing/annotations.csv || ( $(BIN)/amgan data convert clothing_dataset --root $(CLOTHING) --out data/clothing --overwrite \
+	    && $(BIN)/amgan data annotate data/clothing --workers 2 )
 
 sheet: venv
 	$(BIN)/amgan data sheet data/synth64 --out docs/synth64_sheet.png --n 24
