@@ -209,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "(they replace the classifier's reading)")
     s.add_argument("--out", required=True, help="output image (--image; .png/.jpg/.webp) or folder (--manifest)")
     s.add_argument("--mask-out", help="write the attention mask here (--image)")
+    s.add_argument("--keep-background", action=argparse.BooleanOptionalAction, default=True,
+                   help="gate colour/pattern edits by the photo's garment mask (GrabCut) so the background keeps its pixels")
     s.add_argument("--device", default=None, help="cpu or cuda (None: cuda when present)")
     s.set_defaults(fn=_edit)
     return p

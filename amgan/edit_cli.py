@@ -95,12 +95,14 @@ def run_edit(args) -> int:
     request = ed.schema.parse_edit(request_text)
     source = ed.schema.parse_values(args.source) or None
     if args.image:
-        res = ed.edit(args.image, request, region=region, source=source)
+        res = ed.edit(args.image, request, region=region, source=source,
+                      keep_background=args.keep_background)
         _save(out, res.image, fmt)
         if args.mask_out:
             _save(Path(args.mask_out), res.mask, mask_fmt)
         print(json.dumps({"out": str(out), "request": res.request, "region": res.region,
-                          "source": res.source_attributes, "timings": res.timings}))
+                          "source": res.source_attributes, "background_kept": res.background_kept,
+                          "timings": res.timings}))
         return 0
     from amgan.data.manifest import read_manifest
 
@@ -111,7 +113,8 @@ def run_edit(args) -> int:
         for i in tqdm(range(len(m)), desc="editing", unit="img"):
             rel = Path(m.paths[i]).with_suffix(".png")  # inside the data folder: checked by read_manifest
             try:
-                res = ed.edit(m.image_path(i), request, region=region, source=source)
+                res = ed.edit(m.image_path(i), request, region=region, source=source,
+                              keep_background=args.keep_background)
             except UserError as e:
                 failed = f"{m.paths[i]}: {e}"
                 break

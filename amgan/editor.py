@@ -49,6 +49,7 @@ class EditResult:
     region: str | None
     source_attributes: dict  # the values the edit started from (classifier reading + ``source``)
     timings: dict = field(default_factory=dict)  # seconds per stage
+    background_kept: bool = False  # the change was gated by the photo's garment mask (Editor.edit)
 
     @property
     def target_attributes(self) -> dict:
@@ -231,13 +232,19 @@ class Editor:
 
     # ---- editing a photo
     def edit(self, image, request, region: str | None = None, source: Mapping[str, str] | None = None,
-             torso_request=None) -> EditResult:
+             torso_request=None, keep_background: bool = True) -> EditResult:
         """Edit ``image`` as ``request`` asks ("make it red", {"color": "red"}) inside ``region``.
 
         ``source``: attribute values known from elsewhere (catalogue metadata, FLAM's reading of a
         street photo, a person's correction), {group: value}; they replace the CAM classifier's
         reading for those groups, which matters because the generator is conditioned on the whole
         target attribute vector. See :meth:`edit_batch` for ``region`` and ``torso_request``.
+
+        ``keep_background``: a colour or pattern edit only changes the garment's pixels: the change
+        is gated by a soft garment mask of the photo (:func:`background_gate`, GrabCut), so the
+        floor or the wall behind keeps its pixels where the generator's attention spills over. Not
+        applied to sleeve and neckline edits (they add or remove garment), nor when no garment is
+        found (under 5% of the photo).
         """
         times: dict = {}
         t = time.perf_counter()
@@ -265,7 +272,17 @@ class Editor:
         # fine detail from the photo; at the model's own resolution the result is exactly y.
         x_full = torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)[None].float().div(255).to(self.device)
         a_full = self.processor.restore(out.a, geom).clamp(0, 1)
-        y_full = (x_full + self.processor.restore(out.y - x, geom)).clamp(0, 1)
+        delta = self.processor.restore(out.y - x, geom)
+        gated = bool(keep_background and set(request) <= GATED_GROUPS
+                     and (torso_request is None or set(torso_request) <= GATED_GROUPS))
+        if gated:
+            gate = background_gate(rgb)
+            if gate is None:
+                gated = False
+            else:
+                g = torch.from_numpy(gate)[None, None].to(delta)
+                delta, a_full = delta * g, a_full * g
+        y_full = (x_full + delta).clamp(0, 1)
         if not torch.isfinite(y_full).all():
             raise RuntimeError("the edit produced non-finite pixels (a broken model?)")
         src = self.schema.decode(out.source_labels[0].cpu().numpy())
@@ -275,6 +292,31 @@ class Editor:
                          source_attributes=src)
         if torso_request is not None:
             res.request = {"sleeves": dict(request), "torso": dict(torso_request)}
+        res.background_kept = gated
         times["postprocess"] = time.perf_counter() - t
         res.timings = {k: round(v, 4) for k, v in times.items()}
         return res
+
+
+GATED_GROUPS = frozenset({"color", "pattern"})  # edits that keep the garment's outline
+MIN_GARMENT = 0.05  # a garment mask under this share of the photo is a failed segmentation
+
+
+def background_gate(rgb: Image.Image, feather: float = 0.02) -> np.ndarray | None:
+    """A soft garment mask of the photo in [0, 1] at its size (float32 [H, W]), or None when no
+    garment is found: GrabCut (:func:`amgan.data.garment_mask.segment`, at its working size),
+    dilated and feathered by ``feather`` of the long side so the garment's edge blends."""
+    import cv2
+
+    from amgan.data.garment_mask import segment, to_work_size
+
+    arr = np.asarray(rgb)
+    small = to_work_size(arr)
+    fg = segment(small).astype(np.float32)
+    if fg.mean() < MIN_GARMENT:
+        return None
+    k = max(1, int(round(feather * max(small.shape[:2]))))
+    fg = cv2.dilate(fg, np.ones((2 * k + 1, 2 * k + 1), np.uint8))
+    fg = cv2.GaussianBlur(fg, (0, 0), sigmaX=k)
+    H, W = arr.shape[:2]
+    return np.clip(cv2.resize(fg, (W, H), interpolation=cv2.INTER_LINEAR), 0, 1).astype(np.float32)

@@ -104,7 +104,7 @@ def test_known_source_attributes_replace_the_classifier_reading(editor, shop_ima
 
     plain = editor.edit(shop_image, {"color": "red"})
     other = next(v for v in editor.schema.group("pattern").values if v != plain.source_attributes["pattern"])
-    res = editor.edit(shop_image, {"color": "red"}, source={"Pattern": other.upper()})
+    res = editor.edit(shop_image, {"color": "red"}, source={"Pattern": other.upper()}, keep_background=False)
     assert res.source_attributes == {**plain.source_attributes, "pattern": other}
     # the generator is conditioned on the given pattern: the same pass by hand
     x, _, geom = editor.processor.preprocess(shop_image)
@@ -237,3 +237,28 @@ def test_region_edits_change_their_region_on_true_region_maps():
     # > 0.9) misses part of each sleeve, and what it misses counts as torso (measured: 0.49 vs 0.22)
     ti, to = float(np.mean(ins["torso"])), float(np.mean(outs["torso"]))
     assert ti > 0.05 and ti > 2 * to, (ti, to)
+
+
+def test_colour_edits_keep_the_background_of_a_photo(tiny_editor_path):
+    """keep_background gates a colour edit by the photo's garment mask: the floor keeps its pixels
+    even where the generator's attention covers it; a sleeve edit is not gated (it adds garment)."""
+    from PIL import ImageDraw
+
+    ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
+    ed.G = _HalfMaskG()  # white, with a = 1 on the whole left half: garment and floor alike
+    photo = Image.new("RGB", (200, 260), (120, 110, 100))  # a floor
+    ImageDraw.Draw(photo).rectangle((50, 60, 150, 200), fill=(200, 30, 40))  # a red garment in the middle
+    x = np.asarray(photo, np.float32)
+    floor = np.zeros((260, 200), bool)
+    floor[:, :30] = True  # the left floor strip, inside the attention mask
+    garment = np.zeros((260, 200), bool)
+    garment[80:180, 60:95] = True  # the garment's left part, inside the attention mask
+    gated = ed.edit(photo, {"color": "blue"})
+    plain = ed.edit(photo, {"color": "blue"}, keep_background=False)
+    dg = np.abs(np.asarray(gated.image, np.float32) - x).mean(-1)
+    dp = np.abs(np.asarray(plain.image, np.float32) - x).mean(-1)
+    assert gated.background_kept and not plain.background_kept
+    assert dp[floor].mean() > 50 and dg[floor].mean() < 2  # the floor changed without the gate, not with it
+    assert dg[garment].mean() > 50  # the garment still changes
+    sleeve = ed.edit(photo, {"sleeve": "long"})
+    assert not sleeve.background_kept
