@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from amgan.errors import UserError
+from amgan.errors import UserError, first_line
 from amgan.io import atomic_torch_save
 
 FORMAT_VERSION = 1
@@ -53,8 +53,7 @@ def load_checkpoint(path: str | Path, kind: str | None = None, map_location="cpu
     try:
         ck = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
-        first = (str(e).strip().splitlines() or [""])[0][:160]
-        raise CheckpointError(f"{p}: not a readable checkpoint ({type(e).__name__}: {first})") from None
+        raise CheckpointError(f"{p}: not a readable checkpoint ({type(e).__name__}: {first_line(e)})") from None
     if not isinstance(ck, dict) or "kind" not in ck:
         raise CheckpointError(f"{p}: not an amgan checkpoint (no 'kind' entry)")
     if kind is not None and ck["kind"] != kind:

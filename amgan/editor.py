@@ -32,7 +32,7 @@ from PIL import Image
 from amgan.attributes import Schema, SchemaError
 from amgan.conditioning import group_onehot, manip_onehot
 from amgan.errors import RequestError
-from amgan.image import ImageProcessor, to_rgb  # noqa: F401 - to_rgb re-exported for callers
+from amgan.image import ImageProcessor
 from amgan.nets import check_shape
 from amgan.nets.classifier import AttributeClassifier
 from amgan.nets.generator import Generator

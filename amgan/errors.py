@@ -23,6 +23,16 @@ class RequestError(UserError):
     """An edit request, attribute name/value, region, k or method is not valid."""
 
 
+def first_line(e: BaseException, limit: int = 160) -> str:
+    """The first line of an exception's message (its type's name when empty), at most ``limit``
+    characters: torch and PIL errors run over many lines, and a user message is one line."""
+    text = str(e).strip()
+    line = text.splitlines()[0] if text else type(e).__name__
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return line + (")" if line.count("(") > line.count(")") else "")
+
+
 def run_cli(prog: str, args) -> int:
     """Run ``args.fn(args)`` for a command line: a :class:`UserError` becomes one line
     ``PROG: error: ...`` and exit status 2; any other exception keeps its traceback."""

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from amgan.errors import ImageError
+from amgan.errors import ImageError, first_line
 
 __all__ = ["ImageProcessor", "Prepared", "to_rgb", "open_image", "MIN_SIDE", "MAX_PIXELS", "RESAMPLE"]
 
@@ -71,21 +71,16 @@ def open_image(source) -> Image.Image:
         try:
             im = Image.open(fobj)
         except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as e:
-            raise ImageError(f"{name}: not a readable image ({_why(e)})") from None
+            raise ImageError(f"{name}: not a readable image ({first_line(e, 120)})") from None
         _check_size(*im.size, name=name)
         try:
             im.load()
             return ImageOps.exif_transpose(im)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-            raise ImageError(f"{name}: the image data cannot be decoded ({_why(e)})") from None
+            raise ImageError(f"{name}: the image data cannot be decoded ({first_line(e, 120)})") from None
     finally:
         if isinstance(source, (str, Path)):
             fobj.close()
-
-
-def _why(e: Exception) -> str:
-    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return msg[:120]
 
 
 def to_rgb(image) -> Image.Image:

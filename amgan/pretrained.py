@@ -32,6 +32,7 @@ from typing import Callable
 import torch
 
 from amgan.checkpoint import CheckpointError, code_version, file_sha256, load_checkpoint
+from amgan.errors import first_line
 from amgan.image import ImageProcessor
 
 __all__ = ["Pretrained", "save_pretrained", "load_pretrained", "model_id", "export_pretrained",
@@ -176,11 +177,7 @@ def load_pretrained(path: str | Path, kind: str | None = None, map_location="cpu
         out = _load_folder(p, map_location)
     elif p.is_file():
         _check_torch_file(p)
-        try:
-            ck = load_checkpoint(p, map_location=map_location)
-        except CheckpointError as e:  # torch's reasons run over many lines: keep the first
-            raise CheckpointError(_first_line(e)) from None
-        out = _from_legacy(ck, p)
+        out = _from_legacy(load_checkpoint(p, map_location=map_location), p)  # its message is one line
     else:
         raise CheckpointError(f"model not found: {p}")
     if kind == "classifier" and out.kind == "amgan-editor":
@@ -190,15 +187,6 @@ def load_pretrained(path: str | Path, kind: str | None = None, map_location="cpu
         raise CheckpointError(f"{p}: is a {out.kind!r} model, expected {kind!r}")
     _check_finite(out.weights, p)
     return out
-
-
-def _first_line(e, limit: int = 300) -> str:
-    """The first line of an error message, at most ``limit`` characters (torch's run over many lines)."""
-    text = str(e).strip()
-    line = text.splitlines()[0] if text else ""
-    if len(line) > limit:
-        line = line[: limit - 1] + "…"
-    return line + (")" if line.count("(") > line.count(")") else "")
 
 
 def _check_torch_file(p: Path) -> None:
@@ -230,7 +218,7 @@ def _load_folder(p: Path, map_location) -> Pretrained:
     try:
         weights = torch.load(w_path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types for bad files
-        raise CheckpointError(_first_line(f"{w_path}: not readable weights ({type(e).__name__}: {e})")) from None
+        raise CheckpointError(first_line(f"{w_path}: not readable weights ({type(e).__name__}: {e})", 300)) from None
     if not isinstance(weights, dict) or not all(isinstance(v, dict) for v in weights.values()):
         raise CheckpointError(f"{w_path}: expected a dict of state dicts")
     ip = cfg.get("image_processor")
@@ -310,9 +298,8 @@ def _load_state(net: torch.nn.Module, sd: dict, p: Pretrained) -> None:
     try:
         net.load_state_dict(sd, strict=True)
     except RuntimeError as e:
-        first = str(e).strip().splitlines()
         raise CheckpointError(f"{p.path}: weights do not fit the {p.kind} it describes "
-                              f"({first[0][:160] if first else e})") from None
+                              f"({first_line(e)})") from None
 
 
 def load_classifier(path, device=None):

@@ -39,6 +39,7 @@ from amgan.conditioning import group_onehot, manip_onehot, random_targets
 from amgan.config import add_config_arguments, Config, ConfigError, load_config
 from amgan.data.memory import MemoryData, load_memory
 from amgan.data.synth_dataset import ensure_data
+from amgan.errors import first_line
 from amgan.io import atomic_write_text, save_image_grid
 from amgan.training import (RunError, StatsLog, add_run_arguments, check_run, init_run_folder, report, run_steps,
                             truncate_stats)
@@ -228,8 +229,7 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError) as e:
             if isinstance(e, RunError):
                 raise
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise RunError(f"{where} does not fit the configured networks ({first}); "
+            raise RunError(f"{where} does not fit the configured networks ({first_line(e, 10_000)}); "
                            "was model.* changed?") from None
         self.step, self.seconds = int(ck["step"]), float(ck["seconds"])
 

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from amgan.attributes import Schema
 from amgan.config import add_config_arguments, ConfigError
-from amgan.errors import UserError
+from amgan.errors import UserError, first_line
 from amgan.training import (RunError, StatsLog, add_run_arguments, check_run, init_run_folder, report, resumed_at,
                             run_steps)
 from fir.flam.calibrate import calibrate_strength, evaluate_flam, single_edit_targets
@@ -141,7 +141,7 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True, resume: bool = Fa
             nets.D.load_state_dict(ck["D"], strict=True)
         except RuntimeError as e:
             raise RunError(f"{out / 'checkpoint.pt'} does not fit the configured networks "
-                           f"({str(e).strip().splitlines()[0]}); was model.* changed?") from None
+                           f"({first_line(e, 10_000)}); was model.* changed?") from None
         for o, k in ((opt_e, "opt_e"), (opt_g, "opt_g"), (opt_d, "opt_d")):
             o.load_state_dict(ck[k])
         gen.set_state(ck["gen"])
