@@ -56,7 +56,7 @@ from typing import Mapping, Sequence
 import faiss
 import numpy as np
 
-from amgan.errors import UserError
+from amgan.errors import RequestError, UserError
 from amgan.io import current_umask, file_mode, remove_orphans
 from fir.index_build import (KINDS, _AUTO_ONLY, _PARAM_DEFAULTS, _calibrate, _make_index, _resolve_params,
                               _set_search_param)
@@ -152,7 +152,7 @@ def exact_search_numpy(gallery, queries, k: int, ids=None, batch: int = 100
     ids = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
     if ids.shape != (n,):
         raise ValueError(f"ids must have shape [{n}]; got {ids.shape}")
-    k = _check_k(k, n)
+    k = check_k(k, n)
     out_s = np.empty((q.shape[0], k), np.float32)
     out_i = np.empty((q.shape[0], k), np.int64)
     for lo in range(0, q.shape[0], batch):
@@ -178,9 +178,10 @@ def rescore(q: np.ndarray, xb: np.ndarray) -> np.ndarray:
     return np.einsum("qd,qkd->qk", q.astype(np.float64), xb.astype(np.float64)).astype(np.float32)
 
 
-def _check_k(k, n: int) -> int:
+def check_k(k, n: int) -> int:
+    """``k`` checked (a whole number >= 1) and capped at the ``n`` items there are."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer; got {k!r}")
+        raise RequestError(f"k must be a whole number >= 1 (a positive integer), got {str(k)[:40]!r}")
     return int(min(k, n))
 
 
@@ -304,7 +305,7 @@ class GalleryIndex:
         if q.shape[1] != self.dim:
             raise ValueError(f"queries have dimension {q.shape[1]} but the index has "
                              f"{self.dim} (built by model {self.model_id!r})")
-        k = _check_k(k, self.count)
+        k = check_k(k, self.count)
         fetch = min(self.count, k + _TIE_MARGIN) if self.kind == "flat" else k
         scores, pos = self.index.search(q, fetch)
         if self.kind == "flat":

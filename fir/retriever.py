@@ -24,7 +24,7 @@ import torch
 
 from amgan.errors import RequestError
 from amgan.image import ImageProcessor
-from fir.index import GalleryIndex, Hit
+from fir.index import GalleryIndex, Hit, check_k
 
 __all__ = ["Retriever", "SearchResult", "FlamResult"]
 
@@ -90,9 +90,7 @@ class Retriever:
 
     # ---- search
     def _check_k(self, k) -> int:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise RequestError(f"k must be a whole number >= 1, got {str(k)[:40]!r}")
-        return int(min(k, self.index.count))
+        return check_k(k, self.index.count)
 
     def search_vector(self, vector: np.ndarray, k: int = 10) -> list[Hit]:
         return self.index.search_items(np.asarray(vector, np.float32)[None], self._check_k(k))[0]
