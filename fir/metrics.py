@@ -16,6 +16,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from amgan.intervals import accuracy_with_ci, bootstrap_ci  # noqa: F401  (re-exported: the one copy lives in amgan)
+
 __all__ = [
     "hits_curve",
     "recall_at_k",
@@ -251,24 +253,3 @@ def ssim(a, b):
         return float(structural_similarity(a, b, channel_axis=-1, data_range=1.0))
     return np.array([structural_similarity(x, y, channel_axis=-1, data_range=1.0)
                      for x, y in zip(a, b)])
-
-
-def bootstrap_ci(values, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (resampled with replacement);
-    (nan, nan) for an empty array. Deterministic for a seed."""
-    v = np.asarray(values, dtype=np.float64).ravel()
-    if v.size == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
-    a = (1 - level) / 2
-    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
-
-
-def accuracy_with_ci(correct, n_boot: int = 1000, seed: int = 0) -> dict:
-    """{"acc", "n", "ci95": [lo, hi]} of a 0/1 array (None for an empty one)."""
-    c = np.asarray(correct, dtype=np.float64).ravel()
-    if c.size == 0:
-        return {"acc": None, "n": 0, "ci95": None}
-    lo, hi = bootstrap_ci(c, n_boot, seed)
-    return {"acc": round(float(c.mean()), 4), "n": int(c.size), "ci95": [round(lo, 4), round(hi, 4)]}
