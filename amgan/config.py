@@ -62,6 +62,9 @@ class DatasetConfig:
 class DataConfig(DatasetConfig):
     views: tuple[str, ...] = ("shop", "street")  # views used for training
     workers: int = 0  # DataLoader workers (0: main process; images are cached in memory)
+    photo_roots: tuple[str, ...] = ()  # real-photo data sets trained on beside root (same schema; unknown labels allowed)
+    photo_fraction: float = 0.0  # share of every batch drawn from photo_roots (0 with photo_roots: uniform over all rows)
+    exclude: str = ""  # CSV with an 'image' column: photos never trained on (the hand-checked ones); "" = none
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class ModelConfig:
     g_res: int = 6
     d_width: int = 64
     d_layers: int = 6  # D_I conv layers; D_C has d_layers - 2 at half resolution
+    d_max_width: int = 0  # cap on D's channels (0: 16 * d_width, StarGAN's)
+    g_upsample: Literal["deconv", "resize"] = "deconv"  # resize: bilinear x2 + 3x3 conv (no checkerboard)
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ class TrainConfig:
     log_every: int = 25
     sample_every: int = 250
     save_every: int = 500
+    max_minutes: float = 0.0  # wall-clock budget of this process (0: none): stop, save and export at the next step
     out: str = "runs/synth64"
 
 
@@ -139,6 +145,11 @@ class Config(ConfigBase):
         check(d.size in (32, 64, 128, 256), "data.size", "must be one of 32, 64, 128, 256", d.size)
         check(len(d.views) > 0 and all(d.views), "data.views", "must name at least one view", list(d.views))
         check_range(d, "data", ("workers",), ge=0)
+        check(0.0 <= d.photo_fraction <= 1.0, "data.photo_fraction", "must be in [0, 1]", d.photo_fraction)
+        check(d.photo_fraction == 0.0 or len(d.photo_roots) > 0, "data.photo_fraction",
+              "needs data.photo_roots (the photo data sets to draw from)", d.photo_fraction)
+        check_range(m, "model", ("d_max_width",), ge=0)
+        check_range(t, "train", ("max_minutes",), ge=0)
         check_range(c, "classifier", ("width", "steps", "batch_size"), ge=1)
         check_range(c, "classifier", ("lr",), gt=0)
         check_range(m, "model", ("g_width", "d_width"), ge=1)

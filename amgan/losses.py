@@ -57,7 +57,9 @@ def classification_loss(
 ) -> Tensor:
     """L_cls: sum over ``groups`` (default: all) of the mean cross-entropy of that group.
 
-    logits: one [B, n_g] tensor per group; labels: LongTensor [B, G] of value indices.
+    logits: one [B, n_g] tensor per group; labels: LongTensor [B, G] of value indices, where
+    a negative entry means *unknown* (a real photo's pattern, say): it is masked, and a
+    group with no known label in the batch adds nothing (never a NaN).
     """
     if labels.dim() != 2 or labels.shape[1] != len(logits):
         raise ValueError(
@@ -66,7 +68,13 @@ def classification_loss(
     groups = range(len(logits)) if groups is None else groups
     total = logits[0].new_zeros(())
     for g in groups:
-        total = total + F.cross_entropy(logits[g], labels[:, g].long())
+        lab = labels[:, g].long()
+        known = lab >= 0
+        if bool(known.all()):
+            total = total + F.cross_entropy(logits[g], lab)
+        else:  # mean over the known rows only; 0 (with a graph) when there are none
+            ce = F.cross_entropy(logits[g], lab.clamp(min=0), reduction="none")
+            total = total + (ce * known).sum() / known.sum().clamp(min=1)
     return total
 
 

@@ -236,7 +236,8 @@ def _from_legacy(ck: dict, p: Path) -> Pretrained:
             meta = ck["classifier_meta"]
             model = {"generator": dict(ck["generator"]),
                      "classifier": {"group_sizes": list(meta["group_sizes"]), "backbone": meta["backbone"],
-                                    "width": int(meta["width"])}}
+                                    "width": int(meta["width"]),
+                                    **{k: meta[k] for k in ("head", "adapter_width", "image_processor") if k in meta}}}
             return Pretrained(kind, {"G": ck["G_ema"], "classifier": ck["classifier"]}, model,
                               ImageProcessor(size=int(ck["size"])), ck["schema"], info, {}, p)
         if kind == "classifier":

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from tqdm import tqdm
 
 from amgan import losses
 from amgan.attributes import Schema
@@ -75,13 +76,77 @@ def lr_factor(step: int, cfg: Config) -> float:
     return max(0.0, 1.0 - (step - start) / max(1, cfg.train.steps - start))
 
 
+# ---- the frozen classifier (CAM and perceptual features) ----------------------
+CLASSIFIER_META = ("group_sizes", "backbone", "width", "head", "adapter_width", "image_processor")
+
+
+def load_frozen_classifier(path: str) -> tuple[torch.nn.Module, dict]:
+    """The CAM classifier from a ``amgan train-classifier`` file or a classifier model folder
+    (``checkpoints/reader128``). -> (net, dict with ``model`` weights, ``schema`` and the
+    constructor arguments named in :data:`CLASSIFIER_META`)."""
+    if Path(path).is_dir():
+        from amgan.pretrained import load_classifier
+
+        net, p = load_classifier(path)
+        meta = {k: v for k, v in p.model.items() if k in CLASSIFIER_META}
+        if p.image_processor is not None:
+            meta["image_processor"] = p.image_processor.to_dict()
+        return net, {"model": net.state_dict(), "schema": p.schema, **meta}
+    from amgan.train_classifier import load_classifier
+
+    return load_classifier(path)
+
+
+# ---- data ----------------------------------------------------------------------
+def load_training_data(cfg: Config, root, progress: bool = True) -> tuple[MemoryData, int]:
+    """The train split of ``data.root`` (its ``data.views``) followed by the train splits of
+    ``data.photo_roots`` (every view), less the photos listed in ``data.exclude``.
+    -> (data, number of rows from ``data.root``)."""
+    from amgan.data.memory import concat_memory, excluded_images
+
+    d = cfg.data
+    parts = [load_memory(root, d.size, ("train",), d.views, progress=progress)]
+    exclude = excluded_images(d.exclude, key="data.exclude")
+    for pr in d.photo_roots:
+        if not (Path(pr) / "manifest.csv").is_file():
+            raise ConfigError(f"data.photo_roots: {pr}/manifest.csv not found (make the photo set with "
+                              "`amgan data convert clothing_dataset` + `amgan data annotate`)", key="data.photo_roots")
+        parts.append(load_memory(pr, d.size, ("train",), None, progress=progress, exclude=exclude))
+    try:
+        return concat_memory(parts), len(parts[0])
+    except ValueError as e:
+        raise ConfigError(f"data.photo_roots: {e}", key="data.photo_roots") from None
+
+
+@torch.no_grad()
+def fill_unknown(data: MemoryData, classifier: torch.nn.Module, device, batch: int = 256, progress: bool = True) -> int:
+    """Put the frozen classifier's reading into every unknown (-1) label of ``data.labels``, in
+    place; returns how many labels were filled. The reading is made at the training resolution,
+    the way the classifier's CAMs are used in training."""
+    unknown = (data.labels < 0).any(1).nonzero()[:, 0]
+    if len(unknown) == 0:
+        return 0
+    C = classifier.to(device).eval()
+    filled = 0
+    for s in tqdm(range(0, len(unknown), batch), desc="reading unknown labels", unit="batch", disable=not progress):
+        idx = unknown[s:s + batch]
+        x, lab = data.batch(idx, device)
+        pred = torch.stack([lg.argmax(1) for lg in C(x)], 1).cpu()
+        lab = lab.cpu()
+        filled += int((lab < 0).sum())
+        data.labels[idx] = torch.where(lab < 0, pred, lab)
+    return filled
+
+
 # ---- networks ----------------------------------------------------------------
 def build_nets(cfg: Config, schema: Schema, classifier: torch.nn.Module) -> Nets:
     m, size = cfg.model, cfg.data.size
     cond_dim = sum(len(g) for g in schema.manipulable)
-    G = Generator(cond_dim, len(schema.manipulable), width=m.g_width, n_res=m.g_res)
-    D_I = PatchDiscriminator(size, schema.sizes, width=m.d_width, n_layers=m.d_layers)
-    D_C = region_discriminator(size, schema.sizes, width=m.d_width, n_layers=m.d_layers) if cfg.loss.use_dc else None
+    G = Generator(cond_dim, len(schema.manipulable), width=m.g_width, n_res=m.g_res, upsample=m.g_upsample)
+    cap = m.d_max_width or None
+    D_I = PatchDiscriminator(size, schema.sizes, width=m.d_width, n_layers=m.d_layers, max_width=cap)
+    D_C = (region_discriminator(size, schema.sizes, width=m.d_width, n_layers=m.d_layers, max_width=cap)
+           if cfg.loss.use_dc else None)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     return Nets(G=G, G_ema=G_ema, D_I=D_I, D_C=D_C, C=classifier.eval().requires_grad_(False))
 
@@ -95,8 +160,8 @@ def ema_decay_at(step: int, decay: float) -> float:
 
 @torch.no_grad()
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    for pe, p in zip(ema.parameters(), unwrap(model).parameters()):
-        pe.lerp_(p, 1.0 - decay)
+    """ema <- lerp(ema, model, 1 - decay), all parameters in one fused call; buffers copied."""
+    torch._foreach_lerp_(list(ema.parameters()), list(unwrap(model).parameters()), 1.0 - decay)
     for be, b in zip(ema.buffers(), unwrap(model).buffers()):
         be.copy_(b)
 
@@ -108,7 +173,8 @@ def _region_crops(a: torch.Tensor, images, cfg: Config):
 
 
 def d_loss(nets: Nets, x, c, y, cfg: Config, a, gen) -> tuple[torch.Tensor, dict]:
-    """L_D on D_I (and D_C): (total, parts); parts are detached tensors named ``D/adv``, ``D_C/gp``, ..."""
+    """L_D on D_I (and D_C): (total, parts); parts are detached tensors named ``D/adv``, ``D_C/gp``, ...
+    ``c``: the real images' labels, -1 where unknown (masked in the classification loss)."""
     L = cfg.loss
     y = y.detach()
     real_adv, real_cls = nets.D_I(x)
@@ -170,21 +236,32 @@ class Trainer:
 
     def __init__(self, cfg: Config, out: Path, device=None, rank: int = 0, world: int = 1, progress: bool = True):
         from amgan.data.manifest import ReferenceIndex
-        from amgan.train_classifier import load_classifier
 
         self.cfg, self.out, self.rank, self.world, self.progress = cfg, Path(out), rank, world, progress
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if not cfg.classifier.checkpoint:
             raise ConfigError("classifier.checkpoint is empty: train one with `amgan train-classifier` first",
                               key="classifier.checkpoint")
-        classifier, self.classifier_ck = load_classifier(cfg.classifier.checkpoint)
+        classifier, self.classifier_ck = load_frozen_classifier(cfg.classifier.checkpoint)
         root = ensure_data(cfg.data, progress=progress and rank == 0)
-        self.data: MemoryData = load_memory(root, cfg.data.size, ("train",), cfg.data.views, progress=progress and rank == 0)
+        self.data, self.n_render = load_training_data(cfg, root, progress=progress and rank == 0)
         self.schema = self.data.schema
         if Schema.from_dict(self.classifier_ck["schema"]) != self.schema:
             raise ConfigError(f"classifier.checkpoint {cfg.classifier.checkpoint} was trained on another schema than "
                               f"the data set's ({root})", key="classifier.checkpoint")
         self.refs = ReferenceIndex(self.data.labels.numpy(), schema=self.data.schema)
+        # labels: ``known`` keeps unknowns (-1: a photo's pattern, say) for D's classification loss on real
+        # images, where they are masked; ``data.labels`` has them filled with the frozen classifier's reading,
+        # because G is conditioned on a complete attribute vector (and the cycle returns to it)
+        self.known = self.data.labels.clone()
+        self.pseudo_filled = fill_unknown(self.data, classifier, self.device, progress=progress and rank == 0)
+        if self.pseudo_filled and rank == 0:
+            log.info("%d unknown labels of %d rows read by the frozen classifier (G's conditioning only)",
+                     self.pseudo_filled, len(self.data))
+        self.refs = ReferenceIndex(self.data.labels.numpy(), schema=self.data.schema)
+        if self.device.type == "cuda":  # the whole uint8 set on the GPU: no host copies per step
+            self.data.images = self.data.images.to(self.device)
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
         torch.manual_seed(cfg.train.seed)  # initial weights are a function of the seed alone
         self.nets = build_nets(cfg, self.schema, classifier)
         for name in ("G", "G_ema", "D_I", "D_C", "C"):
@@ -197,7 +274,11 @@ class Trainer:
         self.opt_D = torch.optim.Adam(d_params, lr=T.lr_d, betas=(T.beta1, T.beta2))
         self.step = 0
         self.seconds = 0.0
-        self.fixed = torch.arange(0, len(self.data), max(1, len(self.data) // 8))[:8]
+        n_fix = 8 if self.n_render == len(self.data) else 4  # with photos: 4 renders + 4 photos
+        self.fixed = torch.arange(0, self.n_render, max(1, self.n_render // n_fix))[:n_fix]
+        if self.n_render < len(self.data):
+            n_ph = len(self.data) - self.n_render
+            self.fixed = torch.cat([self.fixed, self.n_render + torch.arange(0, n_ph, max(1, n_ph // 4))[:4]])
 
     # -- checkpoints
     def state(self) -> dict:
@@ -240,10 +321,10 @@ class Trainer:
             path or self.out / "editor.pt", "amgan-editor",
             G_ema={k: v.clone() for k, v in self.nets.G_ema.state_dict().items()},
             generator=dict(cond_dim=sum(len(g) for g in self.schema.manipulable),
-                           n_groups=len(self.schema.manipulable), width=m.g_width, n_res=m.g_res),
+                           n_groups=len(self.schema.manipulable), width=m.g_width, n_res=m.g_res,
+                           upsample=m.g_upsample),
             classifier=self.classifier_ck["model"],
-            classifier_meta=dict(group_sizes=self.classifier_ck["group_sizes"], backbone=self.classifier_ck["backbone"],
-                                 width=self.classifier_ck["width"]),
+            classifier_meta={k: self.classifier_ck[k] for k in CLASSIFIER_META if k in self.classifier_ck},
             schema=self.schema.to_dict(), size=self.cfg.data.size, step=self.step, config=self.cfg.to_dict())
 
     # -- DDP
@@ -258,8 +339,19 @@ class Trainer:
 
     # -- training
     def _batch(self, gen):
-        idx = torch.randint(len(self.data), (self.cfg.train.batch_size,), generator=gen)
-        return self.data.batch(idx, self.device)
+        """(x, c filled, c known): ``data.photo_fraction`` of the rows from the photo data sets."""
+        B, frac = self.cfg.train.batch_size, self.cfg.data.photo_fraction
+        n_photo = len(self.data) - self.n_render
+        k = int(round(B * frac)) if (frac > 0 and n_photo) else 0
+        if k and self.n_render == 0:
+            k = B
+        if k:
+            idx = torch.cat([self.n_render + torch.randint(n_photo, (k,), generator=gen),
+                             torch.randint(self.n_render, (B - k,), generator=gen)])
+        else:
+            idx = torch.randint(len(self.data), (B,), generator=gen)
+        x, c = self.data.batch(idx, self.device)
+        return x, c, self.known[idx].to(self.device)
 
     def train_step(self) -> None:
         """One generator update after ``n_critic`` critic updates; reports every loss part."""
@@ -275,11 +367,11 @@ class Trainer:
         m = group_onehot(group, s, cfg.train.batch_size, self.device)
         use_amp = cfg.train.amp and (self.device.type == "cuda" or cfg.train.amp_cpu)
         for _ in range(cfg.train.n_critic):
-            x, c = self._batch(gen)
+            x, c, c_known = self._batch(gen)
             c_trg = random_targets(c, gi, len(s.groups[gi]), gen)
             with torch.no_grad(), torch.autocast(self.device.type, enabled=use_amp, dtype=torch.bfloat16):
                 y, _, a = n.G(x, manip_onehot(c_trg, s), m)
-            loss_d, parts_d = d_loss(n, x, c, y.float(), cfg, a.float(), gen)
+            loss_d, parts_d = d_loss(n, x, c_known, y.float(), cfg, a.float(), gen)
             self.opt_D.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_D.step()
@@ -327,15 +419,23 @@ class Trainer:
             self.save()
             self.export_editor()
 
+        began = time.monotonic()
+
+        def out_of_time(_count: int) -> bool:  # train.max_minutes: this process's wall-clock budget
+            return T.max_minutes > 0 and time.monotonic() - began >= 60.0 * T.max_minutes
+
         try:
             run_steps(step_fn, start=self.step, steps=T.steps, log_every=T.log_every, stats=stats, main=main,
                       world=self.world, sample_every=T.sample_every,
                       on_sample=lambda k: self.sample_grid(self.out / "samples" / f"step{k:06d}.png"),
                       save_every=T.save_every, on_save=save, postfix={"G": "loss/G/total", "D": "loss/D/total"},
-                      desc="amgan", progress=self.progress)
+                      desc="amgan", progress=self.progress, stop=out_of_time)
         finally:
             if stats is not None:
                 stats.close()
+        if self.step < T.steps:
+            log.info("stopped at step %d of %d: train.max_minutes (%g) reached; --resume continues", self.step,
+                     T.steps, T.max_minutes)
         return {"step": self.step, "seconds": round(self.seconds, 1)}
 
 

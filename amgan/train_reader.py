@@ -22,7 +22,6 @@ known labels behind each), plus ``stats.jsonl``/TensorBoard and the resolved con
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import time
@@ -34,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from amgan.attributes import Schema
+from amgan.data.memory import excluded_images
 from amgan.config import ConfigBase, ConfigError, add_config_arguments, load_dataclass_config, save_config
 from amgan.errors import UserError
 from amgan.image import ImageProcessor
@@ -96,19 +96,6 @@ class Split:
     views: list[str]
     roots: list[str]
     names: list[str]  # image file stems
-
-
-def _excluded(path: str) -> set[str]:
-    if not path:
-        return set()
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"reader.exclude: {p} not found (a CSV with an 'image' column, or empty for none)")
-    with open(p, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if rows and "image" not in rows[0]:
-        raise UserError(f"{p}: needs an 'image' column")
-    return {Path(r["image"]).stem for r in rows}
 
 
 @torch.no_grad()
@@ -224,7 +211,7 @@ def train_reader(cfg: ReaderConfig, out: str | Path, progress: bool = True) -> d
     if r.threads:
         torch.set_num_threads(r.threads)
     t0 = time.perf_counter()
-    exclude = _excluded(r.exclude)
+    exclude = excluded_images(r.exclude, key="reader.exclude")
     net = AttributeClassifier([2], backbone="efficientnet_lite0", pretrained=True)  # the trunk, for the maps
     trunk = net.trunk.eval().requires_grad_(False)
     train, schema = load_split(cfg, trunk, "train", exclude, progress)

@@ -79,3 +79,16 @@ def test_gradient_penalty_map_output_and_seeded_alpha():
     alpha = torch.rand(3, 1, 1, 1, generator=torch.Generator().manual_seed(0))
     x_hat = alpha * real + (1 - alpha) * fake
     assert g1.item() == pytest.approx(((x_hat.flatten(1).norm(dim=1) - 1) ** 2).mean().item())
+
+
+def test_classification_loss_masks_unknown_labels():
+    logits = [torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0, 0.0, 0.0]] * 3)]
+    labels = torch.tensor([[0, -1], [-1, -1], [1, -1]])
+    got = classification_loss(logits, labels)
+    # group 0: mean CE over rows 0 and 2 only; group 1: no known label -> adds 0 (not NaN)
+    want = (math.log(2) + (math.log(1 + math.e) - 1.0)) / 2
+    assert got.item() == pytest.approx(want)
+    assert torch.isfinite(got)
+    lg = logits[0].clone().requires_grad_(True)
+    classification_loss([lg, logits[1]], labels).backward()
+    assert lg.grad[1].abs().sum() == 0 and lg.grad[0].abs().sum() > 0  # the unknown row gets no gradient

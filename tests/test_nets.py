@@ -218,3 +218,23 @@ def test_crop_boxes_matches_manual_crop():
     half.sum().backward()
     assert images.grad is not None and images.grad[1, :, 16:, 16:].abs().min() > 0
     assert images.grad[1, :, :16].abs().max() == 0
+
+
+def test_generator_resize_upsampling_has_no_transposed_convs_and_keeps_shapes():
+    from amgan.nets.generator import Generator
+
+    G = Generator(5, 2, width=8, n_res=1, upsample="resize")
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in G.modules())
+    y, z, a = G(torch.rand(2, 3, 32, 32), torch.zeros(2, 5), torch.tensor([[1.0, 0.0]] * 2))
+    assert y.shape == (2, 3, 32, 32) and a.shape == (2, 1, 32, 32)
+    with pytest.raises(ValueError, match="upsample must be one of deconv, resize"):
+        Generator(5, 2, upsample="pixelshuffle")
+
+
+def test_discriminator_width_cap():
+    from amgan.nets.discriminator import PatchDiscriminator
+
+    D = PatchDiscriminator(64, [2, 3], width=8, n_layers=5, max_width=16)
+    assert max(m.out_channels for m in D.body if isinstance(m, torch.nn.Conv2d)) == 16
+    assert max(m.out_channels for m in PatchDiscriminator(64, [2, 3], width=8, n_layers=5).body
+               if isinstance(m, torch.nn.Conv2d)) == 128

@@ -259,3 +259,64 @@ def test_the_trainer_builds_its_d_c_with_region_discriminator(tiny_setup, tmp_pa
     ref = region_discriminator(cfg.data.size, t.schema.sizes, width=cfg.model.d_width, n_layers=cfg.model.d_layers)
     assert [tuple(p.shape) for p in t.nets.D_C.parameters()] == [tuple(p.shape) for p in ref.parameters()]
     assert len(list(t.nets.D_C.parameters())) < len(list(t.nets.D_I.parameters()))  # two fewer conv layers
+
+
+def _photo_root(synth_tiny, dst, blank=("pattern", "neckline")):
+    """A 'photo' data set made of synth_tiny's train rows: view photo, some groups unknown (empty cells)."""
+    import csv
+    import shutil
+
+    rows = list(csv.DictReader(open(synth_tiny / "manifest.csv", newline="")))
+    rows = [r for r in rows if r["split"] == "train" and r["view"] == "shop"][:12]
+    (dst / "images").mkdir(parents=True)
+    out = []
+    for i, r in enumerate(rows):
+        shutil.copy(synth_tiny / r["path"], dst / "images" / f"ph{i:03d}.png")
+        row = {**r, "path": f"images/ph{i:03d}.png", "product_id": f"ph{i:03d}", "view": "photo", "mask": ""}
+        for g in blank:
+            row[g] = ""
+        out.append(row)
+    shutil.copy(synth_tiny / "schema.json", dst / "schema.json")
+    with open(dst / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(out[0]))
+        w.writeheader()
+        w.writerows(out)
+    return len(out) * len(blank)
+
+
+def test_photo_roots_join_training_with_unknown_labels_masked(tiny_setup, synth_tiny, tmp_path):
+    from amgan.train import Trainer
+
+    _, sets = tiny_setup
+    n_blank = _photo_root(synth_tiny, tmp_path / "photos")
+    (tmp_path / "excl.csv").write_text("image\nph000.jpg\n")  # stems: ph000 is never trained on
+    cfg = load_config("configs/test_tiny.yaml", sets + [f"data.photo_roots=[{tmp_path / 'photos'}]",
+                                                         "data.photo_fraction=0.5", f"data.exclude={tmp_path / 'excl.csv'}",
+                                                         "model.g_upsample=resize", "model.d_max_width=16"])
+    tr = Trainer(cfg, tmp_path / "run", device="cpu", progress=False)
+    n_photo = len(tr.data) - tr.n_render
+    assert n_photo == 11 and all(v == "photo" for v in tr.data.views[tr.n_render:])
+    assert tr.pseudo_filled == n_blank - 2  # ph000's two blanks left out with it
+    # unknowns stay -1 for D (masked there) and are filled for G's conditioning
+    gi = tr.schema.group_index("pattern")
+    assert (tr.known[tr.n_render:, gi] == -1).all() and (tr.data.labels[:, gi] >= 0).all()
+    assert (tr.known[:tr.n_render] >= 0).all()
+    x, c, c_known = tr._batch(torch.Generator().manual_seed(0))
+    assert (c_known[:2, gi] == -1).all() and (c_known[2:] >= 0).all()  # half of the batch of 4 are photos
+    assert max(m.out_channels for m in tr.nets.D_I.body if isinstance(m, torch.nn.Conv2d)) == 16
+    tr.train_step()
+    assert tr.step == 1
+
+
+def test_max_minutes_stops_saves_and_exports(tiny_setup, tmp_path):
+    from amgan.train import main
+
+    _, sets = tiny_setup
+    out = tmp_path / "run"
+    assert main(_argv(sets, out, "train.max_minutes=0.000001", "train.steps=50", "train.save_every=50")) == 0
+    ck = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert ck["step"] == 1 and (out / "editor.pt").exists() and _steps(out) == [1]
+    # the budget is a runtime key: a resume with another budget continues the same run
+    assert main(_argv(sets, out, "train.max_minutes=0", "train.steps=3", "train.save_every=50")
+                + ["--resume", "--allow-config-change"]) == 0
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3

@@ -17,7 +17,7 @@ from amgan.nets import check_shape
 class PatchDiscriminator(nn.Module):
     """D(x) -> (adv [B,1,h,w], [logits of group g, [B, group_sizes[g]]]).
 
-    ``n_layers`` conv4x4 stride-2 + LeakyReLU(0.01) (width doubling, capped at 16*width),
+    ``n_layers`` conv4x4 stride-2 + LeakyReLU(0.01) (width doubling, capped at ``max_width``, default 16*width),
     then a 3x3 conv to one channel (the PatchGAN real/fake map) and a conv over the whole
     remaining map giving the logits of every group. ``n_layers`` is reduced to
     floor(log2(image_size)) when larger so that the final map is at least 1x1 (the
@@ -25,8 +25,10 @@ class PatchDiscriminator(nn.Module):
     Example: 64 px with 5 layers -> 2x2 final map.
     """
 
-    def __init__(self, image_size: int, group_sizes: Sequence[int], width: int = 64, n_layers: int = 6):
+    def __init__(self, image_size: int, group_sizes: Sequence[int], width: int = 64, n_layers: int = 6,
+                 max_width: int | None = None):
         super().__init__()
+        cap = 16 * width if max_width is None else int(max_width)
         self.image_size = int(image_size)
         self.group_sizes = [int(n) for n in group_sizes]
         n_layers = min(int(n_layers), int(math.log2(self.image_size)))
@@ -37,7 +39,7 @@ class PatchDiscriminator(nn.Module):
         cin, cout = 3, width
         for _ in range(n_layers):
             layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.01)]
-            cin, cout = cout, min(cout * 2, 16 * width)
+            cin, cout = cout, min(cout * 2, cap)
         self.body = nn.Sequential(*layers)
         self.final_size = self.image_size // 2**n_layers
         self.adv = nn.Conv2d(cin, 1, 3, 1, 1, bias=False)
@@ -53,7 +55,7 @@ class PatchDiscriminator(nn.Module):
 
 
 def region_discriminator(
-    image_size: int, group_sizes: Sequence[int], width: int = 64, n_layers: int = 6
+    image_size: int, group_sizes: Sequence[int], width: int = 64, n_layers: int = 6, max_width: int | None = None
 ) -> PatchDiscriminator:
     """D_C for a D_I of these arguments: half resolution, two fewer conv layers."""
-    return PatchDiscriminator(image_size // 2, group_sizes, width, max(1, n_layers - 2))
+    return PatchDiscriminator(image_size // 2, group_sizes, width, max(1, n_layers - 2), max_width=max_width)

@@ -19,6 +19,9 @@ def blend(x: Tensor, z: Tensor, a: Tensor) -> Tensor:
     return a * z + (1 - a) * x
 
 
+UPSAMPLE = ("deconv", "resize")
+
+
 class ResidualBlock(nn.Module):
     """conv3x3-IN-ReLU-conv3x3-IN with an identity skip (StarGAN)."""
 
@@ -44,13 +47,20 @@ class Generator(nn.Module):
     affine), ``n_down`` 4x4 transposed convs, then two 7x7 heads: z = (tanh+1)/2 (RGB in
     [0,1]) and a = sigmoid (1 channel). H and W must be divisible by 2**n_down.
 
+    ``upsample``: ``"deconv"`` (StarGAN's 4x4 stride-2 transposed convs) or ``"resize"``
+    (bilinear x2 then a 3x3 conv: no checkerboard, Odena et al., Distill 2016).
+
     Args:
         cond_dim: length of c (sum of all groups' sizes: one-hot of every group's target).
         n_groups: length of m (number of attribute groups).
     """
 
-    def __init__(self, cond_dim: int, n_groups: int, width: int = 64, n_res: int = 6, n_down: int = 2):
+    def __init__(self, cond_dim: int, n_groups: int, width: int = 64, n_res: int = 6, n_down: int = 2,
+                 upsample: str = "deconv"):
         super().__init__()
+        if upsample not in UPSAMPLE:
+            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE)}, got {upsample!r}")
+        self.upsample = upsample
         self.cond_dim = int(cond_dim)
         self.n_groups = int(n_groups)
         self.n_down = int(n_down)
@@ -70,8 +80,12 @@ class Generator(nn.Module):
             dim *= 2
         layers += [ResidualBlock(dim) for _ in range(n_res)]
         for _ in range(n_down):
+            up: list[nn.Module] = (
+                [nn.ConvTranspose2d(dim, dim // 2, 4, 2, 1, bias=False)] if upsample == "deconv"
+                else [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                      nn.Conv2d(dim, dim // 2, 3, 1, 1, bias=False)])
             layers += [
-                nn.ConvTranspose2d(dim, dim // 2, 4, 2, 1, bias=False),
+                *up,
                 nn.InstanceNorm2d(dim // 2, affine=True),
                 nn.ReLU(inplace=True),
             ]

@@ -25,7 +25,7 @@ __all__ = ["RunError", "RUNTIME_KEYS", "check_run", "config_diff", "init_run_fol
 log = logging.getLogger(__name__)
 
 # keys that cannot change what a run computes: a resume may differ in them silently
-RUNTIME_KEYS = frozenset({"train.out", "train.threads", "data.workers"})
+RUNTIME_KEYS = frozenset({"train.out", "train.threads", "data.workers", "train.max_minutes"})
 
 
 class RunError(UserError):
