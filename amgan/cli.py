@@ -9,6 +9,7 @@
     amgan train --config C [--set k=v ...] [--resume [--allow-config-change]]
     amgan edit --checkpoint C --image IN --edit color=red [--region sleeves] [--source sleeve=short] --out OUT.png
     amgan export --editor runs/x/editor.pt --out checkpoints/NAME [--check-data DIR]
+    amgan evaluate-edits --editor C [--data DIR] [--photos DIR] --out DIR [--limit N]
 
 Mistakes a user can fix (:class:`amgan.errors.UserError`) print one line ``amgan: error: ...``
 and return 2; anything else is a bug and keeps its traceback.
@@ -93,6 +94,14 @@ def _export(args) -> int:
     from amgan.export import export_editor
 
     print(json.dumps(export_editor(args.editor, args.out, check_data=args.check_data, tolerance=args.tolerance)))
+    return 0
+
+
+def _evaluate_edits(args) -> int:
+    from amgan.evaluate_edits import run
+
+    res = run(args)
+    print(f"{args.out}/report.md ({res['seconds']} s)")
     return 0
 
 
@@ -194,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(s, "configs/reader128.yaml")
     s.add_argument("--out", required=True, help="model folder to write")
     s.set_defaults(fn=_train_reader)
+
+    s = sub.add_parser("evaluate-edits", help="judge an editor's edits by probes: against the truth (SynthFashion) "
+                                              "and training-free on photos", formatter_class=fmt)
+    from amgan.evaluate_edits import add_arguments as _evaluate_edits_arguments
+
+    _evaluate_edits_arguments(s)
+    s.set_defaults(fn=_evaluate_edits)
 
     s = sub.add_parser("edit", help="edit one image or a manifest of images",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -1,0 +1,386 @@
+"""Edits judged by probes first, classifiers second: ``amgan evaluate-edits``.
+
+    amgan evaluate-edits --editor checkpoints/amgan_photo64 --data data/synth64 --photos data/clothing \
+        --out reports/edits_photo64 [--limit N]
+
+**SynthFashion** (``--data``, a set made ``--with-edits``): every ground-truth edit of
+``edits.csv`` (test split), per view (shop, street) and group (colour, pattern, sleeve, neckline),
+edited by :meth:`amgan.editor.Editor.edit_batch` at the model's resolution (the editor reads the
+source's values itself, as in use) and measured against the TRUE edit with :mod:`amgan.probes`:
+colour hit (colour edits), shape hit (on the pixels the true edit changes), SSIM and L1 to the
+truth, change outside the garment. Second opinions: the independent evaluator classifier
+(``--evaluator``, trained on shop renders only) and the independent reader (``--reader``) read the
+edited group; both also read the truth (their ceiling). Floors: the unedited source's SSIM/L1 to
+the truth.
+
+**Photos** (``--photos``, a set made by ``amgan data convert clothing_dataset`` + ``amgan data
+annotate``): test-split photos with an annotator garment mask. Colour edits through the photo path
+:meth:`amgan.editor.Editor.edit` at the photo's own resolution, two seeded target colours per photo
+with a known colour (never its own): the annotator reads the requested name on the mask, the mean
+colour is closer to the target's anchor than to the source's, detail kept, background change (border
+band, outside the dilated mask); the reader's colour reading is the second opinion. Sleeve edits
+(every other sleeve length, photos with a known sleeve) are judged by the independent reader.
+References for detail kept, measured on the same photos: round trips at 64/128/256 px and an exact
+recolour (:func:`amgan.probes.hue_rotate`).
+
+Every number comes with its n and a bootstrap 95% interval (:mod:`amgan.intervals`).
+``--limit N``: at most N edits per (view, group) on SynthFashion and N photos.
+Writes ``metrics.json``, ``report.md`` and ``samples.jpg`` (photo | edit | masks at full size).
+"""
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from amgan import probes as P
+from amgan.errors import UserError
+from amgan.intervals import accuracy_with_ci, mean_with_ci
+
+__all__ = ["Judge", "load_judge", "evaluate_synth", "evaluate_photo_edits", "colour_targets", "DEFAULT_EVALUATOR",
+           "DEFAULT_READER"]
+
+DEFAULT_EVALUATOR = "checkpoints/evaluator_synth64"
+DEFAULT_READER = "checkpoints/evaluator_reader128"
+REFERENCE_SIZES = (64, 128, 256)
+
+
+# ---------------------------------------------------------------------------- judges (second opinions)
+@dataclass
+class Judge:
+    """An independent classifier that reads edits: ``net`` and its own image processor."""
+
+    name: str
+    net: torch.nn.Module
+    processor: object  # amgan.image.ImageProcessor
+    schema_groups: tuple[str, ...]
+
+    @torch.no_grad()
+    def read_tensor(self, x: torch.Tensor) -> np.ndarray:
+        """[B,3,S,S] in [0,1] at any square size -> int [B, G] readings at the judge's size."""
+        s = self.processor.size
+        if x.shape[-1] != s:
+            x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=x.shape[-1] > s)
+        dev = next(self.net.parameters()).device
+        return torch.stack([lg.argmax(1) for lg in self.net(x.to(dev))], 1).cpu().numpy()
+
+    def read_image(self, image) -> np.ndarray:
+        """A photo (any size) through the judge's image path -> int [G]."""
+        return self.read_tensor(self.processor.preprocess(image).tensor)[0]
+
+
+def _classifiers_that_guided(editor) -> list[tuple[str, dict]]:
+    """(name, state_dict) of the classifiers that trained or guide this editor's generator: its own
+    CAM classifier and the one inside the editor its generator came from (when that is present)."""
+    out = [("the editor's CAM classifier", {k: v.detach().cpu() for k, v in editor.C.state_dict().items()})]
+    src = ((getattr(editor, "pretrained", None) and editor.pretrained.info) or {}).get("generator_from") or {}
+    if src.get("path") and Path(src["path"]).exists():
+        from amgan.pretrained import load_pretrained
+
+        try:
+            out.append((f"the classifier of {src['path']}", load_pretrained(src["path"], kind="classifier").weights["classifier"]))
+        except UserError:
+            pass
+    return out
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(a[k].shape == b[k].shape and torch.equal(a[k].float(), b[k].float()) for k in a)
+
+
+def load_judge(path: str | Path, editor, name: str) -> Judge:
+    """An independent classifier from ``path``; refused when it is a classifier that trained or
+    guides the editor (the same weights)."""
+    from amgan.pretrained import load_classifier
+
+    p = Path(path)
+    if not p.exists():
+        hint = (" (train it: amgan train-reader --config configs/reader128.yaml --set reader.seed=1 --out "
+                f"{DEFAULT_READER})" if str(path) == DEFAULT_READER else "")
+        raise UserError(f"{name}: {p} not found{hint}")
+    net, pre = load_classifier(p, device=editor.device)
+    sd = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    for what, other in _classifiers_that_guided(editor):
+        if _same_weights(sd, other):
+            raise UserError(f"{name} {p} is {what}; an edit must be judged by a classifier that played no part in it")
+    if pre.image_processor is None:
+        raise UserError(f"{name} {p}: the model has no image processor")
+    groups = tuple(g["name"] for g in (pre.schema or {}).get("groups", []))
+    if groups != editor.schema.names:
+        raise UserError(f"{name} {p} reads groups {list(groups)}, the editor {list(editor.schema.names)}")
+    return Judge(f"{name} ({p.name})", net.eval(), pre.image_processor, groups)
+
+
+# ---------------------------------------------------------------------------- SynthFashion
+def _load_batch(root: Path, rows: list[dict], size: int, editor):
+    from amgan.data.memory import load_image, load_mask
+
+    x = np.stack([load_image(root / r["source"], editor.processor) for r in rows])
+    t = np.stack([load_image(root / r["target"], editor.processor) for r in rows])
+    sm = np.stack([load_mask(root / r["source"].replace("images/", "masks/", 1), size) for r in rows])
+    tm = np.stack([load_mask(root / r["target_mask"], size) for r in rows])
+    return x, t, sm, tm
+
+
+def _summ(values: dict) -> dict:
+    """Lists of per-edit values -> {name: rate or mean with n and interval}. Hits: None = not measured."""
+    out = {}
+    for k, v in values.items():
+        if k.endswith(("_hit", "_ok", "_rate")):
+            measured = [bool(h) for h in v if h is not None]
+            out[k] = accuracy_with_ci(measured)
+            if len(measured) != len(v):
+                out[k]["not_measured"] = len(v) - len(measured)
+        else:
+            out[k] = mean_with_ci(v)
+    return out
+
+
+@torch.no_grad()
+def evaluate_synth(editor, data_root, judges: list[Judge], *, limit: int | None = None, batch_size: int = 64,
+                   progress: bool = True) -> tuple[dict, dict]:
+    """The probes on every ground-truth edit (see the module doc). -> (result, samples) where samples
+    are {view: (source, edit, truth) uint8 [k,S,S,3] of the first batch of each group}."""
+    from amgan.data.synth_dataset import read_edits
+
+    root = Path(data_root)
+    schema, size = editor.schema, editor.size
+    rows = read_edits(root)
+    need = {"source", "group", "target", "view", "target_mask"}
+    if rows and not need <= set(rows[0]):
+        raise UserError(f"{root}/edits.csv lacks columns {sorted(need - set(rows[0]))}")
+    views = sorted({r["view"] for r in rows})
+    result = {"data": str(root), "views": {}, "views_without_edits": sorted({"shop", "street"} - set(views))}
+    samples: dict = {}
+    t0 = time.perf_counter()
+    for view in views:
+        per_group = {}
+        for grp in schema.manipulable:
+            gi = schema.group_index(grp.name)
+            grows = [r for r in rows if r["view"] == view and r["group"] == grp.name][:limit]
+            vals: dict[str, list] = {k: [] for k in (
+                "colour_hit", "shape_hit", "ssim", "l1", "outside_change", "ssim_source", "l1_source")}
+            for j in judges:
+                vals[f"{j.name}|edit_ok"], vals[f"{j.name}|truth_ok"] = [], []
+            for s in tqdm(range(0, len(grows), batch_size), desc=f"{view} {grp.name}", disable=not progress):
+                b = grows[s:s + batch_size]
+                x, t, sm, tm = _load_batch(root, b, size, editor)
+                target = np.array([grp.index(r["value"]) for r in b])
+                xt = torch.from_numpy(x).permute(0, 3, 1, 2).float().div(255)
+                out = editor.edit_batch(xt.to(editor.device), {grp.name: torch.from_numpy(target)}, cam=False)
+                y = (out.y.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+                for k in range(len(b)):
+                    vals["colour_hit"].append(P.colour_hit(y[k], x[k], t[k], tm[k]).hit if grp.name == "color" else None)
+                    vals["shape_hit"].append(P.shape_hit(y[k], x[k], t[k]).hit)
+                    vals["ssim"].append(P.ssim(y[k], t[k]))
+                    vals["l1"].append(P.l1(y[k], t[k]))
+                    vals["ssim_source"].append(P.ssim(x[k], t[k]))
+                    vals["l1_source"].append(P.l1(x[k], t[k]))
+                    vals["outside_change"].append(P.outside_change(y[k], x[k], sm[k], tm[k]))
+                yt = torch.from_numpy(y).permute(0, 3, 1, 2).float().div(255)
+                tt = torch.from_numpy(t).permute(0, 3, 1, 2).float().div(255)
+                for j in judges:
+                    vals[f"{j.name}|edit_ok"] += list(j.read_tensor(yt)[:, gi] == target)
+                    vals[f"{j.name}|truth_ok"] += list(j.read_tensor(tt)[:, gi] == target)
+                if s == 0:
+                    samples.setdefault(view, []).append((x[:4], y[:4], t[:4]))
+            if grp.name != "color":
+                del vals["colour_hit"]
+            summ = _summ({k: v for k, v in vals.items() if "|" not in k})
+            summ["judges"] = {j.name: {"edit": accuracy_with_ci(vals[f"{j.name}|edit_ok"]),
+                                       "truth": accuracy_with_ci(vals[f"{j.name}|truth_ok"])} for j in judges}
+            per_group[grp.name] = {"n": len(grows), **summ}
+        result["views"][view] = per_group
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    return result, samples
+
+
+# ---------------------------------------------------------------------------- photos
+def colour_targets(path: str, source: str, values, k: int = 2, seed: int = 0) -> list[str]:
+    """``k`` distinct colour names other than ``source``, drawn by a generator seeded with ``seed``
+    and the photo's path (the same photo gets the same targets whatever else is evaluated)."""
+    others = [v for v in values if v != source]
+    if k > len(others):
+        raise ValueError(f"{k} targets asked, {len(others)} colours other than {source!r}")
+    rng = np.random.default_rng([int(seed), zlib.crc32(str(path).encode())])
+    return [others[i] for i in rng.choice(len(others), size=k, replace=False)]
+
+
+def _photo_rows(m, limit):
+    """Test-split rows with a mask and a known colour or sleeve (manifest order)."""
+    ci, si = m.schema.group_index("color"), m.schema.group_index("sleeve")
+    rows = [int(i) for i in m.indices("test", None)
+            if m.masks[i] and (m.labels[i, ci] >= 0 or m.labels[i, si] >= 0)]
+    return rows[:limit]
+
+
+def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: int | None = None, seed: int = 0,
+                         n_samples: int = 6, progress: bool = True) -> tuple[dict, list]:
+    """The photo probes (see the module doc). -> (result, samples) where samples are dicts
+    (photo, edit, garment mask, attention, labels) for the sample sheet."""
+    from PIL import Image
+
+    from amgan.data.manifest import read_manifest
+    from amgan.image import to_rgb
+
+    root = Path(photos_root)
+    if not (root / "manifest.csv").is_file():
+        raise UserError(f"--photos: {root}/manifest.csv not found (amgan data convert clothing_dataset, then "
+                        "amgan data annotate)")
+    m = read_manifest(root / "manifest.csv")
+    schema = m.schema
+    for g in ("color", "sleeve"):
+        if g not in schema.names or g not in editor.schema.names:
+            raise UserError(f"--photos: {root} and the editor need a {g!r} group")
+    ci, si = schema.group_index("color"), schema.group_index("sleeve")
+    eci, esi = editor.schema.group_index("color"), editor.schema.group_index("sleeve")
+    colours, sleeves = schema.group("color").values, schema.group("sleeve").values
+    rows = _photo_rows(m, limit)
+    if not rows:
+        raise UserError(f"--photos: {root} has no test-split photos with a garment mask and a known colour or sleeve")
+    c_vals: dict[str, list] = {k: [] for k in ("name_hit", "majority_hit", "anchor_hit", "reader_colour_ok",
+                                               "detail_kept", "border_change", "outside_change")}
+    s_vals: dict[str, list] = {k: [] for k in ("reader_sleeve_ok", "reader_reads_source_rate", "detail_kept",
+                                               "border_change", "outside_change")}
+    ref: dict[str, list] = {**{f"round_trip_{s}": [] for s in REFERENCE_SIZES}, "exact_recolour": []}
+    unedited: dict[str, list] = {"annotator_colour_ok": [], "reader_colour_ok": [], "reader_sleeve_ok": []}
+    skipped, samples, times = 0, [], {"edit": 0.0, "probes": 0.0}
+    t0 = time.perf_counter()
+    for i in tqdm(rows, desc="photos", unit="photo", disable=not progress):
+        photo = to_rgb(m.image_path(i))
+        arr = np.asarray(photo)
+        with Image.open(m.mask_path(i)) as mk:
+            mask = np.asarray(mk) > 0
+        if mask.shape != arr.shape[:2] or mask.mean() < 0.01:
+            skipped += 1
+            continue
+        src_colour = colours[m.labels[i, ci]] if m.labels[i, ci] >= 0 else None
+        src_sleeve = sleeves[m.labels[i, si]] if m.labels[i, si] >= 0 else None
+        t = time.perf_counter()
+        for s in REFERENCE_SIZES:
+            ref[f"round_trip_{s}"].append(P.detail_kept(arr, P.round_trip(arr, s), mask))
+        ref["exact_recolour"].append(P.detail_kept(arr, P.hue_rotate(arr, mask), mask))
+        read0 = reader.read_image(photo) if reader else None
+        if src_colour:
+            unedited["annotator_colour_ok"].append(P.colour_name_hit(arr, mask, src_colour)[0])
+            if reader:
+                unedited["reader_colour_ok"].append(bool(read0[eci] == editor.schema.group("color").index(src_colour)))
+        if src_sleeve and reader:
+            unedited["reader_sleeve_ok"].append(bool(read0[esi] == editor.schema.group("sleeve").index(src_sleeve)))
+        times["probes"] += time.perf_counter() - t
+        jobs = [("color", c) for c in (colour_targets(m.paths[i], src_colour, colours, 2, seed) if src_colour else [])]
+        jobs += [("sleeve", v) for v in sleeves if src_sleeve and v != src_sleeve]
+        for group, target in jobs:
+            t = time.perf_counter()
+            res = editor.edit(photo, {group: target})
+            times["edit"] += time.perf_counter() - t
+            t = time.perf_counter()
+            e = np.asarray(res.image)
+            bg = P.background_change(arr, e, mask)
+            read = reader.read_image(res.image) if reader else None
+            line = {"photo": Path(m.paths[i]).name, "group": group, "source": src_colour if group == "color" else src_sleeve,
+                    "target": target, "detail": P.detail_kept(arr, e, mask), "border": bg["border"]}
+            if group == "color":
+                hit, reading = P.colour_name_hit(e, mask, target)
+                c_vals["name_hit"].append(hit)
+                c_vals["majority_hit"].append(reading.best == target)
+                c_vals["anchor_hit"].append(P.anchor_hit(e, mask, target, src_colour).hit)
+                if reader:
+                    c_vals["reader_colour_ok"].append(bool(read[eci] == editor.schema.group("color").index(target)))
+                vals = c_vals
+                line["read"] = f"{reading.color or 'unknown'} ({reading.best} {reading.confidence:.2f})"
+            else:
+                if reader:
+                    s_vals["reader_sleeve_ok"].append(bool(read[esi] == editor.schema.group("sleeve").index(target)))
+                    s_vals["reader_reads_source_rate"].append(bool(read[esi] == editor.schema.group("sleeve").index(src_sleeve)))
+                vals = s_vals
+                line["read"] = editor.schema.group("sleeve").values[read[esi]] if reader else "-"
+            vals["detail_kept"].append(line["detail"])
+            vals["border_change"].append(bg["border"])
+            vals["outside_change"].append(bg["outside"])
+            times["probes"] += time.perf_counter() - t
+            quota = n_samples - n_samples // 3 if group == "color" else n_samples // 3  # 4 colour, 2 sleeve of 6
+            if sum(sm["group"] == group for sm in samples) < quota and not any(sm["photo"] == line["photo"] for sm in samples):
+                samples.append({**line, "image": arr, "edit": e, "mask": mask, "attention": np.asarray(res.mask)})
+    n_photos = len(rows) - skipped
+    result = {
+        "data": str(root), "split": "test", "photos": n_photos, "photos_skipped": skipped, "seed": seed,
+        "colour_edits": _summ(c_vals), "sleeve_edits": _summ(s_vals),
+        "detail_references": _summ(ref), "unedited": _summ(unedited),
+        "reader": reader.name if reader else None,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "seconds_per_edit": round(times["edit"] / max(1, len(c_vals["detail_kept"]) + len(s_vals["detail_kept"])), 3),
+    }
+    return result, samples
+
+
+# ---------------------------------------------------------------------------- the command
+def add_arguments(p) -> None:
+    p.add_argument("--editor", required=True, help="the editor (model folder or editor.pt)")
+    p.add_argument("--data", help="a SynthFashion set with ground-truth edits (amgan data synth --with-edits)")
+    p.add_argument("--photos", help="an annotated photo set (amgan data convert clothing_dataset + amgan data annotate)")
+    p.add_argument("--out", required=True, help="report folder: metrics.json, report.md, samples.jpg")
+    p.add_argument("--limit", type=int, default=None, help="at most N edits per view and group, and N photos")
+    p.add_argument("--evaluator", default=DEFAULT_EVALUATOR,
+                   help="independent classifier for SynthFashion edits ('none': leave out)")
+    p.add_argument("--reader", default=DEFAULT_READER,
+                   help="independent photo reader: judges photo sleeve edits, second opinion elsewhere ('none': leave out)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the photos' target colours")
+    p.add_argument("--samples", type=int, default=6, help="photos on the sample sheet")
+    p.add_argument("--device", default=None, help="cpu or cuda (None: cuda when present)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args) -> dict:
+    """``amgan evaluate-edits``: check the inputs, evaluate, write the report folder; returns the metrics."""
+    import json
+    import shlex
+    import sys
+
+    from amgan.edit_report import photo_sheet, report_markdown, synth_sheet
+    from amgan.editor import Editor
+    from amgan.io import atomic_write_text
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be a positive number of edits, got {args.limit}")
+    if args.samples < 0:
+        raise UserError(f"--samples must be 0 or more, got {args.samples}")
+    if not args.data and not args.photos:
+        raise UserError("give --data (SynthFashion with ground-truth edits), --photos (annotated photos) or both")
+    for flag, folder in (("--data", args.data), ("--photos", args.photos)):
+        if folder and not Path(folder).is_dir():
+            raise UserError(f"{flag}: {folder} is not a folder")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out: {out} exists and is not a folder")
+    if not Path(args.editor).exists():
+        raise UserError(f"--editor: {args.editor} not found")
+    t0 = time.perf_counter()
+    ed = Editor.from_checkpoint(args.editor, device=args.device)
+    none = {"", "none"}
+    evaluator = None if args.evaluator in none else load_judge(args.evaluator, ed, "--evaluator")
+    reader = None if args.reader in none else load_judge(args.reader, ed, "--reader")
+    progress = not args.no_progress
+    res = {"editor": str(args.editor), "editor_step": getattr(ed, "checkpoint_step", None), "limit": args.limit,
+           "command": "amgan " + shlex.join(sys.argv[1:]) if sys.argv and "amgan" in Path(sys.argv[0]).name else None}
+    synth_samples, photo_samples = {}, []
+    if args.data:
+        res["synth"], synth_samples = evaluate_synth(ed, args.data, [j for j in (evaluator, reader) if j],
+                                                     limit=args.limit, progress=progress)
+    if args.photos:
+        res["photos"], photo_samples = evaluate_photo_edits(ed, args.photos, reader, limit=args.limit, seed=args.seed,
+                                                            n_samples=args.samples, progress=progress)
+    res["seconds"] = round(time.perf_counter() - t0, 1)
+    atomic_write_text(out / "metrics.json", json.dumps(res, indent=2) + "\n")
+    atomic_write_text(out / "report.md", report_markdown(res))
+    if photo_samples:
+        photo_sheet(photo_samples, out / "samples.jpg")
+    if synth_samples:
+        synth_sheet(synth_samples, out / "synth_samples.png")
+    return res
