@@ -89,7 +89,10 @@ def report_markdown(res: dict) -> str:
     lines = [f"# Edits judged by probes: `{res['editor']}`", "",
              "Probes against the truth (SynthFashion) and training-free probes on real photos lead; classifiers "
              "that played no part in the edit are the second opinion. Written by `amgan evaluate-edits` "
-             f"({res['seconds']} s; limit {res['limit'] or 'none'}).", ""]
+             f"({res['seconds']} s; limit {res['limit'] or 'none'}; code at commit "
+             f"{(res.get('code') or {}).get('commit', 'unknown')}"
+             + (f", with uncommitted changes to {', '.join(res['code']['uncommitted_changes'])}"
+                if (res.get("code") or {}).get("uncommitted_changes") else "") + ").", ""]
     if res.get("synth"):
         lines += _synth_md(res["synth"])
     if res.get("photos"):

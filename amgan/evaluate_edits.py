@@ -337,6 +337,21 @@ def add_arguments(p) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _code_state() -> dict:
+    """The commit the code was at, and whether amgan/ had changes not committed (they affect the numbers)."""
+    import subprocess
+
+    from amgan.checkpoint import code_version
+
+    try:
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], capture_output=True, text=True,
+                               timeout=10, cwd=Path(__file__).resolve().parent).stdout.split("\n")
+        changed = sorted(line[3:] for line in dirty if line.strip())
+    except (OSError, subprocess.SubprocessError):
+        changed = None
+    return {"commit": code_version(), "uncommitted_changes": changed}
+
+
 def run(args) -> dict:
     """``amgan evaluate-edits``: check the inputs, evaluate, write the report folder; returns the metrics."""
     import json
@@ -368,6 +383,7 @@ def run(args) -> dict:
     reader = None if args.reader in none else load_judge(args.reader, ed, "--reader")
     progress = not args.no_progress
     res = {"editor": str(args.editor), "editor_step": getattr(ed, "checkpoint_step", None), "limit": args.limit,
+           "code": _code_state(),
            "command": "amgan " + shlex.join(sys.argv[1:]) if sys.argv and "amgan" in Path(sys.argv[0]).name else None}
     synth_samples, photo_samples = {}, []
     if args.data:
