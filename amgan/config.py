@@ -116,6 +116,7 @@ class TrainConfig:
     log_every: int = 25
     sample_every: int = 250
     save_every: int = 500
+    keep_editors: bool = False  # also keep editors/editor_stepNNNNNN.pt at every save (time-to-quality curves)
     max_minutes: float = 0.0  # wall-clock budget of this process (0: none): stop, save and export at the next step
     out: str = "runs/synth64"
 

@@ -229,7 +229,7 @@ def _load_folder(p: Path, map_location) -> Pretrained:
 def _from_legacy(ck: dict, p: Path) -> Pretrained:
     """The single-file checkpoints written before the model folder existed (and by training)."""
     kind = ck.get("kind")
-    info = {k: ck[k] for k in ("step", "metrics", "strength", "embedder_id", "export_check", "dtype",
+    info = {k: ck[k] for k in ("step", "seconds", "metrics", "strength", "embedder_id", "export_check", "dtype",
                                 "code_version", "config") if k in ck}
     try:
         if kind == "amgan-editor":

@@ -24,6 +24,7 @@ import copy
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -325,7 +326,8 @@ class Trainer:
                            upsample=m.g_upsample),
             classifier=self.classifier_ck["model"],
             classifier_meta={k: self.classifier_ck[k] for k in CLASSIFIER_META if k in self.classifier_ck},
-            schema=self.schema.to_dict(), size=self.cfg.data.size, step=self.step, config=self.cfg.to_dict())
+            schema=self.schema.to_dict(), size=self.cfg.data.size, step=self.step, seconds=round(self.seconds, 2),
+            config=self.cfg.to_dict())
 
     # -- DDP
     def wrap_ddp(self) -> None:
@@ -415,9 +417,12 @@ class Trainer:
             self.train_step()
             self.seconds += time.perf_counter() - t0
 
-        def save(_count: int) -> None:
+        def save(count: int) -> None:
             self.save()
-            self.export_editor()
+            path = self.export_editor()
+            if T.keep_editors:  # one editor per save point: quality against training time
+                (self.out / "editors").mkdir(exist_ok=True)
+                shutil.copyfile(path, self.out / "editors" / f"editor_step{count:06d}.pt")
 
         began = time.monotonic()
 

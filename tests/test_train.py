@@ -320,3 +320,16 @@ def test_max_minutes_stops_saves_and_exports(tiny_setup, tmp_path):
     assert main(_argv(sets, out, "train.max_minutes=0", "train.steps=3", "train.save_every=50")
                 + ["--resume", "--allow-config-change"]) == 0
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
+
+
+def test_keep_editors_writes_one_editor_per_save_with_its_training_seconds(tiny_setup, tmp_path):
+    from amgan.pretrained import load_pretrained
+    from amgan.train import main
+
+    _, sets = tiny_setup
+    out = tmp_path / "run"
+    assert main(_argv(sets, out, "train.keep_editors=true")) == 0
+    eds = sorted(p.name for p in (out / "editors").iterdir())
+    assert eds == ["editor_step000002.pt", "editor_step000004.pt"]
+    a, b = (load_pretrained(out / "editors" / n) for n in eds)
+    assert a.info["step"] == 2 and b.info["step"] == 4 and 0 < a.info["seconds"] < b.info["seconds"]
