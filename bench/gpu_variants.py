@@ -100,7 +100,7 @@ def unpack(args) -> int:
     import torch
 
     from amgan.checkpoint import save_checkpoint
-    from amgan.pretrained import export_pretrained, load_pretrained
+    from amgan.pretrained import export_pretrained, load_pretrained, save_pretrained
 
     c = load_pretrained(args.classifier, kind="classifier")
     clf = {k: v.float() for k, v in c.weights["classifier"].items()}
@@ -116,6 +116,10 @@ def unpack(args) -> int:
         dst = Path(args.dest) / f"{args.prefix}{f.stem}"
         export_pretrained(tmp, dst, dtype="float16")
         tmp.unlink()
+        if args.attention_floor:
+            p = load_pretrained(dst, kind="amgan-editor")
+            p.model["editor"] = {"attention_floor": args.attention_floor}
+            save_pretrained(dst, p)
         made.append(str(dst))
         load_pretrained(dst, kind="amgan-editor")  # loads back
     print(json.dumps({"editors": made}))
@@ -142,6 +146,7 @@ def main(argv=None) -> int:
     u.add_argument("--classifier", default="checkpoints/reader128")
     u.add_argument("--dest", default="checkpoints")
     u.add_argument("--prefix", default="amgan_photo128_")
+    u.add_argument("--attention-floor", type=float, default=0.0, help="the editors' attention floor (Editor)")
     args = ap.parse_args(argv)
     return train(args) if args.cmd == "train" else unpack(args)
 

@@ -1,0 +1,85 @@
+"""Quality against training time: the ground-truth probes of every editor a run kept.
+
+    python bench/time_to_quality.py --run old=runs/ttq/old --run new=runs/ttq/new \\
+        --data data/synth64 --limit 40 --out bench/out/ttq.json --plot docs/time_to_quality.png
+
+Each run folder must have been trained with ``train.keep_editors=true`` (``editors/editor_stepNNNNNN.pt``,
+each holding its step and the seconds of training so far). Every editor is scored by the
+SynthFashion probes of ``amgan evaluate-edits`` (colour hit of colour edits, shape hit of sleeve
+edits, change outside the garment; shop and street views; the first ``--limit`` edits of each
+view and group) and the curves are drawn against training minutes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def score(editor_path: Path, data: str, limit: int) -> dict:
+    from amgan.editor import Editor
+    from amgan.evaluate_edits import evaluate_synth
+
+    ed = Editor.from_checkpoint(editor_path, device="cpu")
+    res, _ = evaluate_synth(ed, data, [], limit=limit, progress=False)
+    info = ed.pretrained.info
+    out = {"editor": str(editor_path), "step": int(info.get("step") or 0), "seconds": float(info.get("seconds") or 0)}
+    for view, groups in res["views"].items():
+        out[f"{view}/colour_hit"] = groups["color"]["colour_hit"]["acc"]
+        out[f"{view}/sleeve_hit"] = groups["sleeve"]["shape_hit"]["acc"]
+        out[f"{view}/outside_change"] = sum(g["outside_change"]["mean"] for g in groups.values()) / len(groups)
+    return out
+
+
+def plot(curves: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [("shop/colour_hit", "shop colour hit"), ("street/colour_hit", "street colour hit"),
+            ("shop/sleeve_hit", "shop sleeve hit"), ("street/sleeve_hit", "street sleeve hit")]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4), sharex=True)
+    for ax, (k, title) in zip(axes, keys):
+        for name, pts in curves.items():
+            pts = [p for p in pts if k in p]
+            ax.plot([p["seconds"] / 60 for p in pts], [p[k] for p in pts], marker="o", label=name)
+        ax.set_title(title)
+        ax.set_xlabel("training minutes (2 CPU cores)")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("rate (ground-truth probe)")
+    axes[0].legend(loc="lower right")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", action="append", required=True, help="NAME=RUN_FOLDER (trained with keep_editors)")
+    ap.add_argument("--data", default="data/synth64")
+    ap.add_argument("--limit", type=int, default=40)
+    ap.add_argument("--every", type=int, default=1, help="score every k-th kept editor (and the last)")
+    ap.add_argument("--out", default="bench/out/ttq.json")
+    ap.add_argument("--plot", default=None)
+    args = ap.parse_args(argv)
+    curves = {}
+    t0 = time.time()
+    for spec in args.run:
+        name, _, folder = spec.partition("=")
+        eds = sorted((Path(folder) / "editors").glob("editor_step*.pt"))
+        eds = [e for i, e in enumerate(eds) if i % args.every == 0 or i == len(eds) - 1]
+        curves[name] = [score(e, args.data, args.limit) for e in eds]
+        print(json.dumps({name: curves[name][-1] if curves[name] else None}), flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"curves": curves, "data": args.data, "limit": args.limit,
+                                          "seconds": round(time.time() - t0, 1)}, indent=1) + "\n")
+    if args.plot:
+        plot(curves, args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
