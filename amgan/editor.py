@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from amgan.attributes import Schema, SchemaError
+from amgan.composite import composite, work_size, worker_pool
 from amgan.conditioning import group_onehot, manip_onehot
 from amgan.errors import RequestError
 from amgan.image import ImageProcessor
@@ -127,6 +128,9 @@ class Editor:
         ``source``: ``{group: value}`` (the same for the whole batch), or a [B,G] tensor whose
         entries >= 0 replace the reading (-1: unknown, read by the classifier).
         """
+        if (isinstance(source, torch.Tensor) and tuple(source.shape) == (len(x), len(self.schema.groups))
+                and bool((source >= 0).all())):
+            return source.to(self.device).long()  # every value known: nothing to read
         labels = torch.stack([p.argmax(1) for p in self.predict_tensor(x, reader_input=reader_input)], 1)
         if source is None:
             return labels
@@ -254,11 +258,18 @@ class Editor:
                              else self.schema.validate_edit(torso_request))
         if region not in REGIONS:
             raise RequestError(f"unknown region {region!r}; valid regions: whole, sleeves, torso, sleeves+torso")
-        x, rgb, geom = self.processor.preprocess(image, self.device)
+        rgb = self.processor.load(image)  # upright RGB at the photo's own size (checked)
+        proxy = _proxy(rgb)  # a large photo, box-reduced for the models (they see at most 128 px)
+        x, _, geom = self.processor.preprocess(proxy, self.device)
+        pa = np.asarray(proxy)
+        wh, ww = work_size(*pa.shape[:2])
+        work = pa if (wh, ww) == pa.shape[:2] else cv2_resize_area(pa, (wh, ww))
+        # the garment mask (GrabCut, ~40 ms of one core) is found while the models run
+        seg = worker_pool().submit(garment_mask_small, work) if keep_background else None
         times["preprocess"] = time.perf_counter() - t
         t = time.perf_counter()
         if self.reader_processor.size != self.size:  # the classifier reads the photo at its own resolution
-            labels = self.read_labels(self.reader_processor.preprocess(rgb, self.device).tensor, source,
+            labels = self.read_labels(self.reader_processor.preprocess(proxy, self.device).tensor, source,
                                       reader_input=True)
         else:
             labels = self.read_labels(x, source)
@@ -267,33 +278,26 @@ class Editor:
         out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request)
         times["generate"] = time.perf_counter() - t
         t = time.perf_counter()
-        # restore at the input's resolution: the photo plus the edit's change, x + up(y - x_small). Where
-        # the mask is 0 the photo is untouched; inside it the low frequencies come from the edit and the
-        # fine detail from the photo; at the model's own resolution the result is exactly y.
-        x_full = torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)[None].float().div(255).to(self.device)
-        a_full = self.processor.restore(out.a, geom).clamp(0, 1)
-        delta = self.processor.restore(out.y - x, geom)
-        gated = bool(keep_background and set(request) <= GATED_GROUPS
-                     and (torso_request is None or set(torso_request) <= GATED_GROUPS))
-        if gated:
-            gate = background_gate(rgb)
-            if gate is None:
-                gated = False
-            else:
-                g = torch.from_numpy(gate)[None, None].to(delta)
-                delta, a_full = delta * g, a_full * g
-        y_full = (x_full + delta).clamp(0, 1)
-        if not torch.isfinite(y_full).all():
+        # back at the photo's resolution (amgan.composite): colour/pattern edits move the photo's own
+        # pixels to the edit's local colour; outline edits (sleeve, neckline) add the smoothed change;
+        # both gated by an edge-aware garment matte (outline edits: matte or attention)
+        groups = set(request) | set(torso_request or ())
+        recolour = groups <= GATED_GROUPS
+        garment = seg.result() if seg is not None else None
+        times["segment"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if not torch.isfinite(out.y).all():
             raise RuntimeError("the edit produced non-finite pixels (a broken model?)")
+        edited, mask, cam = composite(np.asarray(rgb), work, x, out.y, out.a, geom, garment, recolour=recolour,
+                                      cam=out.cam)
         src = self.schema.decode(out.source_labels[0].cpu().numpy())
-        res = EditResult(image=_to_pil(y_full), mask=_to_pil(a_full),
-                         cam=_to_pil(self.processor.restore(out.cam, geom).clamp(0, 1)),
+        res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(mask), cam=Image.fromarray(cam),
                          request=dict(request), region=region if region not in (None, "whole") else "whole",
                          source_attributes=src)
         if torso_request is not None:
             res.request = {"sleeves": dict(request), "torso": dict(torso_request)}
-        res.background_kept = gated
-        times["postprocess"] = time.perf_counter() - t
+        res.background_kept = garment is not None
+        times["composite"] = time.perf_counter() - t
         res.timings = {k: round(v, 4) for k, v in times.items()}
         return res
 
@@ -302,21 +306,29 @@ GATED_GROUPS = frozenset({"color", "pattern"})  # edits that keep the garment's 
 MIN_GARMENT = 0.05  # a garment mask under this share of the photo is a failed segmentation
 
 
-def background_gate(rgb: Image.Image, feather: float = 0.02) -> np.ndarray | None:
-    """A soft garment mask of the photo in [0, 1] at its size (float32 [H, W]), or None when no
-    garment is found: GrabCut (:func:`amgan.data.garment_mask.segment`, at its working size),
-    dilated and feathered by ``feather`` of the long side so the garment's edge blends."""
+PROXY_SIDE = 1024  # photos longer than this are box-reduced (by a whole factor) before the models see them
+
+
+def _proxy(rgb: Image.Image, side: int = PROXY_SIDE) -> Image.Image:
+    """The photo the models and the matte are computed from: ``rgb`` itself up to ``side`` px, else
+    box-reduced by a whole factor to between ``side`` and ``2 * side`` px (the models see at most 128 px,
+    so their input is the same to a grey level; a 12-megapixel photo costs 40 ms instead of a second)."""
+    k = max(rgb.size) // side
+    return rgb.reduce(k) if k >= 2 else rgb
+
+
+def cv2_resize_area(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 [H,W,3] -> [h,w,3] (``size`` = (h, w)), area-averaged."""
     import cv2
 
+    return cv2.resize(arr, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def garment_mask_small(work: np.ndarray) -> np.ndarray | None:
+    """The garment of a photo (uint8 [H,W,3]) as a boolean mask at GrabCut's working size
+    (:func:`amgan.data.garment_mask.segment`), or None when no garment is found (under
+    :data:`MIN_GARMENT` of the photo)."""
     from amgan.data.garment_mask import segment, to_work_size
 
-    arr = np.asarray(rgb)
-    small = to_work_size(arr)
-    fg = segment(small).astype(np.float32)
-    if fg.mean() < MIN_GARMENT:
-        return None
-    k = max(1, int(round(feather * max(small.shape[:2]))))
-    fg = cv2.dilate(fg, np.ones((2 * k + 1, 2 * k + 1), np.uint8))
-    fg = cv2.GaussianBlur(fg, (0, 0), sigmaX=k)
-    H, W = arr.shape[:2]
-    return np.clip(cv2.resize(fg, (W, H), interpolation=cv2.INTER_LINEAR), 0, 1).astype(np.float32)
+    fg = segment(to_work_size(work))
+    return None if fg.mean() < MIN_GARMENT else fg

@@ -56,9 +56,12 @@ def test_edit_restores_at_full_resolution_and_keeps_unmasked_pixels(tiny_editor_
     im = shop_image.resize((96, 96), Image.BICUBIC).convert("RGB")
     res = ed.edit(im, "make it blue with long sleeves")
     out, inp = np.asarray(res.image).astype(int), np.asarray(im).astype(int)
-    assert np.array_equal(out[:, 52:], inp[:, 52:]), "pixels outside the mask must be the input's, at full detail"
-    # inside the mask the edit's colour (white) comes in; only the photo's fine detail stays (small wiggles)
-    assert (out[:, :40] >= 200).all() and out[:, :40].mean() >= 250
+    # an outline edit brings the change smoothed by one model pixel (3 px here, the mask's edge is at 48):
+    # beyond three of those the photo's pixels are kept exactly
+    assert np.array_equal(out[:, 58:], inp[:, 58:]), "pixels outside the mask must be the input's, at full detail"
+    # inside the mask the edit's colour (white) comes in; the photo's fine detail stays (small wiggles),
+    # and the smoothing leaves the darkest edges of the photo's garment a little darker
+    assert np.percentile(out[:, :40], 1) >= 180 and out[:, :40].mean() >= 245
     assert res.request == {"color": "blue", "sleeve": "long"}
     mask = np.asarray(res.mask)
     assert mask[:, :40].min() == 255 and mask[:, 56:].max() == 0
@@ -112,8 +115,11 @@ def test_known_source_attributes_replace_the_classifier_reading(editor, shop_ima
     labels[0, editor.schema.group_index("color")] = editor.schema.group("color").index("red")
     with torch.no_grad():
         _, _, a = editor.G(x, manip_onehot(labels, editor.schema), group_onehot("color", editor.schema, 1, x.device))
-    assert torch.allclose(editor.processor.restore(a, geom).clamp(0, 1),
-                          torch.from_numpy(np.array(res.mask)).float().div(255)[None, None], atol=1 / 255 + 1e-6)
+    known = torch.from_numpy(np.array([editor.schema.encode(res.source_attributes)], dtype=np.int64))
+    assert torch.allclose(editor.edit_batch(x, {"color": "red"}, source=known).a, a)
+    # on the photo (no garment gate) the mask is that attention, smoothed along the photo's edges
+    full = editor.processor.restore(a, geom).clamp(0, 1)[0, 0].numpy()
+    assert np.abs(np.asarray(res.mask, np.float32) / 255 - full).mean() < 0.03
     with pytest.raises(SchemaError, match="unknown attribute group"):
         editor.edit(shop_image, {"color": "red"}, source={"fabric": "silk"})
     with pytest.raises(SchemaError, match="unknown value"):
@@ -241,7 +247,7 @@ def test_region_edits_change_their_region_on_true_region_maps():
 
 def test_colour_edits_keep_the_background_of_a_photo(tiny_editor_path):
     """keep_background gates a colour edit by the photo's garment mask: the floor keeps its pixels
-    even where the generator's attention covers it; a sleeve edit is not gated (it adds garment)."""
+    even where the generator's attention covers it; a sleeve edit is gated by the garment or the attention."""
     from PIL import ImageDraw
 
     ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
@@ -260,5 +266,10 @@ def test_colour_edits_keep_the_background_of_a_photo(tiny_editor_path):
     assert gated.background_kept and not plain.background_kept
     assert dp[floor].mean() > 50 and dg[floor].mean() < 2  # the floor changed without the gate, not with it
     assert dg[garment].mean() > 50  # the garment still changes
+    # a sleeve edit adds garment: it is gated by the garment or the attention, so the floor strip under the
+    # attention changes (a new sleeve is not cut off) and the floor outside both keeps its pixels
     sleeve = ed.edit(photo, {"sleeve": "long"})
-    assert not sleeve.background_kept
+    ds = np.abs(np.asarray(sleeve.image, np.float32) - x).mean(-1)
+    assert sleeve.background_kept and ds[floor].mean() > 50
+    assert np.array_equal(np.asarray(sleeve.image)[:, 170:], np.asarray(photo)[:, 170:])
+

@@ -1,0 +1,383 @@
+"""Bringing a model-resolution edit to the photo's own resolution (used by :meth:`amgan.Editor.edit`).
+
+The generator edits a 64-px square. On the photo the edit keeps the photo's fine detail
+(folds, seams, prints, fabric) and changes only what the edit changes, at the photo's size:
+
+1. **Colour transform** (colour and pattern edits, :func:`recolour_maps`): at the model's
+   resolution, the local mean colour of the photo (``x``) and of the edit (``y``), Gaussian-weighted
+   (:data:`SMOOTH` model pixels) over the garment mask only, so the floor does not bleed in. Luma
+   (BT.601 Y) gets a gain (ratio of the means, within :data:`GAIN_RANGE`) and an offset that make
+   the local mean the edit's; chroma (Cb, Cr) becomes the edit's mean chroma scaled by the pixel's
+   shading (a fold is a darker shade of the new colour) plus :data:`CHROMA_DETAIL` of the photo's
+   own chroma detail (prints keep part of their colour). Applied to every pixel of the photo: the
+   edit's low frequencies (its colour and lightness) on the photo's own high frequencies; the
+   generator's speckle and its 64-px grid are below the smoothing scale.
+2. **Matte** (:func:`guided_coefficients`): where the garment is, following the photo's edges.
+   The garment mask (GrabCut at 160 px) is refined by a guided filter (He, Sun and Tang, TPAMI
+   2013, colour guide) with the photo as the guide, computed on a working grid of at most
+   :data:`WORK_SIDE` px, and its linear coefficients are upsampled and applied to the photo at
+   full resolution (the "fast guided filter", He and Sun 2015): the matte's edge is the photo's
+   edge, not a blob.
+3. **Apply** (:func:`apply`), at full resolution in row strips (a 12-megapixel photo never holds
+   more than a few strips of float maps): ``out = x + matte * change``. Where the matte is 0
+   the photo's pixels are returned bit for bit.
+
+Sleeve and neckline edits change the garment's outline (a sleeve is added on the floor or
+removed from it): a colour transform of the photo cannot draw a sleeve, so they use the
+smoothed change itself, ``x + up(blur(y - x))``, gated by the union of the garment matte and
+the generator's attention (a new sleeve lies outside the photo's garment mask and must not be
+cut off).
+
+Maps move between grids by :func:`to_grid` (model square -> the photo's box on a working grid,
+bilinear) and :func:`apply` (working grid -> full resolution, bilinear, ``cv2.warpAffine`` per
+strip). Everything here is numpy/OpenCV on the CPU, float32.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["WORK_SIDE", "SMOOTH", "GAIN_RANGE", "Maps", "work_size", "to_grid", "guided_coefficients", "guided_filter",
+           "recolour_maps", "reshape_maps", "snap_mask", "matte_coefficients", "apply", "composite", "worker_pool"]
+
+WORK_SIDE = 640  # the working grid: the photo at most this long (photos up to it: their own size)
+SMOOTH = 2.0  # Gaussian sigma of the colour transform, in model pixels (1/32 of the square at 64 px)
+CHROMA_DETAIL = 0.5  # share of the photo's own chroma detail kept
+GAIN_RANGE = (0.4, 2.5)  # luma gain limits: keep at least 40% of the photo's local contrast, amplify <= 2.5x
+MATTE_RADIUS = 0.012  # guided-filter window radius, fraction of the working grid's long side
+EDGE_RADIUS = 0.003  # the final, narrow guided filter of the snapped matte (2 px at 640)
+MATTE_EPS = 1e-3  # guided-filter regularisation (colour guide in [0,1]); smaller follows weaker edges
+STRIP_PIXELS = 1 << 18  # pixels per strip at full resolution
+ZERO = 0.5 / 255  # matte values below this are 0: the photo's pixels stay exactly
+_Y = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 luma
+_CB = np.array([-0.168736, -0.331264, 0.5], np.float32)
+_CR = np.array([0.5, -0.418688, -0.081312], np.float32)
+_CBCR = np.stack([_CB, _CR], 1)  # RGB -> [Cb, Cr]
+_CBCR_TO_RGB = np.array([[0.0, 1.402], [-0.344136, -0.714136], [1.772, 0.0]], np.float32)  # [Cb, Cr] -> RGB
+
+
+def _cv2():
+    import cv2
+
+    return cv2
+
+
+def work_size(h: int, w: int, side: int = WORK_SIDE) -> tuple[int, int]:
+    """(h, w) of the working grid: the photo scaled to at most ``side`` px on its long side."""
+    s = min(1.0, side / max(h, w))
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def to_grid(t: torch.Tensor, geometry: tuple, size: tuple[int, int]) -> np.ndarray:
+    """A [1,C,S,S] map on the model's square -> float32 [h,w,C] on a grid of ``size`` = (h, w) that
+    covers the photo's box in the square (``geometry`` from :meth:`ImageProcessor.preprocess`:
+    x0, y0, w, h, side), bilinear, the same sampling as :meth:`ImageProcessor.restore`."""
+    x0, y0, w, h, side = geometry
+    gh, gw = size
+    xs = (torch.arange(gw, dtype=torch.float32) + 0.5) * (w / gw) + x0  # pixel centres, square coordinates
+    ys = (torch.arange(gh, dtype=torch.float32) + 0.5) * (h / gh) + y0
+    gx, gy = 2 * xs / side - 1, 2 * ys / side - 1
+    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], -1)[None]
+    out = F.grid_sample(t.detach().float().cpu(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return np.ascontiguousarray(out[0].permute(1, 2, 0).numpy())
+
+
+def _box(a: np.ndarray, r: int) -> np.ndarray:
+    return _cv2().boxFilter(a, -1, (2 * r + 1, 2 * r + 1), normalize=True, borderType=4)  # 4 = BORDER_REFLECT_101
+
+
+def guided_coefficients(guide: np.ndarray, p: np.ndarray, radius: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The guided filter's linear coefficients (colour guide): per pixel ``q = a . I + b``.
+
+    ``guide``: float32 [H,W,3]; ``p``: float32 [H,W]. Returns a [H,W,3] and b [H,W], already
+    averaged over the windows, so ``q = (a * I).sum(-1) + b`` is the filter's output on this grid
+    and, with a and b upsampled, on a finer one (the fast guided filter).
+    """
+    I = np.ascontiguousarray(guide, np.float32)
+    p = np.ascontiguousarray(p, np.float32)
+    mI = _box(I, radius)
+    mp = _box(p, radius)
+    cov_Ip = _box(I * p[..., None], radius) - mI * mp[..., None]
+    # the 3x3 covariance of the guide per pixel (symmetric: 6 maps) + eps * identity
+    prods = np.stack([I[..., i] * I[..., j] for i, j in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))], -1)
+    mprods = np.concatenate([_box(prods[..., :3], radius), _box(prods[..., 3:], radius)], -1)
+    s00, s01, s02, s11, s12, s22 = (mprods[..., k] - mI[..., i] * mI[..., j] for k, (i, j) in
+                                    enumerate(((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))))
+    s00, s11, s22 = s00 + eps, s11 + eps, s22 + eps
+    # inverse by cofactors
+    c00, c01, c02 = s11 * s22 - s12 * s12, s02 * s12 - s01 * s22, s01 * s12 - s02 * s11
+    c11, c12, c22 = s00 * s22 - s02 * s02, s01 * s02 - s00 * s12, s00 * s11 - s01 * s01
+    det = s00 * c00 + s01 * c01 + s02 * c02
+    v0, v1, v2 = cov_Ip[..., 0], cov_Ip[..., 1], cov_Ip[..., 2]
+    a = np.stack([c00 * v0 + c01 * v1 + c02 * v2, c01 * v0 + c11 * v1 + c12 * v2,
+                  c02 * v0 + c12 * v1 + c22 * v2], -1) / det[..., None]
+    b = mp - (a * mI).sum(-1)
+    return _box(a, radius), _box(b, radius)
+
+
+def guided_filter(guide: np.ndarray, p: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """The guided filter's output on the guide's own grid."""
+    a, b = guided_coefficients(guide, p, radius, eps)
+    return (a * np.asarray(guide, np.float32)).sum(-1) + b
+
+
+def _gauss(a: np.ndarray, sigma: float) -> np.ndarray:
+    return _cv2().GaussianBlur(a, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=4)
+
+
+@dataclass
+class Maps:
+    """What :func:`apply` needs, on the working grid: three float32 [h,w,4] maps (4 channels each, the
+    most ``cv2.warpAffine`` takes at once)."""
+
+    matte: np.ndarray  # guided-filter coefficients of the matte (guide in [0,1]): a_r, a_g, a_b, b
+    change: np.ndarray  # recolour: A_r, A_g, A_b, B (see recolour_maps); reshape: d_r, d_g, d_b, 0 (0..255 units)
+    aux: np.ndarray  # K (recolour), the attention, a lower bound of the matte (reshape: the attention), the CAM
+    recolour: bool  # True: out = x + m * (A * Y + B - K * x); False: out = x + m * d
+
+
+def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma: float = SMOOTH,
+                  gain_range: tuple[float, float] = GAIN_RANGE, chroma_detail: float = CHROMA_DETAIL) -> torch.Tensor:
+    """The local colour transform from the photo ``x`` to its edit ``y`` at the model's resolution.
+
+    ``x``, ``y``: [1,3,S,S] in [0,1]; ``weight``: [1,1,S,S] in [0,1], the pixels the local means are
+    taken over (the garment less its rim). Per pixel of the photo (luma Y, chroma C = (Cb, Cr)), with
+    the local means of the photo (``Yx``, ``Cx``) and of the edit (``Yy``, ``Cy``):
+
+    - luma ``Y' = g * Y + oY``, ``g = Yy / Yx`` within ``gain_range``, ``oY`` so the mean is ``Yy``;
+    - chroma ``C' = s * Cy + k * (C - s * Cx)``, ``s = Y / Yx`` (shading: a fold is a darker shade of
+      the new colour, not the colour plus an offset) and ``k = chroma_detail`` the share of the photo's
+      own chroma detail kept (prints, two-tone fabric; 1 = all of it, 0 = a flat dye).
+
+    As maps for :func:`apply` (0..255 units where they are levels): ``change = A * Y + B - K * x`` with
+    A = [1,3] (``g - 1 + M (Cy - k Cx) / Yx + 1 - k``), B = ``oY``, K = ``1 - k``; [1,5,S,S]. Where no
+    garment is within reach all are 0 (no change).
+    """
+    xs, ys, w = (t.detach().float().cpu()[0].permute(1, 2, 0).numpy() for t in (x, y, weight))
+    w = w[..., 0]
+    den = _gauss(np.ascontiguousarray(w), sigma)
+    ok = den > 1e-3
+    den = np.maximum(den, 1e-3)[..., None]
+    mx = _gauss(np.ascontiguousarray(xs * w[..., None]), sigma) / den
+    my = _gauss(np.ascontiguousarray(ys * w[..., None]), sigma) / den
+    Yx, Yy = mx @ _Y, my @ _Y
+    g = np.clip((Yy + 1e-3) / (Yx + 1e-3), *gain_range)
+    oY = Yy - g * Yx
+    k = float(chroma_detail)
+    Cx, Cy = mx @ _CBCR, my @ _CBCR
+    K = ((Cy - k * Cx) @ _CBCR_TO_RGB.T) / np.maximum(Yx, 16 / 255)[..., None]
+    A = (g - 1 + (1 - k))[..., None] + K
+    out = np.concatenate([A, oY[..., None] * 255, np.full_like(oY, 1 - k)[..., None]], -1)
+    out[~ok] = 0.0  # no garment within reach: no change
+    return torch.from_numpy(np.ascontiguousarray(out)).permute(2, 0, 1)[None]
+
+
+def reshape_maps(x: torch.Tensor, y: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """The smoothed change ``blur(y - x)`` at the model's resolution, [1,4,S,S] (0..255 units, 4th = 0)."""
+    d = (y - x).detach().float().cpu()[0].permute(1, 2, 0).numpy()
+    d = _gauss(np.ascontiguousarray(d), sigma) * 255
+    return torch.from_numpy(np.concatenate([d, np.zeros_like(d[..., :1])], -1)).permute(2, 0, 1)[None]
+
+
+def snap_mask(guide: np.ndarray, mask: np.ndarray, band: int) -> np.ndarray:
+    """A coarse binary mask moved onto the photo's edges: pixels more than ``band`` px inside (outside)
+    the mask's edge keep their label; in the band between, a pixel is garment when its colour is
+    nearer the local mean colour of the sure garment than of the sure background (means over a
+    window of radius ``2 * band``). ``guide``: float32 [h,w,3]; ``mask``: bool [h,w]. -> bool [h,w]."""
+    cv2 = _cv2()
+    k = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
+    m8 = mask.astype(np.uint8)
+    fg = cv2.erode(m8, k, borderType=cv2.BORDER_REPLICATE).astype(np.float32)
+    bg = 1 - cv2.dilate(m8, k, borderType=cv2.BORDER_REPLICATE).astype(np.float32)
+    r = 2 * band
+    nf, nb = _box(fg, r)[..., None], _box(bg, r)[..., None]
+    mf = _box(guide * fg[..., None], r) / np.maximum(nf, 1e-6)
+    mbg = _box(guide * bg[..., None], r) / np.maximum(nb, 1e-6)
+    nearer = ((guide - mf) ** 2).sum(-1) < ((guide - mbg) ** 2).sum(-1)
+    known = (nf[..., 0] > 1e-3) & (nb[..., 0] > 1e-3)
+    out = mask.copy()
+    unsure = (fg == 0) & (bg == 0) & known
+    out[unsure] = nearer[unsure]
+    return out
+
+
+def matte_coefficients(work: np.ndarray, mask: np.ndarray, radius: float = MATTE_RADIUS, eps: float = MATTE_EPS,
+                       snap: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The garment matte's guided-filter coefficients on the working grid.
+
+    ``work``: the photo on the working grid, uint8 [h,w,3]; ``mask``: the garment, float or bool,
+    any size (resized to the grid, bilinear). ``snap`` (a binary mask from a coarser grid, such as
+    GrabCut's 160 px): its edge is first moved onto the photo's (:func:`snap_mask`, in a band of two
+    coarse pixels), then the coefficients are those of a narrow guided filter (:data:`EDGE_RADIUS`):
+    a sharp matte, antialiased along the photo's edges. Without ``snap`` (a soft mask such as the
+    attention): one guided filter of ``radius``. -> (a [h,w,3], b [h,w,1])."""
+    cv2 = _cv2()
+    h, w = work.shape[:2]
+    scale = max(h / mask.shape[0], w / mask.shape[1])
+    m = mask.astype(np.float32)
+    if m.shape != (h, w):
+        m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+    guide = work.astype(np.float32) / 255
+    if snap:
+        m = snap_mask(guide, m > 0.5, band=int(np.ceil(2 * max(scale, 1.0)))).astype(np.float32)
+        r = max(1, round(EDGE_RADIUS * max(h, w)))
+    else:
+        r = max(1, round(radius * max(h, w)))
+    a, b = guided_coefficients(guide, m, r, eps)
+    return a, b[..., None]
+
+
+def _warp(src: np.ndarray, H: int, W: int, r0: int, r1: int, c0: int = 0, c1: int | None = None) -> np.ndarray:
+    """Rows r0:r1, columns c0:c1 of ``src`` [h,w,4] resized to [H,W] (bilinear, pixel centres aligned, as
+    ``cv2.resize``); ``src`` itself when it is already [H,W]."""
+    c1 = W if c1 is None else c1
+    h, w = src.shape[:2]
+    if (h, w) == (H, W):
+        return src[r0:r1, c0:c1]
+    cv2 = _cv2()
+    sx, sy = w / W, h / H
+    M = np.array([[sx, 0, (c0 + 0.5) * sx - 0.5], [0, sy, (r0 + 0.5) * sy - 0.5]], np.float64)
+    return cv2.warpAffine(src, M, (c1 - c0, r1 - r0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+_POOL = None
+
+
+def worker_pool():
+    """Threads for the full-resolution strips (at most 4, at most the CPU count), made on first use."""
+    global _POOL
+    if _POOL is None:
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="composite")
+    return _POOL
+
+
+def _support(maps: Maps, H: int, W: int) -> tuple[int, int, int, int]:
+    """The full-resolution box (r0, r1, c0, c1) outside which the matte is 0: where the matte's
+    coefficients (and, for outline edits, its lower bound) are not 0 on the working grid, one working
+    pixel wider (bilinear upsampling reaches that far)."""
+    h, w = maps.matte.shape[:2]
+    live = np.abs(maps.matte).max(-1) > 1e-6
+    if not maps.recolour:
+        live |= maps.aux[..., 2] >= ZERO
+    rows, cols = np.flatnonzero(live.any(1)), np.flatnonzero(live.any(0))
+    if rows.size == 0:
+        return 0, 0, 0, 0
+    sy, sx = H / h, W / w
+    return (max(0, int((rows[0] - 1) * sy)), min(H, int(np.ceil((rows[-1] + 2) * sy))),
+            max(0, int((cols[0] - 1) * sx)), min(W, int(np.ceil((cols[-1] + 2) * sx))))
+
+
+def apply(photo: np.ndarray, maps: Maps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The composite at the photo's resolution. ``photo``: uint8 [H,W,3].
+
+    -> (edit uint8 [H,W,3], mask uint8 [H,W] (the matte times the attention), CAM uint8 [H,W]). Where
+    the matte is 0 the edit's pixels are the photo's, bit for bit. Works in strips of
+    :data:`STRIP_PIXELS` inside the box where the matte can be non-zero, and the colour only where it
+    is: no full-size float map is made.
+    """
+    cv2 = _cv2()
+    H, W = photo.shape[:2]
+    out = photo.copy()
+    mask = np.zeros((H, W), np.uint8)
+    cam8 = (np.clip(maps.aux[..., 3], 0, 1) * 255 + 0.5).astype(np.uint8)
+    cam = cam8 if cam8.shape == (H, W) else cv2.resize(cam8, (W, H), interpolation=cv2.INTER_LINEAR)
+    R0, R1, C0, C1 = _support(maps, H, W)
+
+    def strip(r0: int, r1: int) -> None:
+        x = photo[r0:r1, C0:C1].astype(np.float32)
+        mt, aux = _warp(maps.matte, H, W, r0, r1, C0, C1), _warp(maps.aux, H, W, r0, r1, C0, C1)
+        m = np.einsum("hwc,hwc->hw", x, mt[..., :3])
+        m *= 1 / 255
+        m += mt[..., 3]
+        if not maps.recolour:
+            np.maximum(m, aux[..., 2], out=m)
+        np.clip(m, 0, 1, out=m)
+        m[m < ZERO] = 0
+        att = aux[..., 1] * m  # the attention is a sigmoid: in [0, 1]
+        att *= 255
+        att += 0.5
+        mask[r0:r1, C0:C1] = att.astype(np.uint8)
+        cols = np.flatnonzero(m.any(0))
+        if cols.size == 0:
+            return
+        c0, c1 = int(cols[0]), int(cols[-1]) + 1
+        xs, ms = x[:, c0:c1], m[:, c0:c1, None]
+        ch = _warp(maps.change, H, W, r0, r1, C0 + c0, C0 + c1)
+        if maps.recolour:
+            d = ch[..., :3] * (xs @ _Y)[..., None]
+            d += ch[..., 3:4]
+            d -= aux[:, c0:c1, :1] * xs
+        else:
+            d = ch[..., :3].copy()
+        d *= ms
+        d += xs
+        d += 0.5
+        np.clip(d, 0, 255, out=d)
+        out[r0:r1, C0 + c0: C0 + c1] = d.astype(np.uint8)
+
+    step = max(1, STRIP_PIXELS // max(1, C1 - C0))
+    spans = [(r0, min(R1, r0 + step)) for r0 in range(R0, R1, step)]
+    if len(spans) > 1:  # numpy and OpenCV release the GIL: strips run on the CPU's cores at once
+        list(worker_pool().map(lambda sp: strip(*sp), spans))
+    else:
+        for sp in spans:
+            strip(*sp)
+    return out, mask, cam
+
+
+def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Tensor, a: torch.Tensor,
+              geometry: tuple, garment: np.ndarray | None, *, recolour: bool,
+              cam: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The edit at the photo's resolution (see the module doc).
+
+    ``photo``: uint8 [H,W,3]; ``work``: the photo on the working grid (:func:`work_size`), uint8;
+    ``x``, ``y``, ``a``: the model input, the edit and its attention, [1,C,S,S]; ``geometry``: where
+    the photo sits in the square (in the units of the image the processor was given); ``garment``:
+    the garment mask (bool or float, any size; None = none found: the attention is the matte);
+    ``recolour``: colour/pattern edits (True) or outline edits (False); ``cam``: a [1,1,S,S] map
+    brought to full size too. -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
+    garment matte; without a garment, the matte made from the attention), CAM uint8 [H,W] (zeros
+    without ``cam``)).
+    """
+    h, w = work.shape[:2]
+    S = x.shape[-1]
+    x0, y0, gw, gh, side = geometry
+    if garment is not None:  # the garment on the model's square: the colour means are taken over it
+        cv2 = _cv2()
+        gsize = (max(1, round(gh * S / side)), max(1, round(gw * S / side)))
+        sq = np.zeros((S, S), np.float32)
+        px, py = round(x0 * S / side), round(y0 * S / side)
+        gs = cv2.resize(garment.astype(np.float32), (min(gsize[1], S - px), min(gsize[0], S - py)),
+                        interpolation=cv2.INTER_AREA)
+        sq[py: py + gs.shape[0], px: px + gs.shape[1]] = gs
+        weight = torch.from_numpy(sq)[None, None]
+    else:
+        weight = a.detach().float().cpu()
+    a = a.detach().float().cpu()
+    zero = torch.zeros_like(a)
+    # aux: K, what the returned mask multiplies the matte by (the attention; without a garment the
+    # matte is the attention itself), the matte's lower bound (outline edits: the attention), the CAM
+    shown = a if garment is not None else torch.ones_like(a)
+    c = zero if cam is None else cam.detach().float().cpu()
+    if recolour:
+        change = recolour_maps(x, y, weight)
+        aux = torch.cat([change[:, 4:5], shown, zero, c], 1)
+        change = change[:, :4]
+    else:
+        change = reshape_maps(x, y)
+        aux = torch.cat([zero, shown, a if garment is not None else zero, c], 1)
+    change_w, aux_w = to_grid(change, geometry, (h, w)), to_grid(aux, geometry, (h, w))
+    if garment is not None:
+        ma, mb = matte_coefficients(work, garment)
+    else:  # no garment mask: the attention, upsampled along the photo's edges, is the matte
+        ma, mb = matte_coefficients(work, to_grid(a, geometry, (h, w))[..., 0], snap=False)
+    maps = Maps(matte=np.ascontiguousarray(np.concatenate([ma, mb], -1)), change=change_w, aux=aux_w,
+                recolour=recolour)
+    return apply(photo, maps)
