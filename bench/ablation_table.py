@@ -1,0 +1,107 @@
+"""The ablation table: ``amgan evaluate-edits`` reports of several variants side by side.
+
+    python bench/ablation_table.py --eval full=runs/eval/eq_full --eval no_dc=runs/eval/eq_no_dc ... \\
+        --out reports/ablation_gpu7/README.md --copy
+
+Per variant and view: the ground-truth probes (colour hit of colour edits; shape hit of sleeve,
+neckline and pattern edits), the change outside the garment (mean over the groups) and the
+independent evaluator's edited-attribute accuracy pooled over the four groups, each rate with a
+bootstrap 95% interval; the difference of every variant from the first one on that pooled
+accuracy (with its interval), beside the paper's deltas (Ak et al. ICCV 2019, Table 3,
+DeepFashion-Synthesis). ``--copy`` puts each variant's metrics.json beside the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from amgan.intervals import bootstrap_ci
+
+PAPER_DELTA = {"no_dc": -5.4, "no_lp": -4.2, "no_la": -2.5}  # points of edited-attribute accuracy
+NAMES = {"full": "full AMGAN", "no_dc": "without D_C", "no_lp": "without L_p", "no_la": "without L_a",
+         "stargan": "StarGAN-style (none of the three)", "full_s1": "full AMGAN, seed 1"}
+
+
+def _ones(acc: float, n: int) -> np.ndarray:
+    k = int(round(acc * n))
+    return np.r_[np.ones(k), np.zeros(n - k)]
+
+
+def _rate(d) -> str:
+    if not d or d.get("acc") is None:
+        return "-"
+    lo, hi = d["ci95"]
+    return f"{d['acc']:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def pooled_judge(groups: dict) -> np.ndarray:
+    """The evaluator's 0/1 verdicts of every edit of a view (rebuilt from the per-group counts)."""
+    out = []
+    for g in groups.values():
+        judges = g.get("judges") or {}
+        if judges:
+            j = next(iter(judges.values()))["edit"]
+            out.append(_ones(j["acc"], j["n"]))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def table(evals: dict[str, dict]) -> str:
+    first = next(iter(evals))
+    lines = []
+    for view in ("shop", "street"):
+        lines += [f"### {view} views", "",
+                  "| variant | step | colour hit | sleeve hit | neckline hit | pattern hit | change outside | "
+                  "evaluator: edited attribute (all groups) | difference from full | paper's difference |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        base = pooled_judge(evals[first]["synth"]["views"][view])
+        for name, m in evals.items():
+            g = m["synth"]["views"][view]
+            pj = pooled_judge(g)
+            lo, hi = bootstrap_ci(pj)
+            if name == first:
+                diff = "-"
+            else:
+                rng = np.random.default_rng(0)
+                d = [pj[rng.integers(0, len(pj), len(pj))].mean() - base[rng.integers(0, len(base), len(base))].mean()
+                     for _ in range(1000)]
+                diff = f"{100 * (pj.mean() - base.mean()):+.1f} [{100 * np.quantile(d, 0.025):+.1f}, " \
+                       f"{100 * np.quantile(d, 0.975):+.1f}] points"
+            paper = f"{PAPER_DELTA[name]:+.1f} points" if name in PAPER_DELTA else "-"
+            outside = np.mean([x["outside_change"]["mean"] for x in g.values()])
+            lines.append(f"| {NAMES.get(name, name)} | {m.get('editor_step')} | {_rate(g['color'].get('colour_hit'))} | "
+                         f"{_rate(g['sleeve']['shape_hit'])} | {_rate(g['neckline']['shape_hit'])} | "
+                         f"{_rate(g['pattern']['shape_hit'])} | {outside:.3f} | {pj.mean():.2f} [{lo:.2f}, {hi:.2f}] "
+                         f"(n={len(pj)}) | {diff} | {paper} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--eval", action="append", required=True, help="NAME=FOLDER of an `amgan evaluate-edits` report")
+    ap.add_argument("--out", required=True, help="the markdown file to write")
+    ap.add_argument("--intro", default="", help="a file whose text goes above the table")
+    ap.add_argument("--copy", action="store_true", help="copy each metrics.json beside --out as NAME.metrics.json")
+    args = ap.parse_args(argv)
+    evals = {}
+    for spec in args.eval:
+        name, _, folder = spec.partition("=")
+        evals[name] = json.loads((Path(folder) / "metrics.json").read_text())
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    intro = Path(args.intro).read_text() if args.intro else ""
+    out.write_text(intro + table(evals) + "\n")
+    if args.copy:
+        for spec in args.eval:
+            name, _, folder = spec.partition("=")
+            shutil.copyfile(Path(folder) / "metrics.json", out.parent / f"{name}.metrics.json")
+    print(out.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
