@@ -16,8 +16,9 @@ the checks on its inputs), :mod:`demo.render` (overlays, captions, PNG files), :
 (data, models, index, examples, port). The README screenshot is made by ``tests/screenshot.py``.
 
 Named API endpoints (``gradio_client.Client(url).predict(..., api_name="/edit")``). ``image``
-is a file (``gradio_client.handle_file(path)``), scaled to at most 1024 px on its longest side
-before anything else (results come back at that size); ``request`` is an instruction ("make it
+is a file (``gradio_client.handle_file(path)``), edited at its own resolution up to 4096 px on its
+longest side (a larger photo is scaled to that first; the edit comes back at that size, the mask and CAM
+overlays at most 1024 px); ``request`` is an instruction ("make it
 red with long sleeves"), ``group=value`` pairs ("color=red, sleeve=long") or a JSON object
 ('{"color": "red"}'), at most 500 characters; ``region`` is ``whole``, ``sleeves`` or ``torso``;
 ``method`` is ``amgan``, ``flam`` or ``both``; ``k`` is a whole number 1..30; ``source`` (optional,

@@ -6,9 +6,12 @@ a :class:`amgan.errors.UserError` (a mistake the user can fix) becomes a ``gr.Er
 message, shortened and HTML-escaped; anything else is a bug: logged with its traceback
 (``logging.exception`` on the ``demo`` logger) and shown as :data:`INTERNAL`.
 
-Uploads are read by :func:`load_photo`, which scales them to at most :data:`WORK_SIDE` pixels
-on the longest side before anything else sees them (a JPEG is decoded at a reduced scale
-straight away), so a 12-megapixel phone photo is edited, and returned, at 1024 px.
+Uploads are read by :func:`load_photo`, which scales them to at most ``side`` pixels on the
+longest side before anything else sees them (a JPEG is decoded at a reduced scale straight away):
+:data:`EDIT_SIDE` for the edit endpoints (the editor works at the photo's own resolution, so a
+12-megapixel phone photo is edited, and returned, at its full 4000x3000), :data:`WORK_SIDE` for
+reading and searching a photo (the models see at most 128 px). The mask and CAM overlays are
+drawn at most :data:`WORK_SIDE` px: they show where, the edit itself is the full-size file.
 """
 from __future__ import annotations
 
@@ -27,12 +30,14 @@ from amgan.errors import ImageError, RequestError, UserError
 from amgan.image import MAX_PIXELS, MIN_SIDE, to_rgb
 from demo import render
 
-__all__ = ["DemoLogic", "load_photo", "check_k", "page_errors", "page_message", "K_MAX", "WORK_SIDE", "AS_READ"]
+__all__ = ["DemoLogic", "load_photo", "check_k", "page_errors", "page_message", "K_MAX", "WORK_SIDE", "EDIT_SIDE",
+           "AS_READ"]
 
 log = logging.getLogger("demo")
 
 K_MAX = 30  # matches per method
-WORK_SIDE = 1024  # uploads are scaled to at most this many pixels on their longest side
+WORK_SIDE = 1024  # photos read or searched (and the overlays) are scaled to at most this many px, longest side
+EDIT_SIDE = 4096  # photos edited are scaled to at most this (a 12-megapixel 4000x3000 phone photo: full size)
 MAX_REQUEST = 500  # characters of a request
 MAX_ECHO = 80  # characters of the user's own text repeated in a message
 REGIONS = ("whole", "sleeves", "torso")
@@ -245,8 +250,11 @@ class DemoLogic:
             raise RequestError(f"Catalogue search is off: {self.search_off}.")
 
     def _images(self, photo, res) -> list[str]:
-        """An EditResult on ``photo`` -> [edited, mask overlay, CAM overlay] as PNG paths."""
-        images = [res.image, render.mask_overlay(photo, res.mask), render.cam_overlay(photo, res.cam)]
+        """An EditResult on ``photo`` -> [edited (full size), mask overlay, CAM overlay (at most
+        :data:`WORK_SIDE` px)] as PNG paths."""
+        view = photo if max(photo.size) <= WORK_SIDE else photo.resize(working_size(photo.size), Image.BILINEAR,
+                                                                        reducing_gap=2.0)
+        images = [res.image, render.mask_overlay(view, res.mask), render.cam_overlay(view, res.cam)]
         return [self.store(im, n) for im, n in zip(images, ("edited", "mask", "cam"))]
 
     def _search(self, image, k):
@@ -319,7 +327,7 @@ class DemoLogic:
         """/edit(image, request, region, source) -> (edited, mask overlay, cam overlay, info).
         ``source``: values known about the photo ("sleeve=short"), put in the classifier's reading."""
         t0 = time.perf_counter()
-        photo = load_photo(image)
+        photo = load_photo(image, EDIT_SIDE)
         req, region = self.check_edit(request, region)
         known = self.parse_source(source)
         res = self.pipeline.edit(photo, req, region=region, source=known or None)
@@ -352,7 +360,7 @@ class DemoLogic:
         self.need_search()
         if method != "amgan" and not self.has_flam:
             raise RequestError(f"FLAM is off: {self.flam_off}. Choose the method 'amgan'.")
-        photo = load_photo(image)
+        photo = load_photo(image, EDIT_SIDE)
         req, region = self.check_edit(request, region)
         known = self.parse_source(source)
         info: dict = {"request": req, "region": region, "method": method, "k": k, "source": known, "notes": []}

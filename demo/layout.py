@@ -14,7 +14,7 @@ import functools
 import gradio as gr
 
 from amgan.errors import UserError
-from demo.handlers import AS_READ, K_MAX, WORK_SIDE, DemoLogic, check_k, load_photo, not_an_image, shown
+from demo.handlers import AS_READ, EDIT_SIDE, K_MAX, DemoLogic, check_k, load_photo, not_an_image, shown
 from demo.render import timings_markdown
 
 __all__ = ["build_demo", "launch_demo", "PhotoInput", "MatchCount", "CSS", "QUEUE_SIZE", "DELETE_CACHE"]
@@ -40,8 +40,9 @@ CSS = """
 
 
 class PhotoInput(gr.Image):
-    """``gr.Image`` (same front end) that hands the endpoints the photo at the working size
-    (:func:`demo.handlers.load_photo`); unreadable uploads become a clear message."""
+    """``gr.Image`` (same front end) that hands the endpoints the photo at most :data:`EDIT_SIDE` px
+    (:func:`demo.handlers.load_photo`; the reading and searching endpoints scale it further);
+    unreadable uploads become a clear message."""
 
     is_template = True
 
@@ -53,7 +54,7 @@ class PhotoInput(gr.Image):
                 path = super().preprocess(payload)
             except (OSError, ValueError, SyntaxError) as e:  # PIL could not open it
                 raise not_an_image(getattr(payload, "orig_name", None) or "the upload", e) from None
-            return load_photo(path)
+            return load_photo(path, EDIT_SIDE)
         except UserError as e:
             raise shown(e) from None
 
@@ -91,8 +92,8 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
                     "choose what to change (menus or an instruction), then **Edit and search**. AMGAN edits the "
                     "photo and the edit is searched in the catalogue; FLAM edits the photo's search feature instead. "
                     "✓ in a caption: the item has every target attribute (the method's reading of the photo, "
-                    f"with your corrections, plus the request). Photos are worked on at most {WORK_SIDE} px on "
-                    "their longest side.")
+                    f"with your corrections, plus the request). Photos are edited at their own resolution up to "
+                    f"{EDIT_SIDE} px on their longest side (a 12-megapixel phone photo at full size).")
         for line in notes:
             gr.Markdown(f"**Note:** {line}", elem_classes="note")
         with gr.Row(equal_height=False):

@@ -17,6 +17,9 @@ __all__ = ["mask_overlay", "cam_overlay", "ms", "timings_markdown", "request_tex
            "gallery_and_matches", "attribute_table"]
 
 
+BIG_PNG = 4_000_000  # pixels; larger images are written with the fastest PNG compression
+
+
 def mask_overlay(image: Image.Image, mask: Image.Image, color=(230, 20, 20), alpha: float = 0.65) -> Image.Image:
     """The input tinted ``color`` where the attention mask is high (mask 0..255, any size)."""
     x = np.asarray(image.convert("RGB"), np.float32)
@@ -97,7 +100,8 @@ class PngStore:
         from amgan.io import atomic_write_bytes
 
         buf = io.BytesIO()
-        image.save(buf, format="PNG")
+        # a full-size edit of a phone photo: the fastest zlib level (12 MP: ~0.4 s instead of ~1.5 s, 30% larger)
+        image.save(buf, format="PNG", compress_level=1 if image.width * image.height > BIG_PNG else 6)
         data = buf.getvalue()
         path = self.root / kind / hashlib.sha256(data).hexdigest()[:32] / f"{name}.png"
         with self._lock:

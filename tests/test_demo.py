@@ -442,19 +442,25 @@ def test_page_labels_are_names_the_requests_accept(client, demo_server, test_ima
     demo.logic.store.close()
 
 
-def test_a_12_megapixel_upload_is_worked_on_at_1024_px(client, test_images, tmp_path):
-    """A phone-sized photo (4000x3000 JPEG) is scaled to 1024 px on its longest side before anything
-    else: the edit comes back at 1024x768, and the page answers."""
+def test_a_12_megapixel_upload_is_edited_at_full_size(client, test_images, tmp_path):
+    """A phone-sized photo (4000x3000 JPEG) is edited at its own resolution: the edit comes back at
+    4000x3000, the mask and CAM overlays at 1024x768 (they show where), and the page answers. A larger
+    photo (6000x4500, 27 megapixels) is scaled to 4096 px on its longest side first."""
     big = tmp_path / "phone.jpg"
     Image.open(test_images[0]).convert("RGB").resize((4000, 3000), Image.BICUBIC).save(big, quality=90)
     t = time.perf_counter()
     edited, mask, cam, info = client.predict(gradio_client.handle_file(str(big)), "make it red", "whole",
                                              api_name="/edit")
-    assert Image.open(edited).size == Image.open(mask).size == Image.open(cam).size == (1024, 768)
-    assert info["size"] == [1024, 768] and time.perf_counter() - t < 120
+    assert Image.open(edited).size == (4000, 3000) and info["size"] == [4000, 3000]
+    assert Image.open(mask).size == Image.open(cam).size == (1024, 768)
+    assert time.perf_counter() - t < 120
     *_, info = client.predict(gradio_client.handle_file(str(big)), "make it red", "whole", "both", 3,
                               api_name="/edit_and_search")
     assert len(info["amgan"]) == len(info["flam"]) == 3
+    huge = tmp_path / "huge.jpg"
+    Image.open(test_images[0]).convert("RGB").resize((6000, 4500), Image.BILINEAR).save(huge, quality=80)
+    edited, *_, info = client.predict(gradio_client.handle_file(str(huge)), "make it red", "whole", api_name="/edit")
+    assert Image.open(edited).size == (4096, 3072) and info["size"] == [4096, 3072]
 
 
 def test_load_photo_scales_every_kind_of_input(tmp_path):
