@@ -81,9 +81,15 @@ class Editor:
     demo all call it; nothing else runs the generator."""
 
     def __init__(self, G: Generator, C: AttributeClassifier, schema: Schema, processor: ImageProcessor | int,
-                 device=None, reader_processor: ImageProcessor | None = None):
+                 device=None, reader_processor: ImageProcessor | None = None, attention_floor: float = 0.0):
         """``processor``: the generator's image path; ``reader_processor``: the CAM classifier's own
-        (a reader trained at a higher resolution than the generator), None = the generator's."""
+        (a reader trained at a higher resolution than the generator), None = the generator's.
+        ``attention_floor`` t: the generator's mask a becomes ``a * clip((a - t) / t, 0, 1)`` (0 below
+        t, a ramp to a at 2t), cutting the faint attention a short training run spreads over the
+        background; 0 = the mask as trained. Saved with the model (``config.json``, ``editor``)."""
+        if not 0.0 <= float(attention_floor) < 0.5:
+            raise ValueError(f"attention_floor must be in [0, 0.5), got {attention_floor}")
+        self.attention_floor = float(attention_floor)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.G = G.to(self.device).eval().requires_grad_(False)
         self.C = C.to(self.device).eval().requires_grad_(False)
@@ -167,9 +173,14 @@ class Editor:
     def _generate(self, x: torch.Tensor, labels: torch.Tensor, request: dict[str, torch.Tensor]):
         """One generator pass per requested group. -> (y, target labels, union of masks a)."""
         y, a_all, cur = x, torch.zeros_like(x[:, :1]), labels.clone()
+        t = self.attention_floor
         for gname, values in request.items():
             cur[:, self.schema.group_index(gname)] = values
-            y, _, a = self.G(y, manip_onehot(cur, self.schema), group_onehot(gname, self.schema, len(x), x.device))
+            x_in = y
+            y, z, a = self.G(x_in, manip_onehot(cur, self.schema), group_onehot(gname, self.schema, len(x), x.device))
+            if t > 0:  # y = a*z + (1-a)*x with the floored mask
+                a = a * ((a - t) / t).clamp(0, 1)
+                y = a * z + (1 - a) * x_in
             a_all = torch.maximum(a_all, a)
         return y, cur, a_all
 

@@ -324,8 +324,12 @@ def build_editor(p: Pretrained, device=None):
     C = build_classifier(Pretrained("classifier", {"classifier": p.weights["classifier"]}, p.model["classifier"],
                                     p.image_processor, p.schema, path=p.path))
     rp = p.model["classifier"].get("image_processor")
-    ed = Editor(G.float(), C, Schema.from_dict(p.schema), p.image_processor, device,
-                reader_processor=ImageProcessor.from_dict(rp) if rp else None)
+    try:
+        floor = float((p.model.get("editor") or {}).get("attention_floor", 0.0))
+        ed = Editor(G.float(), C, Schema.from_dict(p.schema), p.image_processor, device,
+                    reader_processor=ImageProcessor.from_dict(rp) if rp else None, attention_floor=floor)
+    except ValueError as e:
+        raise CheckpointError(f"{p.path}: bad editor settings ({e})") from None
     ed.checkpoint_step = int(p.info.get("step") or 0)
     ed.pretrained = p
     return ed

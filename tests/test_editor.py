@@ -273,3 +273,27 @@ def test_colour_edits_keep_the_background_of_a_photo(tiny_editor_path):
     assert sleeve.background_kept and ds[floor].mean() > 50
     assert np.array_equal(np.asarray(sleeve.image)[:, 170:], np.asarray(photo)[:, 170:])
 
+
+def test_attention_floor_cuts_faint_attention_and_round_trips_in_the_model_folder(tiny_editor_path, tmp_path):
+    from amgan.checkpoint import CheckpointError
+    from amgan.pretrained import load_pretrained, save_pretrained
+
+    ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
+    assert ed.attention_floor == 0.0
+    x = torch.rand(4, 3, ed.size, ed.size, generator=torch.Generator().manual_seed(0))
+    plain = ed.edit_batch(x, {"color": "red"}, cam=False)
+    ed.attention_floor = 0.3
+    cut = ed.edit_batch(x, {"color": "red"}, cam=False)
+    faint, strong = plain.a < 0.3, plain.a >= 0.6
+    assert faint.any()
+    assert (cut.a[faint] == 0).all() and torch.equal(cut.a[strong], plain.a[strong])
+    assert torch.equal(cut.y.expand_as(x)[faint.expand_as(x)], x[faint.expand_as(x)])  # no change where a < t
+    # saved with the model: a folder whose config says so loads with it; a bad value is a clear error
+    p = load_pretrained(tiny_editor_path)
+    p.model["editor"] = {"attention_floor": 0.3}
+    save_pretrained(tmp_path / "ed", p)
+    assert Editor.from_checkpoint(tmp_path / "ed", device="cpu").attention_floor == 0.3
+    p.model["editor"] = {"attention_floor": 0.7}
+    save_pretrained(tmp_path / "bad", p)
+    with pytest.raises(CheckpointError, match="attention_floor must be in"):
+        Editor.from_checkpoint(tmp_path / "bad", device="cpu")
