@@ -43,6 +43,7 @@ bench: venv
 	$(BIN)/python bench/bench_index.py --out bench/out/index.json
 	$(BIN)/python bench/bench_flam.py --out bench/out/flam.json
 	$(BIN)/python bench/bench_reader.py --out bench/out/reader.json
+	$(BIN)/python bench/bench_photo_edit.py --out bench/out/photo_edit.json
 
 demo: venv
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python -m demo.app

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from amgan.data.garment_mask import BORDER as GRABCUT_BORDER  # the frame GrabCut takes as certain background
 
 __all__ = ["WORK_SIDE", "SMOOTH", "GAIN_RANGE", "Maps", "work_size", "to_grid", "guided_coefficients", "guided_filter",
            "recolour_maps", "reshape_maps", "snap_mask", "matte_coefficients", "apply", "composite", "worker_pool"]
@@ -48,6 +49,7 @@ SMOOTH = 2.0  # Gaussian sigma of the colour transform, in model pixels (1/32 of
 CHROMA_DETAIL = 0.5  # share of the photo's own chroma detail kept
 GAIN_RANGE = (0.4, 2.5)  # luma gain limits: keep at least 40% of the photo's local contrast, amplify <= 2.5x
 MATTE_RADIUS = 0.012  # guided-filter window radius, fraction of the working grid's long side
+SNAP_CONTRAST = 0.06  # garment and background colours closer than this (RMS, RGB in [0,1]): not snapped
 EDGE_RADIUS = 0.003  # the final, narrow guided filter of the snapped matte (2 px at 640)
 MATTE_EPS = 1e-3  # guided-filter regularisation (colour guide in [0,1]); smaller follows weaker edges
 STRIP_PIXELS = 1 << 18  # pixels per strip at full resolution
@@ -74,15 +76,24 @@ def work_size(h: int, w: int, side: int = WORK_SIDE) -> tuple[int, int]:
 def to_grid(t: torch.Tensor, geometry: tuple, size: tuple[int, int]) -> np.ndarray:
     """A [1,C,S,S] map on the model's square -> float32 [h,w,C] on a grid of ``size`` = (h, w) that
     covers the photo's box in the square (``geometry`` from :meth:`ImageProcessor.preprocess`:
-    x0, y0, w, h, side), bilinear, the same sampling as :meth:`ImageProcessor.restore`."""
+    x0, y0, w, h, side): bilinear with the border repeated, the sampling of
+    :meth:`ImageProcessor.restore` (``F.interpolate``, ``align_corners=False``)."""
+    cv2 = _cv2()
     x0, y0, w, h, side = geometry
     gh, gw = size
-    xs = (torch.arange(gw, dtype=torch.float32) + 0.5) * (w / gw) + x0  # pixel centres, square coordinates
-    ys = (torch.arange(gh, dtype=torch.float32) + 0.5) * (h / gh) + y0
-    gx, gy = 2 * xs / side - 1, 2 * ys / side - 1
-    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], -1)[None]
-    out = F.grid_sample(t.detach().float().cpu(), grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return np.ascontiguousarray(out[0].permute(1, 2, 0).numpy())
+    src = t.detach().float().cpu()[0].permute(1, 2, 0).numpy()
+    S = src.shape[0]
+    sx, sy = w / gw * S / side, h / gh * S / side  # grid pixel -> model pixel (centres at i + 0.5)
+    M = np.array([[sx, 0, (0.5 * w / gw + x0) * S / side - 0.5], [0, sy, (0.5 * h / gh + y0) * S / side - 0.5]])
+    outs = [cv2.warpAffine(np.ascontiguousarray(src[..., c: c + 4]), M, (gw, gh),
+                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+            .reshape(gh, gw, -1) for c in range(0, src.shape[2], 4)]
+    return np.ascontiguousarray(outs[0] if len(outs) == 1 else np.concatenate(outs, -1))
+
+
+def _dot3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel dot product of two [h,w,3] maps (faster than ``(a * b).sum(-1)``)."""
+    return np.einsum("hwc,hwc->hw", a, b)
 
 
 def _box(a: np.ndarray, r: int) -> np.ndarray:
@@ -114,14 +125,14 @@ def guided_coefficients(guide: np.ndarray, p: np.ndarray, radius: int, eps: floa
     v0, v1, v2 = cov_Ip[..., 0], cov_Ip[..., 1], cov_Ip[..., 2]
     a = np.stack([c00 * v0 + c01 * v1 + c02 * v2, c01 * v0 + c11 * v1 + c12 * v2,
                   c02 * v0 + c12 * v1 + c22 * v2], -1) / det[..., None]
-    b = mp - (a * mI).sum(-1)
+    b = mp - _dot3(a, mI)
     return _box(a, radius), _box(b, radius)
 
 
 def guided_filter(guide: np.ndarray, p: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """The guided filter's output on the guide's own grid."""
     a, b = guided_coefficients(guide, p, radius, eps)
-    return (a * np.asarray(guide, np.float32)).sum(-1) + b
+    return _dot3(a, np.asarray(guide, np.float32)) + b
 
 
 def _gauss(a: np.ndarray, sigma: float) -> np.ndarray:
@@ -182,37 +193,59 @@ def reshape_maps(x: torch.Tensor, y: torch.Tensor, sigma: float = 1.0) -> torch.
     return torch.from_numpy(np.concatenate([d, np.zeros_like(d[..., :1])], -1)).permute(2, 0, 1)[None]
 
 
-def snap_mask(guide: np.ndarray, mask: np.ndarray, band: int) -> np.ndarray:
-    """A coarse binary mask moved onto the photo's edges: pixels more than ``band`` px inside (outside)
-    the mask's edge keep their label; in the band between, a pixel is garment when its colour is
-    nearer the local mean colour of the sure garment than of the sure background (means over a
-    window of radius ``2 * band``). ``guide``: float32 [h,w,3]; ``mask``: bool [h,w]. -> bool [h,w]."""
+def snap_mask(guide: np.ndarray, soft: np.ndarray, band: int, frame: int = 0, contrast: float = SNAP_CONTRAST) -> np.ndarray:
+    """A coarse mask moved onto the photo's edges. ``soft``: the coarse mask upsampled (float in [0,1]).
+
+    Pixels more than ``band`` px inside (outside) the mask's edge (``soft`` > 0.5) keep their label; in
+    the band between, a pixel is garment when its colour is nearer the local mean colour of the sure
+    garment than of the sure background (means over a window of radius ``max(2 * band, frame + band)``),
+    or when no sure background is within reach. Where the two means differ by less than ``contrast``
+    (RMS over RGB in [0,1]: the coarse mask cut through one fabric) colour cannot tell, and the pixel
+    keeps its ``soft`` value: a soft edge rather than a ragged one.
+
+    ``frame``: the photo's outer ``frame`` px, where the coarse mask is background by construction
+    (GrabCut's certain-background border): where the mask comes within ``band`` of it, those pixels
+    are decided by colour too, so a garment that runs off the photo is not cut ``frame`` px short.
+    ``guide``: float32 [h,w,3]. -> float32 [h,w] in [0,1]."""
     cv2 = _cv2()
     k = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
-    m8 = mask.astype(np.uint8)
+    m8 = (soft > 0.5).astype(np.uint8)
     fg = cv2.erode(m8, k, borderType=cv2.BORDER_REPLICATE).astype(np.float32)
-    bg = 1 - cv2.dilate(m8, k, borderType=cv2.BORDER_REPLICATE).astype(np.float32)
-    r = 2 * band
+    near = cv2.dilate(m8, k, borderType=cv2.BORDER_REPLICATE)
+    if frame > 0:
+        h, w = soft.shape
+        edge = np.ones((h, w), bool)
+        edge[frame: h - frame, frame: w - frame] = False
+        kf = np.ones((2 * (frame + band) + 1, 2 * (frame + band) + 1), np.uint8)
+        near = np.maximum(near, (cv2.dilate(m8, kf, borderType=cv2.BORDER_REPLICATE) > 0) & edge)
+    bg = 1 - near.astype(np.float32)
+    r = max(2 * band, frame + band)
     nf, nb = _box(fg, r)[..., None], _box(bg, r)[..., None]
     mf = _box(guide * fg[..., None], r) / np.maximum(nf, 1e-6)
     mbg = _box(guide * bg[..., None], r) / np.maximum(nb, 1e-6)
-    nearer = ((guide - mf) ** 2).sum(-1) < ((guide - mbg) ** 2).sum(-1)
-    known = (nf[..., 0] > 1e-3) & (nb[..., 0] > 1e-3)
-    out = mask.copy()
-    unsure = (fg == 0) & (bg == 0) & known
-    out[unsure] = nearer[unsure]
+    df, db = guide - mf, guide - mbg
+    nearer = _dot3(df, df) < _dot3(db, db)
+    has_f, has_b = nf[..., 0] > 1e-3, nb[..., 0] > 1e-3
+    dm = mf - mbg
+    distinct = _dot3(dm, dm) > 3 * contrast ** 2
+    decided = np.where(has_b, (nearer & has_f).astype(np.float32), has_f.astype(np.float32))
+    decided = np.where(has_b & has_f & ~distinct, soft, decided)
+    out = m8.astype(np.float32)
+    unsure = (fg == 0) & (bg == 0)
+    out[unsure] = decided[unsure]
     return out
 
 
 def matte_coefficients(work: np.ndarray, mask: np.ndarray, radius: float = MATTE_RADIUS, eps: float = MATTE_EPS,
-                       snap: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                       snap: bool = True, frame_border: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The garment matte's guided-filter coefficients on the working grid.
 
     ``work``: the photo on the working grid, uint8 [h,w,3]; ``mask``: the garment, float or bool,
     any size (resized to the grid, bilinear). ``snap`` (a binary mask from a coarser grid, such as
     GrabCut's 160 px): its edge is first moved onto the photo's (:func:`snap_mask`, in a band of two
-    coarse pixels), then the coefficients are those of a narrow guided filter (:data:`EDGE_RADIUS`):
-    a sharp matte, antialiased along the photo's edges. Without ``snap`` (a soft mask such as the
+    coarse pixels, and in GrabCut's certain-background frame where the mask reaches it, unless
+    ``frame_border`` is False), then the coefficients are those of a narrow guided filter
+    (:data:`EDGE_RADIUS`): a sharp matte, antialiased along the photo's edges. Without ``snap`` (a soft mask such as the
     attention): one guided filter of ``radius``. -> (a [h,w,3], b [h,w,1])."""
     cv2 = _cv2()
     h, w = work.shape[:2]
@@ -222,7 +255,9 @@ def matte_coefficients(work: np.ndarray, mask: np.ndarray, radius: float = MATTE
         m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
     guide = work.astype(np.float32) / 255
     if snap:
-        m = snap_mask(guide, m > 0.5, band=int(np.ceil(2 * max(scale, 1.0)))).astype(np.float32)
+        band = int(np.ceil(2 * max(scale, 1.0)))
+        frame = int(np.ceil(GRABCUT_BORDER * min(mask.shape) * max(scale, 1.0))) if frame_border else 0
+        m = snap_mask(guide, np.clip(m, 0, 1), band=band, frame=frame)
         r = max(1, round(EDGE_RADIUS * max(h, w)))
     else:
         r = max(1, round(radius * max(h, w)))
@@ -263,7 +298,7 @@ def _support(maps: Maps, H: int, W: int) -> tuple[int, int, int, int]:
     coefficients (and, for outline edits, its lower bound) are not 0 on the working grid, one working
     pixel wider (bilinear upsampling reaches that far)."""
     h, w = maps.matte.shape[:2]
-    live = np.abs(maps.matte).max(-1) > 1e-6
+    live = (np.abs(maps.matte) > 1e-6).any(-1)
     if not maps.recolour:
         live |= maps.aux[..., 2] >= ZERO
     rows, cols = np.flatnonzero(live.any(1)), np.flatnonzero(live.any(0))
