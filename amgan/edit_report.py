@@ -93,6 +93,8 @@ def report_markdown(res: dict) -> str:
              f"{(res.get('code') or {}).get('commit', 'unknown')}"
              + (f", with uncommitted changes to {', '.join(res['code']['uncommitted_changes'])}"
                 if (res.get("code") or {}).get("uncommitted_changes") else "") + ").", ""]
+    if res.get("command"):
+        lines += ["```sh", res["command"], "```", ""]
     if res.get("synth"):
         lines += _synth_md(res["synth"])
     if res.get("photos"):

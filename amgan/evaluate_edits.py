@@ -114,7 +114,7 @@ def load_judge(path: str | Path, editor, name: str) -> Judge:
     groups = tuple(g["name"] for g in (pre.schema or {}).get("groups", []))
     if groups != editor.schema.names:
         raise UserError(f"{name} {p} reads groups {list(groups)}, the editor {list(editor.schema.names)}")
-    return Judge(f"{name} ({p.name})", net.eval(), pre.image_processor, groups)
+    return Judge(f"{name.lstrip('-')} ({p.name})", net.eval(), pre.image_processor, groups)
 
 
 # ---------------------------------------------------------------------------- SynthFashion
@@ -352,11 +352,23 @@ def _code_state() -> dict:
     return {"commit": code_version(), "uncommitted_changes": changed}
 
 
+def _command(args) -> str:
+    """The command line that reproduces this evaluation (the options that were given)."""
+    import shlex
+
+    parts = ["amgan", "evaluate-edits", "--editor", str(args.editor)]
+    for flag, v, default in (("--data", args.data, None), ("--photos", args.photos, None), ("--out", args.out, None),
+                             ("--limit", args.limit, None), ("--evaluator", args.evaluator, DEFAULT_EVALUATOR),
+                             ("--reader", args.reader, DEFAULT_READER), ("--seed", args.seed, 0),
+                             ("--samples", args.samples, 6)):
+        if v is not None and v != default:
+            parts += [flag, str(v)]
+    return shlex.join(parts)
+
+
 def run(args) -> dict:
     """``amgan evaluate-edits``: check the inputs, evaluate, write the report folder; returns the metrics."""
     import json
-    import shlex
-    import sys
 
     from amgan.edit_report import photo_sheet, report_markdown, synth_sheet
     from amgan.editor import Editor
@@ -384,7 +396,7 @@ def run(args) -> dict:
     progress = not args.no_progress
     res = {"editor": str(args.editor), "editor_step": getattr(ed, "checkpoint_step", None), "limit": args.limit,
            "code": _code_state(),
-           "command": "amgan " + shlex.join(sys.argv[1:]) if sys.argv and "amgan" in Path(sys.argv[0]).name else None}
+           "command": _command(args)}
     synth_samples, photo_samples = {}, []
     if args.data:
         res["synth"], synth_samples = evaluate_synth(ed, args.data, [j for j in (evaluator, reader) if j],
