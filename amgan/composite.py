@@ -44,7 +44,8 @@ from amgan.data.garment_mask import BORDER as GRABCUT_BORDER  # the frame GrabCu
 __all__ = ["WORK_SIDE", "SMOOTH", "GAIN_RANGE", "Maps", "work_size", "to_grid", "guided_coefficients", "guided_filter",
            "recolour_maps", "reshape_maps", "snap_mask", "matte_coefficients", "apply", "composite", "worker_pool"]
 
-WORK_SIDE = 640  # the working grid: the photo at most this long (photos up to it: their own size)
+WORK_SIDE = 640  # the working grid (matte, maps) is at most this long, long side ...
+WORK_MIN = 320  # ... and at least this (or the photo's own size); see work_size
 SMOOTH = 2.0  # Gaussian sigma of the colour transform, in model pixels (1/32 of the square at 64 px)
 CHROMA_DETAIL = 0.5  # share of the photo's own chroma detail kept
 GAIN_RANGE = (0.4, 2.5)  # luma gain limits: keep at least 40% of the photo's local contrast, amplify <= 2.5x
@@ -67,9 +68,14 @@ def _cv2():
     return cv2
 
 
-def work_size(h: int, w: int, side: int = WORK_SIDE) -> tuple[int, int]:
-    """(h, w) of the working grid: the photo scaled to at most ``side`` px on its long side."""
-    s = min(1.0, side / max(h, w))
+def work_size(h: int, w: int, side: int | None = None) -> tuple[int, int]:
+    """(h, w) of the working grid: the photo scaled to ``side`` px on its long side; by default a
+    quarter of the photo's long side, within :data:`WORK_MIN`..:data:`WORK_SIDE` (a 400x533 photo:
+    240x320, a 12-megapixel one: 480x640), never enlarged."""
+    long = max(h, w)
+    if side is None:
+        side = min(WORK_SIDE, max(WORK_MIN, long // 4))
+    s = min(1.0, side / long)
     return max(1, round(h * s)), max(1, round(w * s))
 
 
@@ -193,15 +199,16 @@ def reshape_maps(x: torch.Tensor, y: torch.Tensor, sigma: float = 1.0) -> torch.
     return torch.from_numpy(np.concatenate([d, np.zeros_like(d[..., :1])], -1)).permute(2, 0, 1)[None]
 
 
-def snap_mask(guide: np.ndarray, soft: np.ndarray, band: int, frame: int = 0, contrast: float = SNAP_CONTRAST) -> np.ndarray:
+def snap_mask(guide: np.ndarray, soft: np.ndarray, band: int, frame: int = 0,
+              contrast: float | None = None) -> np.ndarray:
     """A coarse mask moved onto the photo's edges. ``soft``: the coarse mask upsampled (float in [0,1]).
 
     Pixels more than ``band`` px inside (outside) the mask's edge (``soft`` > 0.5) keep their label; in
     the band between, a pixel is garment when its colour is nearer the local mean colour of the sure
     garment than of the sure background (means over a window of radius ``max(2 * band, frame + band)``),
     or when no sure background is within reach. Where the two means differ by less than ``contrast``
-    (RMS over RGB in [0,1]: the coarse mask cut through one fabric) colour cannot tell, and the pixel
-    keeps its ``soft`` value: a soft edge rather than a ragged one.
+    (RMS over RGB in [0,1], default :data:`SNAP_CONTRAST`: the coarse mask cut through one fabric)
+    colour cannot tell, and the pixel keeps its ``soft`` value: a soft edge rather than a ragged one.
 
     ``frame``: the photo's outer ``frame`` px, where the coarse mask is background by construction
     (GrabCut's certain-background border): where the mask comes within ``band`` of it, those pixels
@@ -227,6 +234,7 @@ def snap_mask(guide: np.ndarray, soft: np.ndarray, band: int, frame: int = 0, co
     nearer = _dot3(df, df) < _dot3(db, db)
     has_f, has_b = nf[..., 0] > 1e-3, nb[..., 0] > 1e-3
     dm = mf - mbg
+    contrast = SNAP_CONTRAST if contrast is None else contrast
     distinct = _dot3(dm, dm) > 3 * contrast ** 2
     decided = np.where(has_b, (nearer & has_f).astype(np.float32), has_f.astype(np.float32))
     decided = np.where(has_b & has_f & ~distinct, soft, decided)

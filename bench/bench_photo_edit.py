@@ -266,7 +266,7 @@ def sheet(data: Path, before: Path, ed, out: Path) -> Path:
     for t in tiles:
         canvas.paste(t, (0, y))
         y += t.height
-    return atomic_write(out, lambda f: canvas.save(f, format="JPEG", quality=88))
+    return atomic_write(out, lambda f: canvas.save(f, format="JPEG", quality=85))
 
 
 def main(argv=None) -> int:
