@@ -1,7 +1,8 @@
 """Bringing a model-resolution edit to the photo's own resolution (used by :meth:`amgan.Editor.edit`).
 
-The generator edits a 64-px square. On the photo the edit keeps the photo's fine detail
-(folds, seams, prints, fabric) and changes only what the edit changes, at the photo's size:
+The generator edits a square at the model's resolution (64 or 128 px). On the photo the edit keeps
+the photo's fine detail (folds, seams, prints, fabric) and changes only what the edit changes, at
+the photo's size:
 
 1. **Colour transform** (colour and pattern edits, :func:`recolour_maps`): at the model's
    resolution, the local mean colour of the photo (``x``) and of the edit (``y``), Gaussian-weighted
@@ -11,13 +12,14 @@ The generator edits a 64-px square. On the photo the edit keeps the photo's fine
    shading (a fold is a darker shade of the new colour) plus :data:`CHROMA_DETAIL` of the photo's
    own chroma detail (prints keep part of their colour). Applied to every pixel of the photo: the
    edit's low frequencies (its colour and lightness) on the photo's own high frequencies; the
-   generator's speckle and its 64-px grid are below the smoothing scale.
-2. **Matte** (:func:`guided_coefficients`): where the garment is, following the photo's edges.
-   The garment mask (GrabCut at 160 px) is refined by a guided filter (He, Sun and Tang, TPAMI
-   2013, colour guide) with the photo as the guide, computed on a working grid of at most
-   :data:`WORK_SIDE` px, and its linear coefficients are upsampled and applied to the photo at
-   full resolution (the "fast guided filter", He and Sun 2015): the matte's edge is the photo's
-   edge, not a blob.
+   generator's speckle and its pixel grid are below the smoothing scale.
+2. **Matte** (:func:`matte_coefficients`): where the garment is, following the photo's edges. The
+   garment mask (GrabCut at 160 px) is snapped onto the photo's edges on a working grid
+   (:func:`work_size`, 320-640 px; :func:`snap_mask`: near the mask's edge a pixel is garment when its
+   colour is nearer the garment's than the floor's), then a narrow guided filter (He, Sun and Tang,
+   TPAMI 2013, colour guide, the photo as the guide) gives linear coefficients that are upsampled and
+   applied to the photo at full resolution (the "fast guided filter", He and Sun 2015): the matte's
+   edge is the photo's edge, not a blob.
 3. **Apply** (:func:`apply`), at full resolution in row strips (a 12-megapixel photo never holds
    more than a few strips of float maps): ``out = x + matte * change``. Where the matte is 0
    the photo's pixels are returned bit for bit.

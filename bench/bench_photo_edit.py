@@ -50,6 +50,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUESTS = ("red", "black", "blue")
+DEFAULT_EDITOR = "checkpoints/amgan_photo128"  # the demo's default editor
 SHEET = (("4998118e-5c47-42ba-8b8f-42c18aa42230", "make it red"),  # the demo's real example photos
          ("5f0834b9-d1b6-487f-b463-6c74b1db17ba", "make it blue"),
          ("ff52c8c8-5abd-42fa-8b53-936aded546d5", "make it green"),
@@ -151,6 +152,49 @@ def garment_delta_e(photo: np.ndarray, edit: np.ndarray, mask: np.ndarray) -> fl
 
     m = np.asarray(mask, bool)
     return float(np.linalg.norm(rgb2lab(edit[m][None]) - rgb2lab(photo[m][None]), axis=-1).mean())
+
+
+# ---------------------------------------------------------------- the previous photo path, for "before"
+class LegacyEditor:
+    """``Editor.edit`` as it was before ``amgan.composite`` (commit 506632e), rebuilt from public parts, so
+    "before" can be measured with any editor: the model's edit restored as ``x + up(y - x_small)``
+    (bilinear), colour/pattern edits gated by GrabCut's garment mask dilated and feathered by 2% of the
+    long side. Only ``.edit(image, request).image`` (and timings) are provided."""
+
+    def __init__(self, ed):
+        self.ed = ed
+
+    def edit(self, image, request):
+        import types
+
+        import cv2
+        import torch
+
+        from amgan.data.garment_mask import segment, to_work_size
+
+        ed, t0 = self.ed, time.perf_counter()
+        request = ed.schema.parse_edit(request) if isinstance(request, str) else ed.schema.validate_edit(request)
+        x, rgb, geom = ed.processor.preprocess(image, ed.device)
+        if ed.reader_processor.size != ed.size:
+            labels = ed.read_labels(ed.reader_processor.preprocess(rgb, ed.device).tensor, reader_input=True)
+        else:
+            labels = ed.read_labels(x)
+        out = ed.edit_batch(x, request, source=labels)
+        x_full = torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)[None].float().div(255)
+        delta = ed.processor.restore((out.y - x).cpu(), geom)
+        if set(request) <= {"color", "pattern"}:
+            arr = np.asarray(rgb)
+            small = to_work_size(arr)
+            fg = segment(small).astype(np.float32)
+            if fg.mean() >= 0.05:
+                k = max(1, int(round(0.02 * max(small.shape[:2]))))
+                fg = cv2.dilate(fg, np.ones((2 * k + 1, 2 * k + 1), np.uint8))
+                fg = cv2.GaussianBlur(fg, (0, 0), sigmaX=k)
+                gate = np.clip(cv2.resize(fg, (arr.shape[1], arr.shape[0]), interpolation=cv2.INTER_LINEAR), 0, 1)
+                delta = delta * torch.from_numpy(gate)[None, None]
+        y = (x_full + delta).clamp(0, 1)
+        img = Image.fromarray((y[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+        return types.SimpleNamespace(image=img, timings={"total": round(time.perf_counter() - t0, 4)})
 
 
 # ---------------------------------------------------------------- parts
@@ -271,7 +315,7 @@ def sheet(data: Path, before: Path, ed, out: Path) -> Path:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--editor", default=str(ROOT / "checkpoints/amgan_photo64"))
+    p.add_argument("--editor", default=str(ROOT / DEFAULT_EDITOR))
     p.add_argument("--data", default=str(ROOT / "data/clothing"))
     p.add_argument("--photos", type=int, default=40)
     p.add_argument("--reps", type=int, default=5)
@@ -279,6 +323,8 @@ def main(argv=None) -> int:
     p.add_argument("--save-edits", type=Path, default=None)
     p.add_argument("--before", type=Path, default=None, help="edits of the older tree, for --part sheet")
     p.add_argument("--sheet", type=Path, default=None)
+    p.add_argument("--legacy", action="store_true",
+                   help="measure the previous composite (x + up(y - x_small), feathered gate) with the same editor")
     p.add_argument("--out", default=str(ROOT / "bench/out/photo_edit.json"))
     a = p.parse_args(argv)
     from amgan.editor import Editor
@@ -290,6 +336,8 @@ def main(argv=None) -> int:
         print(f"bench_photo_edit: {data}/manifest.csv not found; run `make photos` first", file=sys.stderr)
         return 2
     ed = Editor.from_checkpoint(a.editor, device="cpu")
+    if a.legacy:
+        ed = LegacyEditor(ed)
     if a.part == "sheet-edits":  # the sheet's edits by this tree (run with an older tree's PYTHONPATH for "before")
         if a.save_edits is None:
             print("bench_photo_edit: --part sheet-edits needs --save-edits DIR", file=sys.stderr)
@@ -307,7 +355,8 @@ def main(argv=None) -> int:
         return 0
     import amgan.editor
 
-    res = {"editor": a.editor, "editor_module": amgan.editor.__file__}
+    res = {"editor": a.editor, "editor_module": amgan.editor.__file__,
+           "composite": "legacy: x + up(y - x_small), feathered gate" if a.legacy else "amgan.composite"}
     if a.part in ("all", "quality"):
         res["quality"] = (quality(ed, data, a.photos, a.save_edits) if have_data
                           else f"skipped: {data}/manifest.csv not found (make photos)")
