@@ -114,6 +114,11 @@ def save_fir_config(cfg: FirConfig, path: str | Path) -> None:
 @dataclass(frozen=True)
 class FlamDataConfig(FirDataConfig):
     views: tuple[str, ...] = ("shop", "street")  # whose FIR features FLAM learns from
+    # photo data sets (same schema groups as root; `amgan data convert clothing_dataset` + annotate)
+    # whose train split FLAM also learns from; their unknown labels are masked in every loss
+    photo_roots: tuple[str, ...] = ()
+    photo_views: tuple[str, ...] = ("photo",)
+    exclude: str = ""  # CSV with an 'image' column: photos never trained on (the hand-checked ones)
 
 
 @dataclass(frozen=True)

@@ -286,3 +286,71 @@ def test_flam_resume_is_exact_and_refuses_another_config(fir_run, fir_data, tmp_
                    "--set", f"train.out={run}"])
     err = capsys.readouterr().err
     assert rc == 2 and "exists: pass --resume" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_flam_losses_mask_unknown_labels_hand_case():
+    """-1 = unknown: the row is left out of its group, a group with no known row adds 0 and is not
+    counted in the mean over groups, all unknown gives 0 (never NaN), gradients stay finite."""
+    from fir.flam import attribute_matching_loss, dictionary_triplet_loss
+    from fir.flam.losses import known_groups, masked_group_mean
+
+    W = torch.eye(3)
+    e = F.normalize(torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]), dim=1)
+    # row 0 (label 0) costs the margin, row 1 (label 1) costs margin + 1 (see the hand case above)
+    assert dictionary_triplet_loss(e, W, torch.tensor([0, -1]), 0.3).item() == pytest.approx(0.3, abs=1e-6)
+    assert dictionary_triplet_loss(e, W, torch.tensor([-1, 1]), 0.3).item() == pytest.approx(1.3, abs=1e-6)
+    ew = e.clone().requires_grad_(True)
+    none = dictionary_triplet_loss(ew, W, torch.tensor([-1, -1]), 0.3)
+    none.backward()
+    assert none.item() == 0.0 and torch.isfinite(ew.grad).all() and ew.grad.abs().sum() == 0
+
+    logits = [torch.tensor([[0.0, 0.0], [5.0, 0.0]]), torch.tensor([[math.log(3.0), 0.0, 0.0], [0.0, 0.0, 0.0]])]
+    # group 0: row 0 known (label 1): log 2; row 1 unknown. group 1: row 0 label 0: -log(3/5); row 1 unknown
+    labels = torch.tensor([[1, 0], [-1, -1]])
+    want = (math.log(2) - math.log(0.6)) / 2
+    assert attribute_matching_loss(logits, labels).item() == pytest.approx(want, abs=1e-6)
+    # group 1 entirely unknown: only group 0 counts (mean over ONE group, not halved)
+    labels = torch.tensor([[1, -1], [-1, -1]])
+    assert attribute_matching_loss(logits, labels).item() == pytest.approx(math.log(2), abs=1e-6)
+    lw = [lg.clone().requires_grad_(True) for lg in logits]
+    zero = attribute_matching_loss(lw, torch.full((2, 2), -1))
+    zero.backward()
+    assert zero.item() == 0.0 and not math.isnan(zero.item()) and all(lg.grad.abs().sum() == 0 for lg in lw)
+    assert known_groups(torch.tensor([[1, -1, 0], [-1, -1, 2]])) == [0, 2]
+    parts = [torch.tensor(1.0), torch.tensor(100.0), torch.tensor(3.0)]
+    assert masked_group_mean(parts, torch.tensor([[1, -1, 0]])).item() == pytest.approx(2.0)
+
+
+def test_flam_discriminator_and_generator_with_unknown_labels():
+    """D's projection term is dropped for unknown groups; the condition refuses unknown labels;
+    fill_unknown puts FLAM's own reading in their place; the phase losses stay finite."""
+    from types import SimpleNamespace
+
+    from fir.flam import FeatureDiscriminator, FlamNet
+    from fir.flam.train import FlamNets, discriminator_loss, embedder_loss, generator_loss
+
+    torch.manual_seed(0)
+    net, D = FlamNet(16, [2, 3, 4], attr_dim=8, hidden=32), FeatureDiscriminator(16, [2, 3, 4], 32).eval()
+    with torch.no_grad():  # eval: spectral norm without a power iteration per call, so calls compare
+        for e in D.embed:
+            e.weight.normal_()
+    f = F.normalize(torch.randn(4, 16), dim=1)
+    y = torch.tensor([[0, 1, 2], [1, -1, 3], [0, 2, -1], [1, -1, -1]])
+    h = D.body(f)
+    want = D.out(h).squeeze(1) + sum((D.embed[g](y[:, g].clamp(min=0)) * h).sum(1) * (y[:, g] >= 0)
+                                     for g in range(3))
+    assert torch.allclose(D(f, y), want)
+    assert torch.allclose(D(f[:1], y[:1]), D.out(h[:1]).squeeze(1) + sum((D.embed[g](y[:1, g]) * h[:1]).sum(1)
+                                                                          for g in range(3)))
+    with pytest.raises(ValueError, match="must be known"):
+        net.generate(f, y, y)
+    filled = net.fill_unknown(f, y)
+    pred = torch.stack([lg.argmax(1) for lg in net.attr_logits(f)], 1)
+    assert torch.equal(filled, torch.where(y >= 0, y, pred)) and (filled >= 0).all()
+    nets = FlamNets(net=net, D=D)
+    T = SimpleNamespace(lambda_adv=1.0, lambda_attr=1.0, lambda_cyc=10.0, lambda_idt=10.0)
+    t = filled.clone()
+    t[:, 1] = (t[:, 1] + 1) % 3
+    for loss, _ in (embedder_loss(nets, f, y, 0.3), discriminator_loss(nets, f, filled, t, 1.0, y >= 0),
+                    generator_loss(nets, f, filled, t, T, y >= 0)):
+        assert torch.isfinite(loss)

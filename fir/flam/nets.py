@@ -71,7 +71,19 @@ class FlamNet(nn.Module):
     def condition(self, source: Tensor, target: Tensor, protos: list[Tensor] | None = None) -> Tensor:
         """``concat_g (W_g[target_g] - W_g[source_g])`` [B, G*attr_dim] (dictionary detached)."""
         protos = self.unit_prototypes() if protos is None else protos
+        if bool((source < 0).any()) or bool((target < 0).any()):
+            raise ValueError("FLAM condition: labels must be known (>= 0); fill unknown source labels with "
+                             "FLAM's own reading first (fill_unknown)")
         return torch.cat([P[target[:, g]] - P[source[:, g]] for g, P in enumerate(protos)], 1)
+
+    @torch.no_grad()
+    def fill_unknown(self, f: Tensor, labels: Tensor) -> Tensor:
+        """``labels`` [B, G] with each unknown (< 0) entry replaced by the embedders' reading of ``f``."""
+        unknown = labels < 0
+        if not bool(unknown.any()):
+            return labels
+        pred = torch.stack([lg.argmax(1) for lg in self.attr_logits(f)], 1)
+        return torch.where(unknown, pred, labels)
 
     def residual(self, f: Tensor, source: Tensor, target: Tensor, protos: list[Tensor] | None = None) -> Tensor:
         """``R([f, c(source, target)])`` [B, D], the generator's step before normalisation."""
@@ -87,7 +99,7 @@ class FlamNet(nn.Module):
 
 
 class FeatureDiscriminator(nn.Module):
-    """``D(f, y) = w.h(f) + sum_g <V_g[y_g], h(f)>``: a projection discriminator on features."""
+    """``D(f, y) = w.h(f) + sum_{g: y_g known} <V_g[y_g], h(f)>``: a projection discriminator on features."""
 
     def __init__(self, feat_dim: int, group_sizes, hidden: int = 512):
         super().__init__()
@@ -100,6 +112,11 @@ class FeatureDiscriminator(nn.Module):
             nn.init.normal_(e.weight, std=0.02)
 
     def forward(self, f: Tensor, labels: Tensor) -> Tensor:
+        """``labels`` [B, G]; an unknown label (< 0) adds no projection term for its group."""
         h = self.body(f)
-        proj = sum((e(labels[:, g]) * h).sum(1) for g, e in enumerate(self.embed))
+        if bool((labels >= 0).all()):
+            proj = sum((e(labels[:, g]) * h).sum(1) for g, e in enumerate(self.embed))
+        else:
+            proj = sum((e(labels[:, g].clamp(min=0)) * h).sum(1) * (labels[:, g] >= 0)
+                       for g, e in enumerate(self.embed))
         return self.out(h).squeeze(1) + proj

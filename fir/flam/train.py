@@ -34,7 +34,7 @@ from fir.flam.calibrate import calibrate_strength, evaluate_flam, single_edit_ta
 from fir.flam.features import cached_features
 from fir.flam.inference import CHECKPOINT_KIND
 from fir.flam.losses import (attribute_matching_loss, cosine_distance, d_logistic_loss, dictionary_triplet_loss,
-                             g_logistic_loss, r1_penalty)
+                             g_logistic_loss, known_groups, r1_penalty)
 from fir.flam.nets import FeatureDiscriminator, FlamNet
 
 __all__ = ["FlamNets", "embedder_loss", "discriminator_loss", "generator_loss", "train_flam", "main", "TRAIN_KIND"]
@@ -51,29 +51,49 @@ class FlamNets:
 
 # ---------------------------------------------------------------- the three phases of a step
 def embedder_loss(nets: FlamNets, f: Tensor, y: Tensor, margin: float) -> tuple[Tensor, dict]:
-    """Attribute embedders + dictionary: the dictionary triplet loss, mean over groups."""
+    """Attribute embedders + dictionary: the dictionary triplet loss, mean over the groups with a
+    known label in ``y`` (unknown labels, -1, masked)."""
     net = nets.net
-    loss = sum(dictionary_triplet_loss(e, net.prototypes(g), y[:, g], margin)
-               for g, e in enumerate(net.attr_embeddings(f))) / len(net.group_sizes)
+    losses = [dictionary_triplet_loss(e, net.prototypes(g), y[:, g], margin)
+              for g, e in enumerate(net.attr_embeddings(f))]
+    keep = known_groups(y)
+    loss = sum(losses[g] for g in keep) / len(keep) if keep else sum(losses) * 0
     return loss, {"E/triplet": loss.detach()}
 
 
-def discriminator_loss(nets: FlamNets, f: Tensor, y: Tensor, t: Tensor, r1_gamma: float) -> tuple[Tensor, dict]:
-    """Real features with their labels against generated ones with their targets, plus R1."""
+def _observed(labels: Tensor, observed: Tensor | None) -> Tensor:
+    """``labels`` with the cells not ``observed`` set to -1 (unknown); all observed when None."""
+    return labels if observed is None else torch.where(observed, labels, torch.full_like(labels, -1))
+
+
+def discriminator_loss(nets: FlamNets, f: Tensor, y: Tensor, t: Tensor, r1_gamma: float,
+                       known: Tensor | None = None) -> tuple[Tensor, dict]:
+    """Real features with their labels against generated ones with their targets, plus R1.
+
+    ``y``: source labels, complete (unknown ones filled by FLAM's reading, for the generator's
+    condition); ``known`` [B, G] bool: which of them were known (None: all). D sees only the
+    known labels of real features, and of generated ones the known or requested targets.
+    """
     fake = nets.net.generate(f, y, t).detach()
     real = f.clone().requires_grad_(r1_gamma > 0)
-    d_real = nets.D(real, y)
-    loss_d = d_logistic_loss(d_real, nets.D(fake, t))
+    d_real = nets.D(real, _observed(y, known))
+    loss_d = d_logistic_loss(d_real, nets.D(fake, _observed(t, None if known is None else known | (t != y))))
     r1 = r1_penalty(d_real, real) if r1_gamma > 0 else torch.zeros(())
     return loss_d + r1_gamma / 2 * r1, {"D/adv": loss_d.detach(), "D/r1": r1.detach()}
 
 
-def generator_loss(nets: FlamNets, f: Tensor, y: Tensor, t: Tensor, T) -> tuple[Tensor, dict]:
-    """Adversarial + attribute matching + cycle + identity (``T``: the train section's lambdas)."""
+def generator_loss(nets: FlamNets, f: Tensor, y: Tensor, t: Tensor, T,
+                   known: Tensor | None = None) -> tuple[Tensor, dict]:
+    """Adversarial + attribute matching + cycle + identity (``T``: the train section's lambdas).
+
+    ``y``, ``known``: as in :func:`discriminator_loss`; the attribute matching loss and D judge
+    the moved feature only on the target values that were known or requested.
+    """
     net, D = nets.net, nets.D
+    t_obs = _observed(t, None if known is None else known | (t != y))
     f2 = net.generate(f, y, t)
-    adv = g_logistic_loss(D(f2, t))
-    attr = attribute_matching_loss(net.attr_logits(f2, detach_dictionary=True), t)
+    adv = g_logistic_loss(D(f2, t_obs))
+    attr = attribute_matching_loss(net.attr_logits(f2, detach_dictionary=True), t_obs)
     cyc = cosine_distance(net.generate(f2, t, y), f)
     idt = cosine_distance(net.generate(f, y, y), f)
     loss = T.lambda_adv * adv + T.lambda_attr * attr + T.lambda_cyc * cyc + T.lambda_idt * idt
@@ -84,6 +104,27 @@ def _embedder_id(path: str) -> str:
     from amgan.pretrained import model_id
 
     return model_id(path)
+
+
+def _photo_features(cfg, embedder, embedder_id: str, size: int, schema: Schema, progress: bool) -> dict:
+    """{split: {photo root: (f, labels, views)}} for the train split (hand-checked photos of
+    ``data.exclude`` left out) and the eval split of each of ``data.photo_roots``."""
+    from amgan.data.memory import excluded_images
+
+    T = cfg.train
+    exclude = excluded_images(cfg.data.exclude, key="data.exclude")
+    out: dict = {"train": {}, cfg.eval.split: {}}
+    for pr in cfg.data.photo_roots:
+        other = Schema.from_dict(json.loads((Path(pr) / "schema.json").read_text()))
+        if other.to_dict()["groups"] != schema.to_dict()["groups"]:
+            raise ConfigError(f"{pr}: its schema differs from {cfg.data.root}'s; FLAM needs one schema",
+                              key="data.photo_roots")
+        for split in out:
+            f, y, _, v = cached_features(embedder, embedder_id, Path(pr), size, split, tuple(cfg.data.photo_views),
+                                         T.embed_batch_size, T.cache_dir, progress,
+                                         exclude=exclude if split == "train" else frozenset())
+            out[split][pr] = (f, y, v)
+    return out
 
 
 def train_flam(cfg, out: str | Path, *, progress: bool = True, resume: bool = False,
@@ -122,6 +163,9 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True, resume: bool = Fa
     f_tr, y_tr, _, v_tr = features("train")
     f_te, y_te, te_pids, te_views = features(cfg.eval.split)
     schema = Schema.from_dict(json.loads((root / "schema.json").read_text()))
+    photos = _photo_features(cfg, embedder, embedder_id, size, schema, progress)
+    for f_p, y_p, v_p in photos["train"].values():  # photos join the training features, labels -1 where unknown
+        f_tr, y_tr, v_tr = torch.cat([f_tr, f_p]), torch.cat([y_tr, y_p]), list(v_tr) + list(v_p)
     sizes = [len(g) for g in schema.groups]
     manip = [schema.group_index(g.name) for g in schema.manipulable]
     if not manip:
@@ -160,9 +204,12 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True, resume: bool = Fa
         loss_e.backward()
         opt_e.step()
         parts.update(p)
+        known = None if bool((y >= 0).all()) else y >= 0
+        if known is not None:  # photos: unknown source labels read by FLAM itself (for G's condition only)
+            y = net.fill_unknown(f, y)
         t = single_edit_targets(y, manip, sizes, gen)
-        for loss_fn, opt in ((lambda: discriminator_loss(nets, f, y, t, T.r1_gamma), opt_d),
-                             (lambda: generator_loss(nets, f, y, t, T), opt_g)):
+        for loss_fn, opt in ((lambda: discriminator_loss(nets, f, y, t, T.r1_gamma, known), opt_d),
+                             (lambda: generator_loss(nets, f, y, t, T, known), opt_g)):
             loss, p = loss_fn()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -204,7 +251,8 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True, resume: bool = Fa
              cal.get("note") or f"mean top-k accuracy on {M.calibrate_split} by strength: {cal['scores']}")
 
     ev = evaluate_flam(net, f_te, y_te, manip, seed=T.seed, strength=strength)
-    ev["attribute_accuracy"] = {schema.names[int(k)]: v for k, v in ev["attribute_accuracy"].items()}
+    for key in ("attribute_accuracy", "attribute_known"):
+        ev[key] = {schema.names[int(k)]: v for k, v in ev[key].items()}
     # plain queries: f is searched as is (FLAM never changes the embedder); G(f, s->s) for comparison
     q = [i for i, v in enumerate(te_views) if v == cfg.data.street_view]
     gal = [i for i, v in enumerate(te_views) if v == cfg.data.shop_view]
@@ -215,7 +263,15 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True, resume: bool = Fa
             f_id = net.generate(f_te, y_te, y_te)
         plain = {"fir_feature": evaluate_c2s(f_te[q].numpy(), qp, f_te[gal].numpy(), gp, cfg.eval.ks),
                  "flam_identity": evaluate_c2s(f_id[q].numpy(), qp, f_te[gal].numpy(), gp, cfg.eval.ks)}
-    metrics = {"split": cfg.eval.split, "test": ev, "plain_query_c2s": plain, "strength": strength,
+    photo_ev = {}
+    for pr, (f_p, y_p, _) in photos[cfg.eval.split].items():
+        e = evaluate_flam(net, f_p, y_p, manip, seed=T.seed, strength=strength)
+        for key in ("attribute_accuracy", "attribute_known"):
+            e[key] = {schema.names[int(k)]: v for k, v in e[key].items()}
+        photo_ev[pr] = e
+    known = {g: int((y_tr[:, i] >= 0).sum()) for i, g in enumerate(schema.names)}
+    metrics = {"split": cfg.eval.split, "test": ev, "test_photos": photo_ev, "plain_query_c2s": plain,
+               "train_known_labels": known, "strength": strength,
                "strength_calibration": cal, "steps": T.steps,
                "train_seconds": train_seconds, "train_features": int(len(f_tr))}
     arch = {"feat_dim": net.feat_dim, "group_sizes": sizes, "attr_dim": M.attr_dim, "hidden": M.hidden,
