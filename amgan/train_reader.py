@@ -96,6 +96,7 @@ class Split:
     views: list[str]
     roots: list[str]
     names: list[str]  # image file stems
+    product_ids: list[str] = field(default_factory=list)
 
 
 @torch.no_grad()
@@ -116,7 +117,7 @@ def load_split(cfg: ReaderConfig, trunk, split: str, exclude: set[str], progress
     from amgan.data.manifest import read_manifest
 
     proc = ImageProcessor(size=cfg.data.size)
-    schema, paths, labels, views, roots, names = None, [], [], [], [], []
+    schema, paths, labels, views, roots, names, pids = None, [], [], [], [], [], []
     for root in cfg.data.roots:
         m = read_manifest(Path(root) / "manifest.csv")
         if schema is None:
@@ -132,10 +133,11 @@ def load_split(cfg: ReaderConfig, trunk, split: str, exclude: set[str], progress
             views.append(m.views[i])
             roots.append(root)
             names.append(stem)
+            pids.append(m.product_ids[i])
     if not paths:
         raise UserError(f"no {split} rows in {list(cfg.data.roots)}")
     feats, feats_f = _cached_maps(cfg, trunk, proc, paths, split == "train", progress, f"trunk {split}")
-    return Split(feats, feats_f, torch.from_numpy(np.stack(labels)).long(), views, roots, names), schema
+    return Split(feats, feats_f, torch.from_numpy(np.stack(labels)).long(), views, roots, names, pids), schema
 
 
 def _file_key(path: str) -> str:

@@ -2,6 +2,7 @@
 
     fir train --config C [--set k=v ...] [--device D] [--no-progress]
     fir train-flam --config C [--set k=v ...] [--no-progress]
+    fir train-photo --config C [--set k=v ...] [--no-progress]   (an embedder that reads photos)
     fir evaluate --config C --out DIR [--set k=v ...] [--no-progress]
     fir export --checkpoint C --out DIR [--check-data DIR]   (model folder, fp16, checked)
     fir index --checkpoint C --manifest M --out DIR [--split all] [--view all] [--kind auto]
@@ -135,6 +136,12 @@ def _train_flam(args) -> int:
     return flam_main(config_argv(args, "resume", "allow-config-change"))
 
 
+def _train_photo(args) -> int:
+    from fir.train_photo import main as photo_main
+
+    return photo_main(config_argv(args))
+
+
 def _evaluate(args) -> int:
     from fir.evaluate import main as eval_main
 
@@ -250,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(s, "configs/flam_synth64.yaml")
     add_run_arguments(s)
     s.set_defaults(fn=_train_flam)
+
+    s = sub.add_parser("train-photo", help="train a FIR embedder that reads photos, on the frozen photo reader",
+                       formatter_class=fmt)
+    add_config_arguments(s, "configs/fir_photo128.yaml")
+    s.set_defaults(fn=_train_photo)
 
     s = sub.add_parser("evaluate", help="retrieval-based evaluation of edits: report.md/html, metrics.json, plots",
                        formatter_class=fmt)

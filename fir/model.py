@@ -107,8 +107,16 @@ class EmbeddingNet(nn.Module):
 
 
 def build_embedder(model_cfg, pretrained: bool | None = None) -> EmbeddingNet:
-    """An :class:`EmbeddingNet` from a ``FirModelConfig`` (or a dict of its fields)."""
+    """An :class:`EmbeddingNet` from a ``FirModelConfig`` (or a dict of its fields); a model dict
+    with ``arch: reader`` gives a :class:`fir.reader_embedder.ReaderEmbeddingNet` (same contract,
+    weights from the model folder)."""
     get = model_cfg.get if isinstance(model_cfg, dict) else lambda k, d=None: getattr(model_cfg, k, d)
+    if get("arch", "efficientnet") == "reader":
+        from fir.reader_embedder import SOURCES, ReaderEmbeddingNet
+
+        return ReaderEmbeddingNet(list(get("group_sizes")), adapter_width=int(get("adapter_width", 192)),
+                                  dim=int(get("dim", 128)), hidden=int(get("hidden", 512)),
+                                  sources=tuple(get("sources", SOURCES)), input_size=int(get("input_size", 128)))
     return EmbeddingNet(dim=int(get("dim", 128)), input_size=int(get("input_size", 128)),
                         pooling=get("pooling", "gem"), gem_p=float(get("gem_p", 3.0)),
                         pretrained=bool(get("pretrained", True)) if pretrained is None else pretrained)

@@ -16,6 +16,43 @@ def synth_tiny(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def photo_tiny(synth_tiny, tmp_path_factory):
+    """A photo-like data set made from synth_tiny's shop images: view ``photo``, one row per
+    image, labels unknown (empty cells) the way real photos have them: pattern and neckline
+    always, colour every third row, sleeve every fourth."""
+    import csv
+    import shutil
+
+    out = tmp_path_factory.mktemp("photo_tiny")
+    (out / "images").mkdir()
+    shutil.copy(synth_tiny / "schema.json", out / "schema.json")
+    with open(synth_tiny / "manifest.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["view"] == "shop"]
+    fields = ["path", "product_id", "view", "split", "mask", "category", "color", "pattern", "sleeve", "neckline"]
+    with open(out / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for j, r in enumerate(rows):
+            name = f"photo{j:03d}.png"
+            shutil.copy(synth_tiny / r["path"], out / "images" / name)
+            w.writerow({"path": f"images/{name}", "product_id": f"photo{j:03d}", "view": "photo", "split": r["split"],
+                        "mask": "", "category": r["category"], "color": "" if j % 3 == 0 else r["color"],
+                        "pattern": "", "sleeve": "" if j % 4 == 0 else r["sleeve"], "neckline": ""})
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_reader_path(synth_tiny, photo_tiny, tmp_path_factory):
+    """A photo reader (amgan train-reader, configs/reader_test_tiny.yaml) on synth_tiny + photo_tiny."""
+    from amgan.train_reader import load_reader_config, train_reader
+
+    out = tmp_path_factory.mktemp("tiny_reader") / "reader"
+    cfg = load_reader_config("configs/reader_test_tiny.yaml", [f"data.roots=[{synth_tiny}, {photo_tiny}]"])
+    train_reader(cfg, out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_setup(synth_tiny, tmp_path_factory):
     """A trained tiny classifier on synth_tiny; returns (folder, config overrides)."""
     from amgan.config import load_config
