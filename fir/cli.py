@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train-photo", help="train a FIR embedder that reads photos, on the frozen photo reader",
                        formatter_class=fmt)
-    add_config_arguments(s, "configs/fir_photo128.yaml")
+    add_config_arguments(s, "configs/photo_fir128.yaml")
     s.set_defaults(fn=_train_photo)
 
     s = sub.add_parser("evaluate", help="retrieval-based evaluation of edits: report.md/html, metrics.json, plots",

@@ -1,6 +1,6 @@
 """``fir train-photo``: a FIR embedder that reads photos, on top of the frozen photo reader.
 
-    fir train-photo --config configs/fir_photo128.yaml [--set train.steps=...]
+    fir train-photo --config configs/photo_fir128.yaml [--set train.steps=...]
 
 Trains the MLP of :class:`fir.reader_embedder.ReaderEmbeddingNet` on pooled maps of the frozen
 photo reader (``reader``: ``checkpoints/reader128``), computed once per image and mirror image
@@ -289,7 +289,7 @@ def train_photo_embedder(cfg: PhotoEmbedConfig, out: str | Path, progress: bool 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="fir train-photo", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_config_arguments(p, "configs/fir_photo128.yaml")
+    add_config_arguments(p, "configs/photo_fir128.yaml")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_photo_config(args.config, args.set)

@@ -82,7 +82,7 @@ def test_train_photo_end_to_end(synth_tiny, photo_tiny, tiny_reader_path, tmp_pa
     checked = tmp_path / "checked.csv"
     checked.write_text("image,color,color_alt\n" + f"{stems[0]},red,\n")
     out = tmp_path / "run"
-    rc = main(["train-photo", "--config", "configs/fir_photo_test_tiny.yaml", "--no-progress",
+    rc = main(["train-photo", "--config", "configs/photo_fir_test_tiny.yaml", "--no-progress",
                "--set", f"reader={tiny_reader_path}", "--set", f"data.roots=[{synth_tiny}, {photo_tiny}]",
                "--set", f"data.exclude={checked}", "--set", f"train.out={out}"])
     assert rc == 0
