@@ -1,8 +1,8 @@
 """How well each model reads real photos: ``fir evaluate-photos``.
 
     fir evaluate-photos --data data/clothing --out reports/photos \
-        --classifier checkpoints/reader128 --editor checkpoints/amgan_synth64 \
-        --evaluator checkpoints/evaluator_synth64 --embedder checkpoints/fir_synth64 --flam checkpoints/flam_synth64
+        --classifier checkpoints/reader128 --editor checkpoints/amgan_photo128 \
+        --evaluator checkpoints/evaluator_reader128 --embedder checkpoints/fir_synth64 --flam checkpoints/flam_synth64
 
 For every reader given (a classifier model, the CAM classifier inside an editor, FLAM on the
 FIR feature), on the photo data set's test split (split by contributor): accuracy per group
@@ -12,7 +12,12 @@ annotator (``amgan data annotate``: a training-free measurement, itself measured
 hand-checked labels). Separately, colour against the hand-checked labels
 (``--checked``: strict = the person's colour, lenient = either of the two names the person
 allowed), on every hand-checked photo and on those in the test split; rows the person called
-unknown are left out and counted. Writes ``metrics.json`` and ``report.md``.
+unknown are left out and counted.
+
+Retrieval among the photos (each ``--embedder``, with the ``--flam`` in the same position):
+plain and FLAM-edited queries, optionally AMGAN-edited ones
+(:mod:`fir.evaluate_photos_retrieval`, protocol in :mod:`fir.photo_retrieval`), each number with
+its count of valid queries and a bootstrap 95% interval. Writes ``metrics.json`` and ``report.md``.
 """
 from __future__ import annotations
 
@@ -63,15 +68,18 @@ def _readers(args) -> dict:
             return np.stack([ed.read_labels(ed.reader_processor.preprocess(p).tensor, reader_input=True)[0].numpy()
                              for p in paths])
         readers[f"editor's CAM classifier ({Path(args.editor).name})"] = read_editor
-    if args.flam:
-        if not args.embedder:
-            raise UserError("--flam reads the FIR feature: give the embedder it was trained on with --embedder")
+    flams, embedders = list(args.flam or []), list(args.embedder or [])
+    if len(flams) > len(embedders):
+        raise UserError("--flam reads the FIR feature: give the embedder each FLAM was trained on with --embedder "
+                        "(the i-th --flam goes with the i-th --embedder)")
+
+    def flam_reader(e_path, f_path):
         from amgan.pretrained import model_id
         from fir.flam import load_flam
         from fir.model import load_embedder
 
-        net, ep = load_embedder(args.embedder)
-        flam = load_flam(args.flam, expect_embedder_id=model_id(args.embedder))
+        net, ep = load_embedder(e_path)
+        flam = load_flam(f_path, expect_embedder_id=model_id(e_path))
 
         @torch.no_grad()
         def read_flam(paths):
@@ -80,7 +88,10 @@ def _readers(args) -> dict:
                 f = net(ep.image_processor.batch(paths[s:s + 32])).numpy()
                 out.append(flam.predict_labels(f))
             return np.concatenate(out)
-        readers[f"FLAM ({Path(args.flam).name})"] = read_flam
+        return read_flam
+
+    for e_path, f_path in zip(embedders, flams):
+        readers[f"FLAM ({Path(f_path).name})"] = flam_reader(e_path, f_path)
     if not readers:
         raise UserError("give at least one reader: --classifier, --editor, --evaluator or --flam with --embedder")
     return readers
@@ -145,6 +156,12 @@ def evaluate_photos(args, progress: bool = True) -> dict:
                 "checked_in_test_split": {"strict": accuracy_with_ci(strict_t), "lenient": accuracy_with_ci(lenient_t)},
                 "person_said_unknown": unknown}
         out["readers"][name] = res
+    if args.embedder and not args.no_retrieval:
+        from fir.evaluate_photos_retrieval import retrieval_part
+
+        t = time.perf_counter()
+        out["retrieval"] = retrieval_part(args, m, test, progress)
+        out["retrieval"]["seconds"] = round(time.perf_counter() - t, 1)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -174,7 +191,48 @@ def report_markdown(res: dict) -> str:
             c = r["colour_vs_hand_checked"]
             lines.append(f"| {name} | {_cell(c['all_checked']['strict'])} | {_cell(c['all_checked']['lenient'])} | "
                          f"{_cell(c['checked_in_test_split']['strict'])} | {_cell(c['checked_in_test_split']['lenient'])} |")
+    if res.get("retrieval"):
+        lines += retrieval_markdown(res["retrieval"])
+    lines += ["", f"Run time: {res['seconds']} s."]
     return "\n".join(lines) + "\n"
+
+
+def _top(c: dict, ks) -> str:
+    return " | ".join(_cell(c.get(f"top{k}", {})) for k in ks)
+
+
+def retrieval_markdown(r: dict) -> list[str]:
+    first = next(iter(r["by_embedder"].values()), None)
+    if first is None:
+        return []
+    ks = [int(k[3:]) for k in first["plain"] if k.startswith("top")]
+    c = r["edit_requests"]
+    lines = ["", "## Retrieval among real photos", "",
+             f"Queries: the {r['queries']} photos of the split; gallery: the {r['gallery']} photos of the "
+             f"{'+'.join(r['gallery_splits'])} splits (by contributor, never train), the query's own photo left out. "
+             f"A hit shares every value the query knows of {', '.join(r['groups'])} (an unknown gallery value never "
+             "counts as a match); a query whose values no other gallery photo has is left out (n = valid queries).",
+             "", f"Edits: \"this, but <value>\" for every other value of {', '.join(r['edit_groups'])} that some gallery "
+             f"photo has with the query's other known values: {c['requests']} requests ({c['left_out_no_target']} "
+             f"left out, no such photo in the gallery; {c['left_out_unknown_source']} (query, group) pairs skipped, "
+             "the query's value unknown). A hit has the requested value and the query's other known values. "
+             "FLAM starts from its own reading of the query. The unedited row searches the same targets with the "
+             "query as it is (the floor).", "",
+             "| embedder | query | requests | " + " | ".join(f"top-{k}" for k in ks) + " |",
+             "| --- | --- | --- |" + " --- |" * len(ks)]
+    for name, e in r["by_embedder"].items():
+        rows = [("plain (same kind)", e["plain"])]
+        for key, label in (("unedited_for_edit_targets", "unedited, edit targets"), ("flam_edited", "FLAM-edited"),
+                           ("unedited_for_amgan_targets", "unedited, AMGAN's targets"),
+                           ("amgan_edited", "AMGAN-edited")):
+            for grp, cell in e.get(key, {}).items():
+                rows.append((f"{label} ({grp})", cell))
+        for label, cell in rows:
+            n = cell.get("valid", 0)
+            lines.append(f"| {name} | {label} | {n} | {_top(cell, ks)} |")
+    if r.get("amgan_edits"):
+        lines += ["", f"AMGAN: {r['amgan_edits']} edits, {r['amgan_seconds_per_edit']} s per edit."]
+    return lines
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -184,8 +242,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classifier", help="a classifier model (e.g. the photo reader)")
     p.add_argument("--editor", help="an editor model: its CAM classifier")
     p.add_argument("--evaluator", help="the independent evaluator classifier")
-    p.add_argument("--embedder", help="the FIR embedder FLAM reads from")
-    p.add_argument("--flam", help="a FLAM model")
+    p.add_argument("--embedder", action="append", help="a FIR embedder (repeatable): retrieval among the photos, "
+                   "and the features the FLAM given in the same position reads")
+    p.add_argument("--flam", action="append", help="a FLAM model trained on the --embedder in the same position "
+                   "(repeatable): reading, and FLAM-edited retrieval")
+    p.add_argument("--gallery-splits", default="test,val", help="photo splits that form the retrieval gallery "
+                   "(never train)")
+    p.add_argument("--retrieval-groups", default="category,color,sleeve",
+                   help="the values a retrieved photo must share with the query (the ones the query knows)")
+    p.add_argument("--edit-groups", default="color,sleeve", help="groups whose values edits request")
+    p.add_argument("--ks", type=int, nargs="+", default=[1, 10, 30], help="top-k of the retrieval accuracy")
+    p.add_argument("--amgan-editor", default=None, help="also edit the photos with this AMGAN editor, then search")
+    p.add_argument("--amgan-limit", type=int, default=200, help="AMGAN-edit at most this many requests (0: all)")
+    p.add_argument("--no-retrieval", action="store_true", help="reading only")
     p.add_argument("--checked", default="amgan/data/labels/clothing_checked.csv", help="hand-checked colour labels")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 

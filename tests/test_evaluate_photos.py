@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 
 def test_reading_accuracy_matches_a_direct_count(synth_tiny, tiny_editor_path, tmp_path):
@@ -44,3 +45,61 @@ def test_reading_accuracy_matches_a_direct_count(synth_tiny, tiny_editor_path, t
     assert c["person_said_unknown"] == 1 and c["all_checked"]["strict"]["n"] == len(rows) - 1
     assert c["all_checked"]["lenient"]["acc"] >= c["all_checked"]["strict"]["acc"]
     assert "| reader |" in (out / "report.md").read_text()
+
+
+def test_photo_retrieval_part_matches_a_direct_count(photo_tiny, tiny_editor_path, tiny_embedder_path, tiny_flam_path,
+                                                     tmp_path):
+    """Plain retrieval among photos recomputed by a naive loop; FLAM and AMGAN edits counted."""
+    from amgan.data.manifest import read_manifest
+    from fir.cli import main
+    from fir.model import load_embedder
+
+    out = tmp_path / "rep"
+    assert main(["evaluate-photos", "--data", str(photo_tiny), "--out", str(out), "--editor", str(tiny_editor_path),
+                 "--embedder", str(tiny_embedder_path), "--flam", str(tiny_flam_path), "--checked", "",
+                 "--amgan-editor", str(tiny_editor_path), "--amgan-limit", "3", "--ks", "1", "3",
+                 "--no-progress"]) == 0
+    res = json.loads((out / "metrics.json").read_text())
+    r = res["retrieval"]
+    m = read_manifest(photo_tiny / "manifest.csv")
+    q_rows = m.indices("test", None)
+    g_rows = [i for i in range(len(m)) if m.splits[i] in ("test", "val")]
+    assert (r["queries"], r["gallery"]) == (len(q_rows), len(g_rows))
+    net, p = load_embedder(tiny_embedder_path)
+    with torch.no_grad():
+        emb = net(p.image_processor.batch([m.image_path(i) for i in g_rows])).numpy()
+    groups = [m.schema.group_index(g) for g in ("category", "color", "sleeve")]
+    hits1, hits3, valid = [], [], 0
+    for qi in q_rows:
+        me = g_rows.index(qi)
+        want = m.labels[qi]
+        asked = [g for g in groups if want[g] >= 0]
+
+        def match(j):
+            return all(m.labels[g_rows[j]][g] == want[g] for g in asked)
+        if not any(match(j) for j in range(len(g_rows)) if j != me):
+            continue
+        valid += 1
+        scores = emb @ emb[me]
+        order = [j for j in sorted(range(len(g_rows)), key=lambda j: (-scores[j], j)) if j != me]
+        hits1.append(match(order[0]))
+        hits3.append(any(match(j) for j in order[:3]))
+    (name, e), = r["by_embedder"].items()
+    assert e["plain"]["valid"] == valid and e["plain"]["top1"]["n"] == valid
+    assert e["plain"]["top1"]["acc"] == round(float(np.mean(hits1)), 4)
+    assert e["plain"]["top3"]["acc"] == round(float(np.mean(hits3)), 4)
+    n_req = r["edit_requests"]["requests"]
+    assert n_req > 0 and e["flam_edited"]["all"]["valid"] == n_req == e["unedited_for_edit_targets"]["all"]["valid"]
+    assert sum(c["valid"] for g, c in e["flam_edited"].items() if g != "all") == n_req
+    assert e["amgan_edited"]["all"]["valid"] == min(3, n_req) and r["amgan_edits"] == min(3, n_req)
+    text = (out / "report.md").read_text()
+    assert "## Retrieval among real photos" in text and "FLAM-edited (all)" in text
+
+
+def test_gallery_never_takes_training_photos(photo_tiny, tiny_editor_path, tiny_embedder_path, tmp_path, capsys):
+    from fir.cli import main
+
+    rc = main(["evaluate-photos", "--data", str(photo_tiny), "--out", str(tmp_path / "r"), "--editor",
+               str(tiny_editor_path), "--embedder", str(tiny_embedder_path), "--checked", "",
+               "--gallery-splits", "test,train", "--no-progress"])
+    assert rc == 2 and "never a gallery" in capsys.readouterr().err
