@@ -354,3 +354,32 @@ def test_flam_discriminator_and_generator_with_unknown_labels():
     for loss, _ in (embedder_loss(nets, f, y, 0.3), discriminator_loss(nets, f, filled, t, 1.0, y >= 0),
                     generator_loss(nets, f, filled, t, T, y >= 0)):
         assert torch.isfinite(loss)
+
+
+def test_train_flam_with_photos_masks_their_unknown_labels(tiny_embedder_path, synth_tiny, photo_tiny, tmp_path):
+    """Photos (labels partly unknown) join FLAM's training; the hand-checked one never does;
+    the photo test reading counts only known labels."""
+    import csv
+
+    from fir.config import load_flam_config
+    from fir.flam import train_flam
+
+    rows = list(csv.DictReader(open(photo_tiny / "manifest.csv")))
+    train_rows = [r for r in rows if r["split"] == "train"]
+    checked = tmp_path / "checked.csv"
+    checked.write_text("image,color,color_alt\n" + train_rows[1]["path"].split("/")[-1][:-4] + ",red,\n")
+    out = tmp_path / "run"
+    cfg = load_flam_config("configs/flam_test_tiny.yaml", [f"embedder={tiny_embedder_path}", f"data.root={synth_tiny}",
+                                                           f"data.photo_roots=[{photo_tiny}]", f"data.exclude={checked}",
+                                                           f"train.out={out}"])
+    m = train_flam(cfg, out, progress=False)
+    n_synth = sum(1 for r in csv.DictReader(open(synth_tiny / "manifest.csv")) if r["split"] == "train")
+    assert m["train_features"] == n_synth + len(train_rows) - 1
+    known_color = sum(1 for r in train_rows[:1] + train_rows[2:] if r["color"])
+    assert m["train_known_labels"]["color"] == n_synth + known_color
+    assert m["train_known_labels"]["pattern"] == n_synth  # photos never know their pattern
+    (root, ev), = m["test_photos"].items()
+    test_rows = [r for r in rows if r["split"] == "test"]
+    assert ev["attribute_known"]["color"] == sum(1 for r in test_rows if r["color"])
+    assert ev["attribute_known"]["pattern"] == 0 and ev["attribute_accuracy"]["pattern"] is None
+    assert all(math.isfinite(v) for k, v in m["test"].items() if isinstance(v, float))
