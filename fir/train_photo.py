@@ -12,6 +12,8 @@ row mirrored at random, and minimises
     lambda_instance * InfoNCE(street, shop)                  (fir.train.info_nce_terms: the same item)
   + lambda_attribute * SupCon(all rows, attribute_groups)    (attribute_supcon_loss: the same kind,
                                                               unknown labels masked)
+  + lambda_classify * masked CE of linear heads on the embedding, every group (optional;
+                                                              amgan.losses.classification_loss)
 
 so SynthFashion consumer-to-shop retrieval keeps finding the exact item while photos of the
 same category, colour and sleeve gather. Hand-checked photos (``data.exclude``) never train.
@@ -75,6 +77,9 @@ class PhotoTrain:
     attr_temperature: float = 0.1  # attribute SupCon
     lambda_instance: float = 1.0
     lambda_attribute: float = 1.0
+    # linear heads on the embedding (training only, not saved), masked cross-entropy on every group:
+    # keeps every attribute readable off the embedding (what FLAM's embedders read); 0 = off
+    lambda_classify: float = 0.0
     attribute_groups: tuple[str, ...] = ("category", "color", "sleeve")  # what "the same kind" means
     seed: int = 0
     threads: int = 0
@@ -107,7 +112,7 @@ class PhotoEmbedConfig(ConfigBase):
         check(t.products_per_batch >= 2, "train.products_per_batch", "must be >= 2 (in-batch negatives)",
               t.products_per_batch)
         check_range(t, "train", ("photos_per_batch", "weight_decay", "warmup_steps", "threads", "lambda_instance",
-                                 "lambda_attribute"), ge=0)
+                                 "lambda_attribute", "lambda_classify"), ge=0)
         check_range(t, "train", ("lr", "temperature", "attr_temperature"), gt=0)
         check(len(t.attribute_groups) > 0, "train.attribute_groups", "must name at least one group",
               list(t.attribute_groups))
@@ -182,6 +187,7 @@ def _photo_retrieval(cfg: PhotoEmbedConfig, emb: np.ndarray, d: Pooled, groups: 
 
 def train_photo_embedder(cfg: PhotoEmbedConfig, out: str | Path, progress: bool = True) -> dict:
     """Train on the pooled reader maps; write ``out`` (run files + ``embedder/``); return metrics."""
+    from amgan.losses import classification_loss
     from amgan.pretrained import Pretrained, load_classifier, model_id, save_pretrained
     from fir.train import PairSampler, info_nce_terms, lr_factor
 
@@ -210,7 +216,9 @@ def train_photo_embedder(cfg: PhotoEmbedConfig, out: str | Path, progress: bool 
     photo_idx = torch.nonzero(is_photo)[:, 0]
     sampler = PairSampler(tr.product_ids, tr.views, cfg.data.street_view, cfg.data.shop_view, seed=T.seed)
     n_photo = T.photos_per_batch if len(photo_idx) else 0
-    opt = torch.optim.AdamW(net.head.parameters(), lr=T.lr, weight_decay=T.weight_decay)
+    heads = torch.nn.ModuleList(torch.nn.Linear(cfg.model.dim, n) for n in schema.sizes)  # lambda_classify only
+    params = list(net.head.parameters()) + (list(heads.parameters()) if T.lambda_classify > 0 else [])
+    opt = torch.optim.AdamW(params, lr=T.lr, weight_decay=T.weight_decay)
     gen = torch.Generator().manual_seed(T.seed)
     log.info("train-photo: %d rows (%d photos, %d products with pairs), pooled dim %d", len(tr.labels),
              len(photo_idx), len(sampler.products), net.out_channels)
@@ -231,6 +239,10 @@ def train_photo_embedder(cfg: PhotoEmbedConfig, out: str | Path, progress: bool 
         l_inst, parts = info_nce_terms(e[:p], e[p:2 * p], T.temperature)
         l_attr, anchors = attribute_supcon_loss(e, tr.labels[idx], groups, T.attr_temperature)
         loss = T.lambda_instance * l_inst + T.lambda_attribute * l_attr
+        if T.lambda_classify > 0:
+            l_cls = classification_loss([h(e) for h in heads], tr.labels[idx]) / len(heads)
+            loss = loss + T.lambda_classify * l_cls
+            report("loss/classify", l_cls.detach())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -84,7 +84,7 @@ def test_train_photo_end_to_end(synth_tiny, photo_tiny, tiny_reader_path, tmp_pa
     out = tmp_path / "run"
     rc = main(["train-photo", "--config", "configs/photo_fir_test_tiny.yaml", "--no-progress",
                "--set", f"reader={tiny_reader_path}", "--set", f"data.roots=[{synth_tiny}, {photo_tiny}]",
-               "--set", f"data.exclude={checked}", "--set", f"train.out={out}"])
+               "--set", f"data.exclude={checked}", "--set", f"train.out={out}", "--set", "train.lambda_classify=1"])
     assert rc == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["train_rows"]["photo"] == len(stems) - 1 and m["train_rows"]["excluded"] == 1
@@ -94,7 +94,7 @@ def test_train_photo_end_to_end(synth_tiny, photo_tiny, tiny_reader_path, tmp_pa
         pr = m[name]["photo_retrieval_val"]
         assert pr["queries"] >= pr["valid"] and pr["top1"]["n"] == pr["valid"]
     rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
-    assert any("loss/attribute" in r for r in rows)
+    assert any("loss/attribute" in r for r in rows) and any("loss/classify" in r for r in rows)
 
     net, p = load_embedder(out / "embedder")
     assert isinstance(net, ReaderEmbeddingNet) and p.model["arch"] == "reader" and p.image_processor.size == 32
