@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bootstrap_ci", "accuracy_with_ci", "mean_with_ci"]
+__all__ = ["bootstrap_ci", "accuracy_with_ci", "mean_with_ci", "paired_difference_ci"]
 
 
 def bootstrap_ci(values, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
@@ -40,3 +40,19 @@ def mean_with_ci(values, n_boot: int = 1000, seed: int = 0, digits: int = 4) -> 
         return {"mean": None, "n": 0, "ci95": None}
     lo, hi = bootstrap_ci(v, n_boot, seed)
     return {"mean": round(float(v.mean()), digits), "n": int(v.size), "ci95": [round(lo, digits), round(hi, digits)]}
+
+
+def paired_difference_ci(a, b, n_boot: int = 1000, seed: int = 0, digits: int = 4) -> dict:
+    """Paired bootstrap of mean(a) - mean(b) over the same items (queries): ``a[i]`` and ``b[i]`` are
+    two methods' scores on item i, resampled together. {"diff", "n", "ci95": [lo, hi]}; items where
+    either is nan are left out; None for none left."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"paired values must have the same length; got {a.size} and {b.size}")
+    d = a - b
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return {"diff": None, "n": 0, "ci95": None}
+    lo, hi = bootstrap_ci(d, n_boot, seed)
+    return {"diff": round(float(d.mean()), digits), "n": int(d.size), "ci95": [round(lo, digits), round(hi, digits)]}

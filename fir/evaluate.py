@@ -1,63 +1,106 @@
 """Retrieval-based evaluation of attribute edits: ``fir evaluate --config C --out DIR``.
 
-Protocol (DESIGN.md, "Retrieval-based evaluation"; AMGAN/ADDE top-k accuracy):
+Protocol (DESIGN.md, "Retrieval-based evaluation"; AMGAN/ADDE top-k accuracy), run once per view
+of ``data.views`` (``[shop, street]``; an old config's single ``data.view`` still works), each view
+with its own tables:
 
-- **Queries**: every ground-truth edit of ``edits.csv`` whose source image is in
-  ``data.split`` and ``data.view`` (SynthFashion: one single-attribute edit per
-  manipulable group per test image).
-- **Gallery**: the catalogue images of that split and view plus every ground-truth edit
-  render (so each query's "sibling", the same garment with the requested value, is in
-  it), embedded with the FIR embedder into an exact faiss index.
-- **Methods**: ``unedited`` (the query as is: the floor), ``amgan`` (the Editor's
-  image-level edit, re-embedded), ``amgan_region`` (colour and pattern edits done as two
-  region-specific passes, sleeves then torso, with the Editor's own sleeve mask; sleeve
-  and neckline edits, which no region edit can make, use the whole edit), ``flam``
-  (the query's FIR feature moved by FLAM, source attributes read by FLAM itself),
-  ``stargan`` (the StarGAN-style ablation editor, when its checkpoint is configured and
-  exists) and ``truth`` (the ground-truth render: the ceiling).
+- **Queries**: every ground-truth edit of ``edits.csv`` whose source image is in ``data.split``
+  and the view (SynthFashion: one single-attribute edit per manipulable group per test image; the
+  street view has one per street photo).
+- **Gallery** (the catalogue, the same for every view): the ``shop`` images of the split plus the
+  shop render of every ground-truth edit of the split (so each query's target item is in it),
+  embedded with the FIR embedder into an exact faiss index. Street queries are consumer-to-shop.
+- **Methods**: ``unedited`` (the query as is: the floor), ``amgan`` (the Editor's image-level
+  edit, re-embedded), ``amgan_region`` (colour and pattern edits as two region-specific passes,
+  sleeves then torso, with the Editor's own sleeve mask), ``stargan`` (the StarGAN-style
+  ablation editor), the **extra editor** (``extra_editor``: by default ``amgan128``, the 128-px
+  default editor ``checkpoints/amgan_photo128``; see below), ``flam`` (the query's FIR feature
+  moved by FLAM, source attributes read by FLAM itself) and ``truth`` (the ground-truth render of
+  the edit in the query's view: the ceiling). Methods whose checkpoint is not configured or missing
+  are skipped and the report says so.
+- **Editors at another resolution** (the extra editor; any editor whose image processor differs
+  from the embedder's): the editor reads each query source through its own image processor, from
+  ``extra_editor.data_root`` when given (the same products rendered at its size: ``data/synth128``,
+  checked against the manifest of ``data.root``) and from ``data.root`` otherwise; its edit is
+  brought to the embedder's input through the embedder's :class:`amgan.image.ImageProcessor` (the
+  one image path: pad to square, antialiased resample), the same path the gallery images took.
+  Every measurement of that method (retrieval, evaluator, SSIM, KID) is made on that image.
 - **Top-k retrieval accuracy** (k = 1..``max_k``): a hit is a retrieved item whose full
-  attribute vector equals the target vector; a query counts only when the gallery holds
-  such an item (:func:`fir.metrics.valid_query_mask`). Also **exact-item** hits (the
-  sibling itself retrieved).
+  attribute vector equals the target vector; a query counts only when the gallery holds such an
+  item (:func:`fir.metrics.valid_query_mask`). Also **exact-item** hits (the target product's shop
+  render itself retrieved).
+- **Intervals**: every headline number has a percentile-bootstrap 95% interval over queries
+  (``bootstrap`` draws, seed 0; :mod:`amgan.intervals`); differences between methods
+  (``differences``, e.g. ``amgan-stargan``) are paired bootstraps over the same queries.
+- **Groups that can be judged** (:func:`fir.metrics.judge_groups`): a group is measurable by
+  retrieval at top-``max_k`` when a perfect edit (the truth) leads doing nothing (the unedited
+  query) by at least ``measurable_margin``, by the lower end of the paired 95% interval. Other
+  groups are reported, marked "not measurable by retrieval here" with the numbers, and left out of
+  the means over measurable groups (the headline).
 - **Edit quality** of image methods: an independent evaluator classifier (never used to
   train the GAN) reads the edited attribute (``edit_acc``) and the others
   (``preserve_acc``); L1 and SSIM to the ground-truth render; mean change outside the
   source and target garments; IoU of the attention (a > 0.5) with the pixels the true
   edit changes. LPIPS only when its pretrained AlexNet trunk is on disk (never downloaded).
+- **Realism** (:mod:`fir.kid`): KID on EfficientNet-Lite0 ImageNet features between each image
+  method's edits and real renders with the target attributes (one per query, from
+  ``data.reference_split``, same view: same category and requested value, the most other values in
+  common), on ``kid_images`` queries per view, with a paired bootstrap interval.
 - **Region-specific edits** (colour requests, region sleeves / torso): change inside
   and outside the true region (SynthFashion region maps) and attention IoU with it.
 - **Latency** per query through the public APIs at batch 1 (Editor.edit + Retriever.search
-  against Retriever.flam_search), on ``latency_queries`` queries.
+  against Retriever.flam_search), on ``latency_queries`` queries of the first view.
 
-Writes ``metrics.json``, ``report.md``, ``report.html`` (self-contained: images inlined),
-``topk_curves.png``, ``per_group_top30.png``, ``samples.png`` (see :mod:`fir.report`).
+Writes ``metrics.json`` (with a header: commit, date, library versions, hardware, the sha256 of
+every model), ``report.md``, ``report.html`` (self-contained: images inlined) and the figures
+(see :mod:`fir.report`).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from amgan.config import ConfigBase, add_config_arguments, build_config, load_dataclass_config
 from amgan.errors import UserError
+from fir.evaluate_data import Queries, gallery, load_images, load_queries, source_images, to_processor
 
-__all__ = ["EvalConfig", "load_eval_config", "evaluate", "lpips_status", "main"]
+__all__ = ["EvalConfig", "load_eval_config", "evaluate", "lpips_status", "main", "to_processor"]
 
 log = logging.getLogger(__name__)
+VIEWS = ("shop", "street")
 
 
 @dataclass(frozen=True)
 class EvalDataConfig:
     root: str = "data/synth64"  # a SynthFashion folder with edits.csv (amgan data synth --with-edits)
     split: str = "test"
-    view: str = "shop"
+    view: str = "shop"  # the view evaluated when `views` is empty (older configs)
+    views: tuple[str, ...] = ()  # views evaluated, each in its own tables, e.g. [shop, street]
+    reference_split: str = "train"  # where the KID reference renders come from
+
+    @property
+    def all_views(self) -> tuple[str, ...]:
+        return tuple(self.views) or (self.view,)
+
+
+@dataclass(frozen=True)
+class ExtraEditorConfig:
+    """One more image-level method: an editor at any resolution (e.g. the 128-px default editor)."""
+
+    name: str = "amgan128"  # the method's key in metrics.json and the report
+    path: str = ""  # "" or a missing folder: the method is skipped
+    data_root: str = ""  # the same data set rendered at the editor's size ("": data.root, resampled)
+    label: str = "AMGAN 128 px (amgan_photo128)"
 
 
 @dataclass(frozen=True)
@@ -65,15 +108,22 @@ class EvalConfig(ConfigBase):
     data: EvalDataConfig = field(default_factory=EvalDataConfig)
     editor: str = "checkpoints/amgan_synth64"
     ablation_editor: str = ""  # StarGAN-style ablation editor; "" or a missing file: method skipped
+    extra_editor: ExtraEditorConfig = field(default_factory=ExtraEditorConfig)
     embedder: str = "checkpoints/fir_synth64"
     flam: str = ""  # "" : FLAM skipped
     evaluator: str = "checkpoints/evaluator_synth64"
     region: bool = True  # the amgan_region method and the region-fidelity table
     max_k: int = 30
     ks: tuple[int, ...] = (1, 5, 10, 20, 30)
+    headline_ks: tuple[int, ...] = (1, 10, 30)  # the tables' columns (those in ks)
+    bootstrap: int = 1000  # bootstrap draws of every interval
+    measurable_margin: float = 0.10  # a group is judged when truth - unedited top-max_k >= this (95% lower end)
+    differences: tuple[str, ...] = ("amgan-unedited", "amgan-stargan", "amgan-flam", "amgan128-amgan")
+    kid_images: int = 1000  # queries per view for KID (0: no KID)
+    kid_size: int = 128  # px the KID feature network sees
     batch_size: int = 64
-    limit: int = 0  # first N queries only (0: all)
-    samples_per_group: int = 2
+    limit: int = 0  # first N queries of each view only (0: all)
+    samples_per_group: int = 3  # rows of each view's sample figure per group (each a different product)
     latency_queries: int = 20
     lpips: str = "auto"  # auto: when the AlexNet trunk is cached; off
 
@@ -82,14 +132,25 @@ class EvalConfig(ConfigBase):
 
         checks = [
             (self.data.split in ("train", "val", "test"), "data.split must be train, val or test"),
+            (self.data.reference_split in ("train", "val", "test"), "data.reference_split must be train, val or test"),
+            (all(v in VIEWS for v in self.data.all_views) and len(set(self.data.all_views)) == len(self.data.all_views),
+             f"data.views must be distinct views among {list(VIEWS)}"),
             (self.max_k >= 1, "max_k must be >= 1"),
             (len(self.ks) > 0 and all(1 <= k <= self.max_k for k in self.ks), "ks must be in 1..max_k"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.bootstrap >= 100, "bootstrap must be >= 100 draws"),
+            (0 <= self.measurable_margin < 1, "measurable_margin must be in [0, 1)"),
+            (all(len(d.split("-")) == 2 and all(d.split("-")) for d in self.differences),
+             "differences must be 'a-b' method pairs, e.g. amgan-stargan"),
+            (self.kid_images >= 0 and self.kid_size % 32 == 0 and self.kid_size >= 32,
+             "kid_images must be >= 0 and kid_size a multiple of 32"),
             (self.limit >= 0 and self.samples_per_group >= 0 and self.latency_queries >= 0,
              "limit, samples_per_group and latency_queries must be >= 0"),
             (self.lpips in ("auto", "off"), "lpips must be 'auto' or 'off'"),
             (bool(self.editor) and bool(self.embedder) and bool(self.evaluator),
              "editor, embedder and evaluator must name checkpoints"),
+            (self.extra_editor.name not in ("unedited", "amgan", "amgan_region", "stargan", "flam", "truth"),
+             "extra_editor.name must differ from the built-in methods"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -121,103 +182,34 @@ def lpips_status() -> tuple[bool, str]:
     return True, f"AlexNet trunk found at {ck}"
 
 
-# ---------------------------------------------------------------- data
-@dataclass
-class Queries:
-    rows: list[dict]
-    groups: list[str]  # edited group per query
-    src_labels: np.ndarray  # [Q, G]
-    tgt_labels: np.ndarray  # [Q, G]
-    x: torch.Tensor  # [Q,3,S,S] float in [0,1]
-    truth: torch.Tensor
-    src_regions: np.ndarray  # [Q,S,S] uint8 region ids
-    tgt_regions: np.ndarray
-    src_paths: list[str]
-    tgt_paths: list[str]
-
-
-def _load_queries(root: Path, split: str, view: str, size: int, schema, limit: int, progress: bool) -> Queries:
-    from amgan.data.manifest import read_manifest
-    from amgan.data.memory import load_image, load_mask
-    from amgan.data.synth_dataset import read_edits
-
-    m = read_manifest(root / "manifest.csv")
-    row_of = {p: i for i, p in enumerate(m.paths)}
-    rows = [r for r in read_edits(root) if r["view"] == view and r["source"] in row_of
-            and m.splits[row_of[r["source"]]] == split]
-    if limit:
-        rows = rows[:limit]
-    if not rows:
-        raise ValueError(f"{root}/edits.csv has no edits of {split} images of view {view!r}")
-    src = np.stack([m.labels[row_of[r["source"]]] for r in rows]).astype(np.int64)
-    tgt = np.stack([schema.encode({g: r[g] for g in schema.names}) for r in rows]).astype(np.int64)
-
-    def imgs(paths, desc):
-        arr = np.stack([load_image(root / p, size) for p in tqdm(paths, desc=desc, disable=not progress)])
-        return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(255)
-
-    src_masks = [m.masks[row_of[r["source"]]] for r in rows]
-    if not all(src_masks) or not all(r.get("target_mask") for r in rows):
-        raise ValueError(f"{root}: the evaluation needs region masks for sources and edit targets")
-    return Queries(
-        rows=rows, groups=[r["group"] for r in rows], src_labels=src, tgt_labels=tgt,
-        x=imgs([r["source"] for r in rows], "load queries"), truth=imgs([r["target"] for r in rows], "load truths"),
-        src_regions=np.stack([load_mask(root / p, size) for p in src_masks]),
-        tgt_regions=np.stack([load_mask(root / r["target_mask"], size) for r in rows]),
-        src_paths=[str(root / r["source"]) for r in rows], tgt_paths=[str(root / r["target"]) for r in rows])
-
-
-def _gallery(root: Path, split: str, view: str, q: Queries, schema):
-    """Catalogue rows of split/view + every ground-truth edit render: (paths, labels, meta)."""
-    from amgan.data.manifest import read_manifest
-    from amgan.data.synth_dataset import read_edits
-
-    m = read_manifest(root / "manifest.csv")
-    paths, labels, meta = [], [], []
-    for i in m.indices(split, view):
-        paths.append(str(m.image_path(i)))
-        labels.append(m.labels[i])
-        meta.append({"path": paths[-1], "product_id": m.product_ids[i], "source": "catalogue",
-                     "attributes": schema.decode(m.labels[i])})
-    row_of = {p: i for i, p in enumerate(m.paths)}
-    seen = set()
-    for r in read_edits(root):  # every edit render of the split (not only the queries kept by `limit`)
-        if r["view"] != view or r["source"] not in row_of or m.splits[row_of[r["source"]]] != split:
-            continue
-        if r["target"] in seen:
-            continue
-        seen.add(r["target"])
-        lab = schema.encode({g: r[g] for g in schema.names})
-        paths.append(str(root / r["target"]))
-        labels.append(lab)
-        meta.append({"path": paths[-1], "product_id": r["target_product_id"], "source": "edit-truth",
-                     "attributes": schema.decode(lab)})
-    return paths, np.stack(labels).astype(np.int64), meta
-
-
 # ---------------------------------------------------------------- methods
 @torch.no_grad()
-def _edit_images(editor, q: Queries, batch_size: int, region: bool, progress: bool, desc: str):
-    """-> (edited [Q,3,S,S], attention [Q,1,S,S], cam [Q,1,S,S], predicted source labels [Q,G]).
+def _edit_images(editor, q: Queries, x_src: torch.Tensor, proc_q, batch_size: int, region: bool, progress: bool,
+                 desc: str):
+    """-> (edited [Q,3,S,S], attention [Q,1,S,S], cam [Q,1,S,S]) at the queries' size S.
 
     Every edit goes through :meth:`amgan.editor.Editor.edit_batch`, the path users call; the
-    region-specific method is its ``"sleeves+torso"`` mode for colour and pattern edits.
+    region-specific method is its ``"sleeves+torso"`` mode for colour and pattern edits. An editor
+    at another size edits ``x_src`` and its result goes through ``proc_q`` (:func:`to_processor`).
     """
     schema = editor.schema
-    Q = len(q.rows)
+    Q, S = len(q.rows), q.x.shape[-1]
     y_all, a_all, cam_all = torch.zeros_like(q.x), torch.zeros_like(q.x[:, :1]), torch.zeros_like(q.x[:, :1])
-    pred_all = np.zeros_like(q.src_labels)
     tgt = torch.from_numpy(q.tgt_labels)
     for gname in dict.fromkeys(q.groups):
         gi = schema.group_index(gname)
         idx_g = [i for i in range(Q) if q.groups[i] == gname]
         mode = "sleeves+torso" if region and gname in ("color", "pattern") else None
-        for s in tqdm(range(0, len(idx_g), batch_size), desc=f"{desc} {gname}", disable=not progress):
+        for s in tqdm(range(0, len(idx_g), batch_size), desc=f"{desc} {q.view} {gname}", disable=not progress):
             idx = torch.tensor(idx_g[s:s + batch_size])
-            out = editor.edit_batch(q.x[idx], {gname: tgt[idx, gi]}, region=mode)
-            y_all[idx], a_all[idx], cam_all[idx] = out.y.cpu(), out.a.cpu(), out.cam.cpu()
-            pred_all[idx.numpy()] = out.source_labels.cpu().numpy()
-    return y_all, a_all, cam_all, pred_all
+            out = editor.edit_batch(x_src[idx], {gname: tgt[idx, gi]}, region=mode)
+            y, a, cam = out.y.float().cpu(), out.a.float().cpu(), out.cam.float().cpu()
+            if y.shape[-1] != S:
+                y = to_processor(y, proc_q)
+                a = F.interpolate(a, size=(S, S), mode="area")
+                cam = F.interpolate(cam, size=(S, S), mode="area")
+            y_all[idx], a_all[idx], cam_all[idx] = y, a, cam
+    return y_all, a_all, cam_all
 
 
 @torch.no_grad()
@@ -228,7 +220,7 @@ def _region_fidelity(editor, q: Queries, batch_size: int, progress: bool) -> dic
 
     schema = editor.schema
     idx_c = [i for i, g in enumerate(q.groups) if g == "color"]
-    if not idx_c or "sleeve" not in schema.names:
+    if not idx_c or "sleeve" not in schema.names or editor.size != q.x.shape[-1]:
         return {}
     true = {"sleeves": q.src_regions == REGIONS["sleeves"],
             "torso": np.isin(q.src_regions, [REGIONS["torso"], REGIONS["neckline"], REGIONS["skirt"]])}
@@ -237,7 +229,7 @@ def _region_fidelity(editor, q: Queries, batch_size: int, progress: bool) -> dic
     tgt = torch.from_numpy(q.tgt_labels)
     for region in ("sleeves", "torso"):
         inside, outside, ious, n_in, n_out = [], [], [], 0, 0
-        for s in tqdm(range(0, len(idx_c), batch_size), desc=f"region {region}", disable=not progress):
+        for s in tqdm(range(0, len(idx_c), batch_size), desc=f"region {q.view} {region}", disable=not progress):
             idx = torch.tensor(idx_c[s:s + batch_size])
             x = q.x[idx]
             res = editor.edit_batch(x, {"color": tgt[idx, gi]}, region=region, cam=False)
@@ -259,7 +251,8 @@ def _region_fidelity(editor, q: Queries, batch_size: int, progress: bool) -> dic
 
 
 def _edit_quality(evaluator, q: Queries, y: torch.Tensor, a: torch.Tensor | None, schema, batch_size: int,
-                  lpips_fn=None) -> dict:
+                  lpips_fn=None) -> tuple[dict, dict]:
+    """-> (summary, per-query arrays {"edit_ok" [Q] bool, "preserve" [Q] fraction of the other groups kept})."""
     from fir.metrics import attribute_accuracy, iou, masked_mean_abs_diff, ssim
 
     with torch.no_grad():
@@ -267,6 +260,9 @@ def _edit_quality(evaluator, q: Queries, y: torch.Tensor, a: torch.Tensor | None
                                for s in range(0, len(y), batch_size)])
     edited = q.tgt_labels != q.src_labels
     acc = attribute_accuracy(pred, q.tgt_labels, edited)
+    correct = pred == q.tgt_labels
+    per_query = {"edit_ok": (correct & edited).sum(1) == edited.sum(1),
+                 "preserve": (correct & ~edited).sum(1) / np.maximum((~edited).sum(1), 1)}
     yn, tn, xn = (t.permute(0, 2, 3, 1).numpy().astype(np.float64) for t in (y, q.truth, q.x))
     outside_mask = (q.src_regions == 0) & (q.tgt_regions == 0)
     out_change, _ = masked_mean_abs_diff(yn, xn, outside_mask)
@@ -292,11 +288,12 @@ def _edit_quality(evaluator, q: Queries, y: torch.Tensor, a: torch.Tensor | None
             d = torch.cat([lpips_fn(y[s:s + batch_size] * 2 - 1, q.truth[s:s + batch_size] * 2 - 1).flatten()
                            for s in range(0, len(y), batch_size)])
         res["lpips_to_truth"] = round(float(d.mean()), 4)
-    return res
+    return res, per_query
 
 
-def _retrieval(index, emb: np.ndarray, q: Queries, gal_labels, gal_paths, schema, max_k: int, ks) -> tuple[dict, np.ndarray]:
-    from fir.metrics import recall_curve, topk_attribute_accuracy_curve, valid_query_mask
+def _retrieval(index, emb: np.ndarray, q: Queries, gal_labels, gal_pids, max_k: int, ks) -> tuple[dict, dict]:
+    """-> (summary, per-query {"rank", "exact_rank" [Q] (first hit, K+1: none), "valid" [Q], "rows" [Q,K]})."""
+    from fir.metrics import first_hit_rank, hits_curve, valid_query_mask
 
     k = min(max_k, index.count)
     _, ids = index.search(emb, k)
@@ -304,9 +301,11 @@ def _retrieval(index, emb: np.ndarray, q: Queries, gal_labels, gal_paths, schema
     rows = np.array([[pos.get(int(i), -1) for i in r] for r in ids])
     ret_labels = np.where(rows[..., None] >= 0, gal_labels[np.maximum(rows, 0)], -1)
     valid = valid_query_mask(gal_labels, q.tgt_labels)
-    curve = topk_attribute_accuracy_curve(ret_labels, q.tgt_labels, valid)
-    path_pos = {p: j for j, p in enumerate(gal_paths)}
-    exact = recall_curve(rows, np.array([path_pos.get(p, -2) for p in q.tgt_paths]), valid)
+    hits = np.all(ret_labels == q.tgt_labels[:, None, :], axis=2)
+    pid_pos = {p: j for j, p in enumerate(gal_pids)}
+    want = np.array([pid_pos.get(p, -2) for p in q.tgt_products])
+    exact_hits = (rows == want[:, None]) & (rows >= 0)
+    curve, exact = hits_curve(hits, valid), hits_curve(exact_hits, valid)
     res = {"topk_curve": [round(float(v), 4) for v in curve],
            "exact_item_curve": [round(float(v), 4) for v in exact],
            **{f"top{kk}": round(float(curve[min(kk, k) - 1]), 4) for kk in ks},
@@ -314,22 +313,33 @@ def _retrieval(index, emb: np.ndarray, q: Queries, gal_labels, gal_paths, schema
            "valid_queries": int(valid.sum()), "per_group": {}}
     for g in dict.fromkeys(q.groups):
         sel = np.array([gg == g for gg in q.groups])
-        c = topk_attribute_accuracy_curve(ret_labels[sel], q.tgt_labels[sel], valid[sel])
+        c = hits_curve(hits[sel], valid[sel])
         res["per_group"][g] = {f"top{kk}": round(float(c[min(kk, k) - 1]), 4) for kk in ks}
-    return res, rows
+    return res, {"rank": first_hit_rank(hits), "exact_rank": first_hit_rank(exact_hits), "valid": valid, "rows": rows}
 
 
 # ---------------------------------------------------------------- main entry
-def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
+def _command(config_path, overrides, out) -> str:
+    parts = ["fir", "evaluate", "--config", str(config_path), "--out", str(out)]
+    for s in overrides or []:
+        parts += ["--set", s]
+    return shlex.join(parts)
+
+
+def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: str | None = None) -> dict:
     from amgan.editor import Editor
     from amgan.io import atomic_write_text
     from amgan.pretrained import load_classifier, load_pretrained, model_id
     from fir.flam import load_flam
     from fir.index import GalleryIndex
+    from fir.kid import KidFeatures
+    from fir.evaluate_stats import add_intervals, differences, kid_for_view
+    from fir.metrics import judge_groups
     from fir.model import embed_images, load_embedder
     from fir.pipeline import EditAndSearch
     from fir.report import write_report
     from fir.retriever import Retriever
+    from fir.run_info import run_header
 
     t_all = time.perf_counter()
     out = Path(out)
@@ -347,6 +357,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
                         f"train an independent one (amgan train-classifier --seed 1 --out ...)")
     del ed_cls
     net, emb_p = load_embedder(cfg.embedder)
+    proc_q = emb_p.image_processor
     embedder_id = model_id(cfg.embedder)
     methods_skipped = {}
     flam = None
@@ -354,11 +365,22 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
         flam = load_flam(cfg.flam, expect_embedder_id=embedder_id)
     else:
         methods_skipped["flam"] = f"no FLAM checkpoint ({cfg.flam or 'flam not set'})"
-    ablation = None
+    editors = [("amgan", editor, False, "")]
+    if cfg.region:
+        editors.append(("amgan_region", editor, True, ""))
     if cfg.ablation_editor and Path(cfg.ablation_editor).exists():
-        ablation = Editor.from_checkpoint(cfg.ablation_editor, device="cpu")
+        editors.append(("stargan", Editor.from_checkpoint(cfg.ablation_editor, device="cpu"), False, ""))
     else:
         methods_skipped["stargan"] = f"no ablation editor checkpoint ({cfg.ablation_editor or 'not set'})"
+    X = cfg.extra_editor
+    if X.path and Path(X.path).exists():
+        extra = Editor.from_checkpoint(X.path, device="cpu")
+        if extra.schema.names != schema.names:
+            raise UserError(f"extra_editor {X.path} edits groups {list(extra.schema.names)}, the editor "
+                            f"{list(schema.names)}")
+        editors.append((X.name, extra, False, X.data_root))
+    else:
+        methods_skipped[X.name] = f"no extra editor checkpoint ({X.path or 'extra_editor.path not set'})"
     lp_ok, lp_why = lpips_status() if cfg.lpips == "auto" else (False, "lpips: off in the config")
     lpips_fn = None
     if lp_ok:
@@ -366,69 +388,108 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
 
         lpips_fn = lpips.LPIPS(net="alex", verbose=False).eval()
 
-    q = _load_queries(root, cfg.data.split, cfg.data.view, editor.size, schema, cfg.limit, progress)
-    gal_paths, gal_labels, gal_meta = _gallery(root, cfg.data.split, cfg.data.view, q, schema)
-    from amgan.data.memory import load_image
-
-    gal_imgs = torch.from_numpy(np.stack([load_image(p, editor.size) for p in gal_paths])).permute(0, 3, 1, 2)
+    gal_paths, gal_labels, gal_meta = gallery(root, cfg.data.split, schema)
+    gal_pids = [m["product_id"] for m in gal_meta]
+    gal_imgs = (load_images(gal_paths, proc_q, "load gallery", progress) * 255).round().to(torch.uint8)
     gal_emb = embed_images(net, gal_imgs.contiguous(), 128, progress=progress, desc="embed gallery")
     index = GalleryIndex.build(gal_emb, gal_meta, model_id=embedder_id, kind="flat")
 
     def embed(x):
         return embed_images(net, (x * 255 + 0.5).clamp(0, 255).to(torch.uint8), 128, progress=False)
 
-    methods: dict[str, dict] = {}
-    visuals: dict[str, dict] = {}
-    rankings: dict[str, np.ndarray] = {}
+    kid_feats = KidFeatures(cfg.kid_size, cfg.batch_size) if cfg.kid_images else None
+    pairs = [tuple(d.split("-")) for d in cfg.differences]
+    views: dict[str, dict] = {}
+    figures: dict[str, dict] = {}
     timings: dict[str, float] = {}
+    latency = {}
+    for view in cfg.data.all_views:
+        q = load_queries(root, cfg.data.split, view, proc_q, schema, cfg.limit, progress)
+        methods: dict[str, dict] = {}
+        per_query: dict[str, dict] = {}
+        images: dict[str, torch.Tensor] = {}
+        visuals: dict[str, dict] = {}
 
-    def add(name, emb, y=None, a=None, cam=None):
-        r, rows = _retrieval(index, emb, q, gal_labels, gal_paths, schema, cfg.max_k, cfg.ks)
-        methods[name] = {"retrieval": r}
-        rankings[name] = rows
-        if y is not None:
-            methods[name]["edit_quality"] = _edit_quality(evaluator, q, y, a, schema, cfg.batch_size, lpips_fn)
-            visuals[name] = {"y": y, "a": a, "cam": cam}
+        def add(name, emb, y=None, a=None, cam=None):
+            r, pq = _retrieval(index, emb, q, gal_labels, gal_pids, cfg.max_k, cfg.ks)
+            methods[name] = {"retrieval": r}
+            per_query[name] = pq
+            if y is not None:
+                methods[name]["edit_quality"], pq_e = _edit_quality(evaluator, q, y, a, schema, cfg.batch_size, lpips_fn)
+                pq.update(pq_e)
+                images[name] = y
+                visuals[name] = {"y": y, "a": a, "cam": cam}
 
-    t = time.perf_counter()
-    add("unedited", embed(q.x))
-    timings["unedited"] = time.perf_counter() - t
-    for name, ed, region in (("amgan", editor, False), ("amgan_region", editor, True), ("stargan", ablation, False)):
-        if ed is None or (region and not cfg.region):
-            continue
         t = time.perf_counter()
-        y, a, cam, _ = _edit_images(ed, q, cfg.batch_size, region, progress, name)
-        add(name, embed(y), y, a, cam)
-        timings[name] = time.perf_counter() - t
-    if flam is not None:
+        add("unedited", embed(q.x), q.x)
+        timings[f"{view}/unedited"] = time.perf_counter() - t
+        for name, ed, region, alt_root in editors:
+            t = time.perf_counter()
+            x_src = source_images(ed, q, root, alt_root, proc_q, progress)
+            y, a, cam = _edit_images(ed, q, x_src, proc_q, cfg.batch_size, region, progress, name)
+            del x_src
+            add(name, embed(y), y, a, cam)
+            timings[f"{view}/{name}"] = time.perf_counter() - t
+        if flam is not None:
+            t = time.perf_counter()
+            f = embed(q.x)
+            src = flam.predict_labels(f)
+            tgt = src.copy()
+            for i, g in enumerate(q.groups):
+                gi = schema.group_index(g)
+                tgt[i, gi] = q.tgt_labels[i, gi]
+            add("flam", flam.manipulate(f, src, tgt))
+            methods["flam"]["source_attribute_accuracy"] = round(float((src == q.src_labels).mean()), 4)
+            methods["flam"]["strength"] = flam.strength
+            timings[f"{view}/flam"] = time.perf_counter() - t
         t = time.perf_counter()
-        f = embed(q.x)
-        src = flam.predict_labels(f)
-        tgt = src.copy()
-        for i, g in enumerate(q.groups):
-            gi = schema.group_index(g)
-            tgt[i, gi] = q.tgt_labels[i, gi]
-        add("flam", flam.manipulate(f, src, tgt))
-        methods["flam"]["source_attribute_accuracy"] = round(float((src == q.src_labels).mean()), 4)
-        methods["flam"]["strength"] = flam.strength
-        timings["flam"] = time.perf_counter() - t
-    t = time.perf_counter()
-    add("truth", embed(q.truth), q.truth, None, None)
-    timings["truth"] = time.perf_counter() - t
+        add("truth", embed(q.truth), q.truth)
+        timings[f"{view}/truth"] = time.perf_counter() - t
+        # the unedited query is scored by the evaluator too: the floor of edit accuracy (it reads the
+        # source's value) and of SSIM/L1 to the truth
 
-    region = _region_fidelity(editor, q, cfg.batch_size, progress) if cfg.region else {}
-    pipeline = EditAndSearch(editor, Retriever(net, index, emb_p.image_processor, flam=flam, model_id=embedder_id))
-    latency = _latency(pipeline, q, cfg.latency_queries, schema)
+        K = cfg.max_k
+        judged = judge_groups(q.groups, per_query["unedited"]["rank"] <= K, per_query["truth"]["rank"] <= K,
+                              per_query["unedited"]["valid"], cfg.measurable_margin, cfg.bootstrap)
+        add_intervals(methods, per_query, q, cfg, judged)
+        diffs = differences(pairs + [(n, "unedited") for n in methods if n not in ("unedited", "truth")],
+                             per_query, q, cfg, judged)
+        t = time.perf_counter()
+        kid = kid_for_view(cfg, q, images, schema, kid_feats, progress) if kid_feats is not None else {}
+        timings[f"{view}/kid"] = time.perf_counter() - t
+        t = time.perf_counter()
+        region = _region_fidelity(editor, q, cfg.batch_size, progress) if cfg.region else {}
+        timings[f"{view}/region"] = time.perf_counter() - t
+        views[view] = {
+            "protocol": {"queries": len(q.rows), "view": view,
+                         "queries_per_group": {g: q.groups.count(g) for g in dict.fromkeys(q.groups)}},
+            "groups": judged, "methods": methods, "differences": diffs, "kid": kid, "region_specific": region}
+        figures[view] = {"q": q, "visuals": visuals, "rankings": {k: v["rows"] for k, v in per_query.items()},
+                         "schema_values": {g.name: list(g.values) for g in schema.groups}}
+        if not latency:
+            pipeline = EditAndSearch(editor, Retriever(net, index, emb_p.image_processor, flam=flam,
+                                                       model_id=embedder_id))
+            latency = _latency(pipeline, q, cfg.latency_queries, schema)
+        del images
+
+    models = {"editor": cfg.editor, "ablation_editor": cfg.ablation_editor, f"extra_editor ({X.name})": X.path,
+              "embedder": cfg.embedder, "flam": cfg.flam, "evaluator": cfg.evaluator}
+    header = run_header(models)
+    first = views[cfg.data.all_views[0]]
     metrics = {
-        "protocol": {"queries": len(q.rows), "gallery": int(index.count),
+        "header": header,
+        "command": command or _command("CONFIG", [], out),
+        "protocol": {"gallery": int(index.count),
                      "gallery_catalogue": sum(m["source"] == "catalogue" for m in gal_meta),
                      "gallery_edit_truths": sum(m["source"] == "edit-truth" for m in gal_meta),
-                     "split": cfg.data.split, "view": cfg.data.view, "max_k": cfg.max_k, "ks": list(cfg.ks),
-                     "queries_per_group": {g: q.groups.count(g) for g in dict.fromkeys(q.groups)}},
-        "checkpoints": {k: {"path": str(p), "sha256": model_id(p)} for k, p in
-                        (("editor", cfg.editor), ("ablation_editor", cfg.ablation_editor), ("embedder", cfg.embedder),
-                         ("flam", cfg.flam), ("evaluator", cfg.evaluator)) if p and Path(p).exists()},
-        "methods": methods, "methods_skipped": methods_skipped, "region_specific": region, "latency": latency,
+                     "split": cfg.data.split, "views": list(cfg.data.all_views), "max_k": cfg.max_k,
+                     "ks": list(cfg.ks), "headline_ks": [k for k in cfg.headline_ks if k in cfg.ks] or list(cfg.ks),
+                     "bootstrap": cfg.bootstrap, "measurable_margin": cfg.measurable_margin,
+                     "method_labels": {X.name: X.label}},
+        "views": views,
+        # the first view's results, where older readers of metrics.json look for them
+        "methods": first["methods"], "region_specific": first["region_specific"],
+        "checkpoints": header["models"], "methods_skipped": methods_skipped, "latency": latency,
         "method_seconds_total": {k: round(v, 2) for k, v in timings.items()},
         "lpips": {"available": lp_ok, "why": lp_why},
         "evaluator_test_accuracy": (ev_p.info.get("metrics") or {}).get("test_accuracy"),
@@ -436,7 +497,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True) -> dict:
     }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    write_report(out, metrics, q, visuals, rankings, gal_paths, gal_labels, cfg.samples_per_group)
+    write_report(out, metrics, figures, gal_paths, gal_labels, cfg.samples_per_group)
     return metrics
 
 
@@ -474,7 +535,7 @@ def _latency(pipeline, q: Queries, n: int, schema) -> dict:
     def ms(v):
         return round(1000 * float(np.median(v)), 3) if v else None
 
-    out = {"queries": min(n, len(q.rows)), "threads": torch.get_num_threads(),
+    out = {"queries": min(n, len(q.rows)), "view": q.view, "threads": torch.get_num_threads(),
            "unedited_search_ms": ms(t_plain), "amgan_edit_ms": ms(t_edit), "amgan_edit_and_search_ms": ms(t_amgan),
            "amgan_edit_and_reembed_ms": ms(t_reembed)}
     if t_flam:
@@ -491,6 +552,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_eval_config(args.config, args.set)
-    m = evaluate(cfg, args.out, progress=not args.no_progress)
-    print(json.dumps({k: {f"top{cfg.max_k}": v["retrieval"].get(f"top{cfg.max_k}")} for k, v in m["methods"].items()}))
+    m = evaluate(cfg, args.out, progress=not args.no_progress, command=_command(args.config, args.set, args.out))
+    K = cfg.max_k
+    print(json.dumps({view: {k: {f"top{K}": v["retrieval"].get(f"top{K}"), "ci95": v["retrieval"]["ci95"][f"top{K}"]}
+                             for k, v in vm["methods"].items()} for view, vm in m["views"].items()}))
     return 0

@@ -16,10 +16,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from amgan.intervals import accuracy_with_ci, bootstrap_ci  # noqa: F401  (re-exported: the one copy lives in amgan)
+from amgan.intervals import accuracy_with_ci, bootstrap_ci, paired_difference_ci  # noqa: F401  (re-exported: the one copy lives in amgan)
 
 __all__ = [
     "hits_curve",
+    "first_hit_rank",
+    "judge_groups",
     "recall_at_k",
     "recall_curve",
     "topk_attribute_accuracy",
@@ -64,6 +66,57 @@ def hits_curve(hits, valid=None) -> np.ndarray:
     if hits.shape[0] == 0:
         return np.full(hits.shape[1], np.nan)
     return np.logical_or.accumulate(hits, axis=1).mean(axis=0)
+
+
+def first_hit_rank(hits) -> np.ndarray:
+    """1-based rank of each query's first hit in a boolean [Q, K] matrix; K + 1 where none hit.
+
+    ``rank <= k`` is the query's top-k hit, so every top-k number and its interval comes from this
+    one array: ``hits_curve(hits)[k-1] == (first_hit_rank(hits) <= k).mean()``.
+    """
+    hits = np.asarray(hits, dtype=bool)
+    if hits.ndim != 2:
+        raise ValueError(f"hits must have shape [Q, K]; got {hits.shape}")
+    any_hit = hits.any(axis=1)
+    return np.where(any_hit, hits.argmax(axis=1) + 1, hits.shape[1] + 1).astype(np.int64)
+
+
+def judge_groups(groups, floor_hit, ceiling_hit, valid=None, margin: float = 0.10, n_boot: int = 1000,
+                 seed: int = 0) -> dict:
+    """Which edited attribute groups retrieval can judge: the rule of ``fir evaluate``.
+
+    ``groups`` [Q] (the edited group of each query), ``floor_hit`` / ``ceiling_hit`` [Q] bool: the
+    top-k hits of the unedited query (doing nothing) and of the ground-truth render (a perfect edit).
+    A method can only score between the two, so a group separates methods only when a perfect edit
+    is measurably better than no edit: the group is **measurable** when the lower end of the paired
+    bootstrap 95% interval of (ceiling - floor) over its valid queries is at least ``margin``.
+    Otherwise (e.g. the unedited query already hits, or even the truth does not) no method can be
+    told apart from doing nothing there, and the group is left out of the means.
+
+    -> {group: {"n", "floor", "ceiling", "lead": {"diff", "n", "ci95"}, "measurable", "reason"}}.
+    """
+    groups = np.asarray(groups)
+    floor_hit, ceiling_hit = np.asarray(floor_hit, bool), np.asarray(ceiling_hit, bool)
+    if not (groups.shape == floor_hit.shape == ceiling_hit.shape) or groups.ndim != 1:
+        raise ValueError(f"groups, floor_hit and ceiling_hit must be [Q]; got {groups.shape}, {floor_hit.shape}, "
+                         f"{ceiling_hit.shape}")
+    valid = np.ones(len(groups), bool) if valid is None else np.asarray(valid, bool)
+    out = {}
+    for g in dict.fromkeys(groups.tolist()):
+        sel = (groups == g) & valid
+        lead = paired_difference_ci(ceiling_hit[sel], floor_hit[sel], n_boot, seed)
+        fl = float(floor_hit[sel].mean()) if sel.any() else float("nan")
+        ce = float(ceiling_hit[sel].mean()) if sel.any() else float("nan")
+        ok = lead["ci95"] is not None and lead["ci95"][0] >= margin
+        if lead["ci95"] is None:
+            reason = "no valid queries"
+        else:
+            reason = (f"unedited query (floor) {fl:.3f}, ground-truth render (ceiling) {ce:.3f}: a perfect edit "
+                      f"leads doing nothing by {lead['diff']:.3f} [{lead['ci95'][0]:.3f}, {lead['ci95'][1]:.3f}], "
+                      + ("at least" if ok else "below") + f" the {margin:.2f} margin")
+        out[str(g)] = {"n": int(sel.sum()), "floor": round(fl, 4), "ceiling": round(ce, 4), "lead": lead,
+                       "measurable": bool(ok), "reason": reason}
+    return out
 
 
 def _at_ks(curve: np.ndarray, ks) -> dict[int, float]:

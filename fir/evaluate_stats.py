@@ -1,0 +1,131 @@
+"""Intervals, judged groups, paired differences and KID for ``fir evaluate`` (see :mod:`fir.evaluate`).
+
+Per-query arrays in, summaries out: ``rank`` / ``exact_rank`` (1-based first hit, K+1: none),
+``valid``, ``edit_ok`` and ``preserve`` of each method, over the same queries, so every interval
+is a bootstrap over queries (:mod:`amgan.intervals`) and every difference a paired one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from amgan.errors import UserError
+from fir.evaluate_data import Queries
+
+__all__ = ["add_intervals", "differences", "kid_references", "kid_for_view"]
+
+
+def add_intervals(methods: dict, per_query: dict, q: Queries, cfg, judged: dict) -> None:
+    """Put 95% intervals beside every retrieval and evaluator number; the means over measurable groups."""
+    from amgan.intervals import accuracy_with_ci, mean_with_ci
+
+    K = cfg.max_k
+    groups = np.array(q.groups)
+    measurable = np.isin(groups, [g for g, v in judged.items() if v["measurable"]])
+    B = cfg.bootstrap
+    for name, m in methods.items():
+        pq = per_query[name]
+        r, v = m["retrieval"], pq["valid"]
+        r["ci95"] = {f"top{k}": accuracy_with_ci(pq["rank"][v] <= k, B)["ci95"] for k in cfg.ks}
+        r["ci95"][f"exact_item@{K}"] = accuracy_with_ci(pq["exact_rank"][v] <= K, B)["ci95"]
+        for g, pg in r["per_group"].items():
+            sel = v & (groups == g)
+            pg["ci95"] = {f"top{k}": accuracy_with_ci(pq["rank"][sel] <= k, B)["ci95"] for k in cfg.ks}
+            pg["measurable"] = judged[g]["measurable"]
+        sel = v & measurable
+        mg = {"groups": [g for g in dict.fromkeys(q.groups) if judged[g]["measurable"]], "valid_queries": int(sel.sum()),
+              "ci95": {}}
+        for k in cfg.ks:
+            a = accuracy_with_ci(pq["rank"][sel] <= k, B)
+            mg[f"top{k}"], mg["ci95"][f"top{k}"] = a["acc"], a["ci95"]
+        a = accuracy_with_ci(pq["exact_rank"][sel] <= K, B)
+        mg[f"exact_item@{K}"], mg["ci95"][f"exact_item@{K}"] = a["acc"], a["ci95"]
+        r["measurable_groups"] = mg
+        if "edit_quality" in m:
+            e = m["edit_quality"]
+            e["ci95"] = {"edit_acc": accuracy_with_ci(pq["edit_ok"], B)["ci95"],
+                         "preserve_acc": mean_with_ci(pq["preserve"], B)["ci95"]}
+            for g, pg in e["per_group"].items():
+                pg["edit_acc_ci95"] = accuracy_with_ci(pq["edit_ok"][groups == g], B)["ci95"]
+
+
+def differences(pairs, per_query: dict, q: Queries, cfg, judged: dict) -> dict:
+    """Paired bootstrap intervals of method a minus method b over the same queries."""
+    from amgan.intervals import paired_difference_ci
+
+    K = cfg.max_k
+    measurable = np.isin(np.array(q.groups), [g for g, v in judged.items() if v["measurable"]])
+    out = {}
+    for a, b in pairs:
+        if a not in per_query or b not in per_query:
+            continue
+        pa, pb = per_query[a], per_query[b]
+        v = pa["valid"] & pb["valid"]
+        d = {"all": {}, "measurable_groups": {}}
+        for scope, sel in (("all", v), ("measurable_groups", v & measurable)):
+            for k in cfg.ks:
+                d[scope][f"top{k}"] = paired_difference_ci(pa["rank"][sel] <= k, pb["rank"][sel] <= k, cfg.bootstrap)
+            d[scope][f"exact_item@{K}"] = paired_difference_ci(pa["exact_rank"][sel] <= K, pb["exact_rank"][sel] <= K,
+                                                               cfg.bootstrap)
+        if "edit_ok" in pa and "edit_ok" in pb:
+            d["edit_acc"] = paired_difference_ci(pa["edit_ok"], pb["edit_ok"], cfg.bootstrap)
+            d["preserve_acc"] = paired_difference_ci(pa["preserve"], pb["preserve"], cfg.bootstrap)
+        out[f"{a}-{b}"] = d
+    return out
+
+
+# ---------------------------------------------------------------- realism (KID)
+def kid_references(root: Path, split: str, view: str, q: Queries, idx: np.ndarray, schema, seed: int = 0) -> list[str]:
+    """One real render per query in ``idx``: a ``split`` image of ``view`` with the query's category
+    and requested value, and the most other target values in common (ties: seeded choice, images
+    not yet used first)."""
+    from amgan.data.manifest import read_manifest
+
+    m = read_manifest(root / "manifest.csv")
+    rows = m.indices(split, view)
+    if len(rows) == 0:
+        raise UserError(f"KID: {root} has no {split} images of view {view!r} to compare edits with")
+    L = m.labels[rows]
+    rng = np.random.default_rng(seed)
+    used = np.zeros(len(rows), bool)
+    cat = schema.group_index("category") if "category" in schema.names else None
+    out = []
+    for i in idx:
+        t = q.tgt_labels[i]
+        gi = schema.group_index(q.groups[i])
+        ok = L[:, gi] == t[gi]
+        if cat is not None:
+            ok &= L[:, cat] == t[cat]
+        if not ok.any():
+            ok = L[:, gi] == t[gi]
+        score = np.where(ok, (L == t).sum(1) * 2 + ~used, -1)
+        best = np.flatnonzero(score == score.max())
+        j = best[rng.integers(len(best))]
+        used[j] = True
+        out.append(str(m.image_path(rows[j])))
+    return out
+
+
+def kid_for_view(cfg, q: Queries, images: dict[str, torch.Tensor], schema, feats_fn, progress: bool) -> dict:
+    from amgan.data.memory import load_image
+    from fir.kid import FEATURE_NAME, kid_bootstrap
+
+    n = min(cfg.kid_images, len(q.rows))
+    if n < 2:
+        return {}
+    idx = np.sort(np.random.default_rng(0).choice(len(q.rows), n, replace=False))
+    ref_paths = kid_references(Path(cfg.data.root), cfg.data.reference_split, q.view, q, idx, schema)
+    S = q.x.shape[-1]
+    ref = torch.from_numpy(np.stack([load_image(p, S) for p in ref_paths])).permute(0, 3, 1, 2)
+    f_ref = feats_fn(ref)
+    feats = {}
+    for name, y in tqdm(images.items(), desc=f"KID features {q.view}", disable=not progress):
+        feats[name] = feats_fn(y[torch.from_numpy(idx)])
+    pairs = [tuple(d.split("-")) for d in cfg.differences] + [(k, "truth") for k in images if k != "truth"]
+    res = kid_bootstrap(feats, f_ref, n_boot=cfg.bootstrap, pairs=list(dict.fromkeys(pairs)))
+    res.update(feature=FEATURE_NAME, queries=n, reference=f"{cfg.data.reference_split} split, {q.view} view",
+               reference_unique_images=len(set(ref_paths)), image_size=S, feature_input_px=cfg.kid_size)
+    return res
