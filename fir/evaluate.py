@@ -186,7 +186,8 @@ def lpips_status() -> tuple[bool, str]:
 @torch.no_grad()
 def _edit_images(editor, q: Queries, x_src: torch.Tensor, proc_q, batch_size: int, region: bool, progress: bool,
                  desc: str):
-    """-> (edited [Q,3,S,S], attention [Q,1,S,S], cam [Q,1,S,S]) at the queries' size S.
+    """-> (edited [Q,3,S,S], attention [Q,1,S,S]) at the queries' size S (no CAM: nothing here shows it,
+    and it costs a classifier pass).
 
     Every edit goes through :meth:`amgan.editor.Editor.edit_batch`, the path users call; the
     region-specific method is its ``"sleeves+torso"`` mode for colour and pattern edits. An editor
@@ -194,7 +195,7 @@ def _edit_images(editor, q: Queries, x_src: torch.Tensor, proc_q, batch_size: in
     """
     schema = editor.schema
     Q, S = len(q.rows), q.x.shape[-1]
-    y_all, a_all, cam_all = torch.zeros_like(q.x), torch.zeros_like(q.x[:, :1]), torch.zeros_like(q.x[:, :1])
+    y_all, a_all = torch.zeros_like(q.x), torch.zeros_like(q.x[:, :1])
     tgt = torch.from_numpy(q.tgt_labels)
     for gname in dict.fromkeys(q.groups):
         gi = schema.group_index(gname)
@@ -202,14 +203,13 @@ def _edit_images(editor, q: Queries, x_src: torch.Tensor, proc_q, batch_size: in
         mode = "sleeves+torso" if region and gname in ("color", "pattern") else None
         for s in tqdm(range(0, len(idx_g), batch_size), desc=f"{desc} {q.view} {gname}", disable=not progress):
             idx = torch.tensor(idx_g[s:s + batch_size])
-            out = editor.edit_batch(x_src[idx], {gname: tgt[idx, gi]}, region=mode)
-            y, a, cam = out.y.float().cpu(), out.a.float().cpu(), out.cam.float().cpu()
+            out = editor.edit_batch(x_src[idx], {gname: tgt[idx, gi]}, region=mode, cam=False)
+            y, a = out.y.float().cpu(), out.a.float().cpu()
             if y.shape[-1] != S:
                 y = to_processor(y, proc_q)
                 a = F.interpolate(a, size=(S, S), mode="area")
-                cam = F.interpolate(cam, size=(S, S), mode="area")
-            y_all[idx], a_all[idx], cam_all[idx] = y, a, cam
-    return y_all, a_all, cam_all
+            y_all[idx], a_all[idx] = y, a
+    return y_all, a_all
 
 
 @torch.no_grad()
@@ -410,7 +410,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
         images: dict[str, torch.Tensor] = {}
         visuals: dict[str, dict] = {}
 
-        def add(name, emb, y=None, a=None, cam=None):
+        def add(name, emb, y=None, a=None):
             r, pq = _retrieval(index, emb, q, gal_labels, gal_pids, cfg.max_k, cfg.ks)
             methods[name] = {"retrieval": r}
             per_query[name] = pq
@@ -418,7 +418,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
                 methods[name]["edit_quality"], pq_e = _edit_quality(evaluator, q, y, a, schema, cfg.batch_size, lpips_fn)
                 pq.update(pq_e)
                 images[name] = y
-                visuals[name] = {"y": y, "a": a, "cam": cam}
+                visuals[name] = {"y": y, "a": a}
 
         t = time.perf_counter()
         add("unedited", embed(q.x), q.x)
@@ -426,9 +426,9 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
         for name, ed, region, alt_root in editors:
             t = time.perf_counter()
             x_src = source_images(ed, q, root, alt_root, proc_q, progress)
-            y, a, cam = _edit_images(ed, q, x_src, proc_q, cfg.batch_size, region, progress, name)
+            y, a = _edit_images(ed, q, x_src, proc_q, cfg.batch_size, region, progress, name)
             del x_src
-            add(name, embed(y), y, a, cam)
+            add(name, embed(y), y, a)
             timings[f"{view}/{name}"] = time.perf_counter() - t
         if flam is not None:
             t = time.perf_counter()

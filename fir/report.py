@@ -117,11 +117,13 @@ def _view_blocks(metrics: dict, view: str, images: dict[str, str]) -> list[tuple
                        f"of the attribute values."))
     # per group
     groups = list(qpg)
-    b.append(("h3", f"Top-{K} accuracy per edited attribute"))
-    rows = [[method_label(n, metrics)] + [fmt_ci(m["retrieval"]["per_group"][g][f"top{K}"],
-                                                 m["retrieval"]["per_group"][g]["ci95"][f"top{K}"])
-                                          for g in groups] for n, m in M.items()]
-    b.append(("table", ["method"] + [g + ("" if G[g]["measurable"] else " (not measurable)") for g in groups], rows))
+    for k in sorted(hk, reverse=True):
+        b.append(("h3", f"Top-{k} accuracy per edited attribute"))
+        rows = [[method_label(n, metrics)] + [fmt_ci(m["retrieval"]["per_group"][g][f"top{k}"],
+                                                     m["retrieval"]["per_group"][g]["ci95"][f"top{k}"])
+                                              for g in groups] for n, m in M.items()]
+        b.append(("table", ["method"] + [g + ("" if G[g]["measurable"] else " (not measurable)") for g in groups],
+                  rows))
     # differences
     D = V["differences"]
     if D:

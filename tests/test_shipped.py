@@ -46,21 +46,37 @@ def test_shipped_fir_consumer_to_shop_recall(synth64):
 
 
 def test_shipped_models_reproduce_the_committed_report(synth64, tmp_path, capsys):
+    """The shop view of the committed report, every method (the 128-px editor included), its judged
+    groups and KID; the street view is in the report (`fir evaluate` with the config as committed)."""
     from fir.cli import main
 
     out = tmp_path / "report"
-    rc = main(["evaluate", "--config", "configs/eval_synth64.yaml", "--out", str(out), "--no-progress",
-               "--set", f"data.root={synth64}", "--set", "latency_queries=5"])
+    sets = [f"data.root={synth64}", "latency_queries=5", "data.views=[shop]"]
+    if not (Path("data/synth128") / "manifest.csv").is_file():
+        sets.append("extra_editor.data_root=")  # the 128-px editor then reads the 64-px renders: no exact match
+    rc = main(["evaluate", "--config", "configs/eval_synth64.yaml", "--out", str(out), "--no-progress"]
+              + [a for s in sets for a in ("--set", s)])
     assert rc == 0, capsys.readouterr().err
     m = json.loads((out / "metrics.json").read_text())
-    top30 = {k: v["retrieval"]["top30"] for k, v in m["methods"].items()}
+    V, R = m["views"]["shop"], REPORT["views"]["shop"]
+    top30 = {k: v["retrieval"]["top30"] for k, v in V["methods"].items()}
     # the issue's targets
     assert top30["amgan"] >= 0.8
     assert top30["amgan"] >= top30["unedited"] + 0.1 and top30["amgan"] >= top30["stargan"] + 0.1
     assert top30["flam"] >= top30["amgan"] - 0.1
     # the committed numbers (CPU float differences may move a rare tie)
-    for name, mm in REPORT["methods"].items():
+    exact_extra = "extra_editor.data_root=" not in sets
+    for name, mm in R["methods"].items():
+        if name == "amgan128" and not exact_extra:
+            continue
         for k in ("top1", "top10", "top30"):
-            assert abs(m["methods"][name]["retrieval"][k] - mm["retrieval"][k]) <= 0.005, (name, k)
-    assert np.isclose(m["methods"]["amgan"]["edit_quality"]["edit_acc"],
-                      REPORT["methods"]["amgan"]["edit_quality"]["edit_acc"], atol=0.005)
+            assert abs(V["methods"][name]["retrieval"][k] - mm["retrieval"][k]) <= 0.005, (name, k)
+            assert abs(V["methods"][name]["retrieval"]["measurable_groups"][k]
+                       - mm["retrieval"]["measurable_groups"][k]) <= 0.005, (name, k)
+        if "edit_quality" in mm:
+            assert np.isclose(V["methods"][name]["edit_quality"]["edit_acc"], mm["edit_quality"]["edit_acc"],
+                              atol=0.005), name
+        if name in R["kid"].get("methods", {}):
+            assert np.isclose(V["kid"]["methods"][name]["kid"], R["kid"]["methods"][name]["kid"], rtol=0.02,
+                              atol=0.002), name
+    assert {g: j["measurable"] for g, j in V["groups"].items()} == {g: j["measurable"] for g, j in R["groups"].items()}
