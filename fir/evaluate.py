@@ -455,7 +455,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
         diffs = differences(pairs + [(n, "unedited") for n in methods if n not in ("unedited", "truth")],
                              per_query, q, cfg, judged)
         t = time.perf_counter()
-        kid = kid_for_view(cfg, q, images, schema, kid_feats, progress) if kid_feats is not None else {}
+        kid = kid_for_view(cfg, q, images, schema, kid_feats, proc_q, progress) if kid_feats is not None else {}
         timings[f"{view}/kid"] = time.perf_counter() - t
         t = time.perf_counter()
         region = _region_fidelity(editor, q, cfg.batch_size, progress) if cfg.region else {}

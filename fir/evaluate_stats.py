@@ -78,10 +78,11 @@ def differences(pairs, per_query: dict, q: Queries, cfg, judged: dict) -> dict:
 
 
 # ---------------------------------------------------------------- realism (KID)
-def kid_references(root: Path, split: str, view: str, q: Queries, idx: np.ndarray, schema, seed: int = 0) -> list[str]:
+def kid_references(root: Path, split: str, view: str, q: Queries, idx: np.ndarray, schema,
+                   seed: int = 0) -> tuple[list[str], float]:
     """One real render per query in ``idx``: a ``split`` image of ``view`` with the query's category
     and requested value, and the most other target values in common (ties: seeded choice, images
-    not yet used first)."""
+    not yet used first). -> (paths, fraction whose whole attribute vector is the target)."""
     from amgan.data.manifest import read_manifest
 
     m = read_manifest(root / "manifest.csv")
@@ -92,7 +93,7 @@ def kid_references(root: Path, split: str, view: str, q: Queries, idx: np.ndarra
     rng = np.random.default_rng(seed)
     used = np.zeros(len(rows), bool)
     cat = schema.group_index("category") if "category" in schema.names else None
-    out = []
+    out, full = [], 0
     for i in idx:
         t = q.tgt_labels[i]
         gi = schema.group_index(q.groups[i])
@@ -105,11 +106,14 @@ def kid_references(root: Path, split: str, view: str, q: Queries, idx: np.ndarra
         best = np.flatnonzero(score == score.max())
         j = best[rng.integers(len(best))]
         used[j] = True
+        full += bool((L[j] == t).all())
         out.append(str(m.image_path(rows[j])))
-    return out
+    return out, full / max(1, len(idx))
 
 
-def kid_for_view(cfg, q: Queries, images: dict[str, torch.Tensor], schema, feats_fn, progress: bool) -> dict:
+def kid_for_view(cfg, q: Queries, images: dict[str, torch.Tensor], schema, feats_fn, proc, progress: bool) -> dict:
+    """KID of each image method on ``kid_images`` queries (seeded) against their references, the
+    references read through ``proc`` (the queries' image processor)."""
     from amgan.data.memory import load_image
     from fir.kid import FEATURE_NAME, kid_bootstrap
 
@@ -117,9 +121,8 @@ def kid_for_view(cfg, q: Queries, images: dict[str, torch.Tensor], schema, feats
     if n < 2:
         return {}
     idx = np.sort(np.random.default_rng(0).choice(len(q.rows), n, replace=False))
-    ref_paths = kid_references(Path(cfg.data.root), cfg.data.reference_split, q.view, q, idx, schema)
-    S = q.x.shape[-1]
-    ref = torch.from_numpy(np.stack([load_image(p, S) for p in ref_paths])).permute(0, 3, 1, 2)
+    ref_paths, full = kid_references(Path(cfg.data.root), cfg.data.reference_split, q.view, q, idx, schema)
+    ref = torch.from_numpy(np.stack([load_image(p, proc) for p in ref_paths])).permute(0, 3, 1, 2)
     f_ref = feats_fn(ref)
     feats = {}
     for name, y in tqdm(images.items(), desc=f"KID features {q.view}", disable=not progress):
@@ -127,5 +130,6 @@ def kid_for_view(cfg, q: Queries, images: dict[str, torch.Tensor], schema, feats
     pairs = [tuple(d.split("-")) for d in cfg.differences] + [(k, "truth") for k in images if k != "truth"]
     res = kid_bootstrap(feats, f_ref, n_boot=cfg.bootstrap, pairs=list(dict.fromkeys(pairs)))
     res.update(feature=FEATURE_NAME, queries=n, reference=f"{cfg.data.reference_split} split, {q.view} view",
-               reference_unique_images=len(set(ref_paths)), image_size=S, feature_input_px=cfg.kid_size)
+               reference_unique_images=len(set(ref_paths)), reference_full_target_match=round(full, 4),
+               image_size=proc.size, feature_input_px=cfg.kid_size)
     return res

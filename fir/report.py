@@ -164,7 +164,8 @@ def _view_blocks(metrics: dict, view: str, images: dict[str, str]) -> list[tuple
         b.append(("h3", kid["feature"]))
         b.append(("p", f"Each method's images of {kid['queries']} queries against one real render per query "
                        f"({kid['reference']}: the query's category and requested value, and as many of its other "
-                       f"target values as the split has; {kid['reference_unique_images']} distinct renders), on "
+                       f"target values as the split has; {kid['reference_unique_images']} distinct renders, "
+                       f"{kid.get('reference_full_target_match', float('nan')):.0%} with every target value), on "
                        f"pooled EfficientNet-Lite0 ImageNet features of the {kid['image_size']}-px images resized to "
                        f"{kid['feature_input_px']} px. Lower is closer to real renders; near 0 (or below: the "
                        f"estimator is unbiased) is indistinguishable. Not comparable with FID/KID on Inception "

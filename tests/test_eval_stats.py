@@ -168,3 +168,29 @@ def test_interval_formatting():
     assert fmt_ci(None, None) == "n/a" and fmt_ci(0.5, None) == "0.500"
     assert fmt_diff({"diff": 0.145, "ci95": [0.11, 0.18]}) == "+0.145 [+0.11, +0.18] *"
     assert fmt_diff({"diff": 0.01, "ci95": [-0.02, 0.04]}) == "+0.010 [-0.02, +0.04]"
+
+
+def test_kid_references_have_the_requested_value_and_category(synth_tiny):
+    from amgan.attributes import Schema
+    from amgan.data.manifest import read_manifest
+    from amgan.image import ImageProcessor
+    from fir.evaluate_data import load_queries
+    from fir.evaluate_stats import kid_references
+
+    m = read_manifest(synth_tiny / "manifest.csv")
+    schema = m.schema if isinstance(m.schema, Schema) else Schema.from_dict(m.schema)
+    q = load_queries(synth_tiny, "test", "shop", ImageProcessor(size=32), schema, 0, False)
+    idx = np.arange(len(q.rows))
+    paths, full = kid_references(synth_tiny, "train", "shop", q, idx, schema)
+    row_of = {str(m.image_path(i)): i for i in range(len(m.paths))}
+    assert len(paths) == len(idx) and 0 <= full <= 1
+    n_full = 0
+    for i, p in zip(idx, paths):
+        r = row_of[p]
+        assert m.splits[r] == "train" and m.views[r] == "shop"
+        gi = schema.group_index(q.groups[i])
+        lab = m.labels[r]
+        assert lab[gi] == q.tgt_labels[i][gi]  # the requested value, always (this set has every value in train)
+        n_full += bool((lab == q.tgt_labels[i]).all())
+    assert full == n_full / len(idx)
+    assert kid_references(synth_tiny, "train", "shop", q, idx, schema) == (paths, full)  # seeded
