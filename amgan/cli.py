@@ -75,7 +75,7 @@ def _train_classifier(args) -> int:
 def _train(args) -> int:
     from amgan.train import main as train_main
 
-    return train_main(config_argv(args, "resume", "allow-config-change"))
+    return train_main(config_argv(args, "resume", "resume-from", "allow-config-change"))
 
 
 def _train_reader(args) -> int:
@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--out", help="checkpoint path (None: classifier.checkpoint of the config)")
             s.add_argument("--seed", type=int, default=0, help="another seed gives an independent evaluator")
         if name == "train":
-            add_run_arguments(s)
+            add_run_arguments(s, resume_from=True)
         s.set_defaults(fn=fn)
 
     s = sub.add_parser("export", help="ship an editor: a model folder with fp16 weights, checked against fp32",

@@ -93,6 +93,7 @@ class LossConfig:
     lambda_cyc: float = 10.0
     lambda_att: float = 10.0  # 0 disables L_a (StarGAN-style ablation)
     lambda_perc: float = 20.0  # 0 disables L_p
+    perc_layers: int = 0  # L_p on the classifier's first N feature maps only (0: all of them, the paper's)
     lambda_gp: float = 10.0
     use_dc: bool = True  # attribute-region discriminator D_C
     region_threshold: float = 0.5  # D_C crop: fraction of the mask's max
@@ -118,6 +119,7 @@ class TrainConfig:
     save_every: int = 500
     keep_editors: bool = False  # also keep editors/editor_stepNNNNNN.pt at every save (time-to-quality curves)
     max_minutes: float = 0.0  # wall-clock budget of this process (0: none): stop, save and export at the next step
+    init_from: str = ""  # warm start: G and its EMA from an editor model folder (critics, optimisers, step start afresh)
     out: str = "runs/synth64"
 
 
@@ -156,6 +158,7 @@ class Config(ConfigBase):
         check_range(m, "model", ("g_width", "d_width"), ge=1)
         check_range(m, "model", ("g_res",), ge=0)
         check(m.d_layers >= 3, "model.d_layers", "must be >= 3 (D_C uses d_layers - 2)", m.d_layers)
+        check_range(L, "loss", ("perc_layers",), ge=0)
         check_range(L, "loss", ("lambda_cls", "lambda_cyc", "lambda_att", "lambda_perc", "lambda_gp"), ge=0)
         check(0.0 < L.region_threshold < 1.0, "loss.region_threshold", "must be in (0, 1)", L.region_threshold)
         check_range(t, "train", ("steps", "n_critic", "log_every", "sample_every", "save_every"), ge=1)

@@ -41,7 +41,7 @@ from amgan.conditioning import group_onehot, manip_onehot, random_targets
 from amgan.config import add_config_arguments, Config, ConfigError, load_config
 from amgan.data.memory import MemoryData, load_memory
 from amgan.data.synth_dataset import ensure_data
-from amgan.errors import first_line
+from amgan.errors import UserError, first_line
 from amgan.io import atomic_write_text, save_image_grid
 from amgan.training import (RunError, StatsLog, add_run_arguments, check_run, init_run_folder, report, run_steps,
                             truncate_stats)
@@ -223,9 +223,10 @@ def g_loss(nets: Nets, x, c, c_trg, group: str, schema: Schema, ref, cfg: Config
         total = total + L.lambda_att * att
         parts["G/att"] = att
     if L.lambda_perc > 0:
+        n = L.perc_layers or None
         with torch.no_grad():
-            ref_feats = nets.C.features(ref)
-        perc = losses.perceptual_loss(nets.C.features(y), ref_feats)
+            ref_feats = nets.C.features(ref, n)
+        perc = losses.perceptual_loss(nets.C.features(y, n), ref_feats)
         total = total + L.lambda_perc * perc
         parts["G/perc"] = perc
     return total, {k: v.detach() for k, v in parts.items()}, (y, a)
@@ -275,11 +276,44 @@ class Trainer:
         self.opt_D = torch.optim.Adam(d_params, lr=T.lr_d, betas=(T.beta1, T.beta2))
         self.step = 0
         self.seconds = 0.0
+        if T.init_from:
+            self.init_generator(T.init_from)
         n_fix = 8 if self.n_render == len(self.data) else 4  # with photos: 4 renders + 4 photos
         self.fixed = torch.arange(0, self.n_render, max(1, self.n_render // n_fix))[:n_fix]
         if self.n_render < len(self.data):
             n_ph = len(self.data) - self.n_render
             self.fixed = torch.cat([self.fixed, self.n_render + torch.arange(0, n_ph, max(1, n_ph // 4))[:4]])
+
+    def init_generator(self, path: str) -> None:
+        """``train.init_from``: G and G_ema start from an editor model's generator (a continuation when
+        only the generator of an earlier run survived, e.g. a model trained on a lent GPU whose
+        critics could not be brought back). The critics, optimisers and step start afresh."""
+        from amgan.pretrained import load_pretrained
+
+        key = "train.init_from"
+        if not Path(path).exists():
+            raise ConfigError(f"{key}: {path} does not exist (an editor model folder, e.g. checkpoints/amgan_photo128)",
+                              key=key)
+        try:
+            p = load_pretrained(path, kind="amgan-editor")
+        except UserError as e:
+            raise ConfigError(f"{key}: {e}", key=key) from None
+        g = unwrap(self.nets.G)
+        want = dict(cond_dim=g.cond_dim, n_groups=g.n_groups, width=self.cfg.model.g_width,
+                    n_res=self.cfg.model.g_res, upsample=self.cfg.model.g_upsample)
+        have = {k: p.model["generator"].get(k, "<absent>") for k in want}
+        diff = [f"{k}: {have[k]!r} there, {want[k]!r} here" for k in want if have[k] != want[k]]
+        if Schema.from_dict(p.schema) != self.schema:
+            diff.append("another attribute schema")
+        if int(p.image_processor.size) != self.cfg.data.size:
+            diff.append(f"size: {p.image_processor.size} there, {self.cfg.data.size} here")
+        if diff:
+            raise ConfigError(f"{key}: {path}'s generator does not fit this config ({'; '.join(diff)})", key=key)
+        sd = {k: v.float() for k, v in p.weights["G"].items()}
+        g.load_state_dict(sd, strict=True)
+        self.nets.G_ema.load_state_dict(sd, strict=True)
+        if self.rank == 0:
+            log.info("G and G_ema start from %s (its step %s); the critics start afresh", path, p.info.get("step"))
 
     # -- checkpoints
     def state(self) -> dict:
@@ -464,7 +498,7 @@ def _setup_distributed():
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="amgan train", description="train AMGAN")
     add_config_arguments(p, "configs/synth64.yaml")
-    add_run_arguments(p)
+    add_run_arguments(p, resume_from=True)
     p.add_argument("--device", default=None)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -475,7 +509,7 @@ def main(argv=None) -> int:
     out = Path(cfg.train.out)
     # before any data loads: an existing run needs --resume; a resumed one, the same config
     ck = check_run(out, cfg.to_dict(), resume=args.resume, allow_config_change=args.allow_config_change,
-                   kind=TRAIN_KIND, outputs=("editor.pt",))
+                   kind=TRAIN_KIND, outputs=("editor.pt",), resume_from=args.resume_from)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     rank, world, ddp_device = _setup_distributed()
@@ -484,10 +518,11 @@ def main(argv=None) -> int:
         trainer = Trainer(cfg, out, device=args.device or ddp_device, rank=rank, world=world,
                           progress=not args.no_progress)
         if ck is not None:
-            trainer.load_state(ck, str(out / "checkpoint.pt"))
+            where = args.resume_from or str(out / "checkpoint.pt")
+            trainer.load_state(ck, where)
             del ck
             if rank == 0:
-                log.info("resumed from %s at step %d", out / "checkpoint.pt", trainer.step)
+                log.info("resumed from %s at step %d", where, trainer.step)
         if rank == 0:
             init_run_folder(out, cfg)
             atomic_write_text(out / "run.json", json.dumps({"world_size": world, "device": str(trainer.device)}) + "\n")

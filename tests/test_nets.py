@@ -238,3 +238,26 @@ def test_discriminator_width_cap():
     assert max(m.out_channels for m in D.body if isinstance(m, torch.nn.Conv2d)) == 16
     assert max(m.out_channels for m in PatchDiscriminator(64, [2, 3], width=8, n_layers=5).body
                if isinstance(m, torch.nn.Conv2d)) == 128
+
+
+@pytest.mark.parametrize("backbone", ["small", "efficientnet_lite0"])
+def test_features_n_are_the_shallowest_maps_and_the_trunk_stops_there(backbone, effnet_clf):
+    """``loss.perc_layers``: L_p on the first n maps, computed without running the deeper blocks."""
+    clf = effnet_clf if backbone == "efficientnet_lite0" else AttributeClassifier(GROUPS, width=8).eval()
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        full = clf.features(x)
+        for n in range(1, len(full) + 1):
+            part = clf.features(x, n)
+            assert len(part) == n and all(torch.equal(a, b) for a, b in zip(part, full[:n]))
+    ran = []
+    deepest = clf.trunk.blocks[-1] if backbone == "efficientnet_lite0" else clf.trunk.stages[-1]
+    h = deepest.register_forward_hook(lambda *_: ran.append(1))
+    with torch.no_grad():
+        clf.features(x, 1)
+        assert not ran
+        clf.features(x)
+    h.remove()
+    assert ran == [1]
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        clf.features(x, 0)

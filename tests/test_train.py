@@ -208,6 +208,71 @@ def test_resume_without_a_checkpoint_is_refused(tiny_setup, tmp_path):
         main(_argv(sets, tmp_path / "none") + ["--resume"])
 
 
+def test_resume_from_a_stored_state_continues_exactly_in_a_new_folder(tiny_setup, tmp_path, capsys):
+    """A fresh machine: the run folder is gone, only the training state travelled (e.g. committed beside
+    the model as train_state.pt). ``--resume-from`` continues it in a new train.out, bit for bit."""
+    from amgan.cli import main as cli_main
+    from amgan.train import Trainer, main
+    from amgan.training import RunError
+
+    _, sets = tiny_setup
+    assert main(_argv(sets, tmp_path / "straight")) == 0  # 4 steps in one go
+    first = Trainer(load_config("configs/test_tiny.yaml", sets + [f"train.out={tmp_path / 'gone'}"]),
+                    tmp_path / "gone", device="cpu", progress=False)
+    first.train_step()
+    first.train_step()
+    first.save()
+    state = tmp_path / "models" / "train_state.pt"
+    state.parent.mkdir()
+    (tmp_path / "gone" / "checkpoint.pt").rename(state)
+    assert cli_main(["train", *_argv(sets, tmp_path / "new"), "--resume-from", str(state)]) == 0
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "new" / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"] == 4
+    for net in ("G", "G_ema", "D_I", "D_C"):
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs after --resume-from"
+    assert _steps(tmp_path / "new") == [3, 4]  # the new folder logs the continued steps only
+    capsys.readouterr()
+    # refused: both flags; a folder that holds a run; a missing state; another config (keys named)
+    with pytest.raises(RunError, match="exclude each other"):
+        main(_argv(sets, tmp_path / "x") + ["--resume", "--resume-from", str(state)])
+    with pytest.raises(RunError, match="already holds a run"):
+        main(_argv(sets, tmp_path / "new") + ["--resume-from", str(state)])
+    with pytest.raises(RunError, match="no training state at"):
+        main(_argv(sets, tmp_path / "x") + ["--resume-from", str(tmp_path / "nope.pt")])
+    with pytest.raises(RunError, match=r"--resume-from: .*train.seed: 0 -> 3"):
+        main(_argv(sets, tmp_path / "x", "train.seed=3") + ["--resume-from", str(state)])
+    assert not (tmp_path / "x").exists()  # every refusal came before anything was written
+
+
+def test_init_from_starts_g_from_an_editor_and_the_critics_afresh(tiny_setup, tiny_editor_path, tmp_path):
+    from amgan.config import ConfigError
+    from amgan.pretrained import load_pretrained
+    from amgan.train import Trainer
+
+    _, sets = tiny_setup
+    cfg = load_config("configs/test_tiny.yaml", sets)
+    fresh = Trainer(cfg, tmp_path / "fresh", device="cpu", progress=False)
+    warm = Trainer(load_config("configs/test_tiny.yaml", sets + [f"train.init_from={tiny_editor_path}"]),
+                   tmp_path / "warm", device="cpu", progress=False)
+    g = load_pretrained(tiny_editor_path, kind="amgan-editor").weights["G"]
+    for k, v in g.items():
+        assert torch.equal(warm.nets.G.state_dict()[k], v.float()) and torch.equal(warm.nets.G_ema.state_dict()[k],
+                                                                                     v.float()), k
+    assert any(not torch.equal(fresh.nets.G.state_dict()[k], v.float()) for k, v in g.items())
+    for k, v in fresh.nets.D_I.state_dict().items():  # the critics: a fresh run's, from the seed
+        assert torch.equal(warm.nets.D_I.state_dict()[k], v), k
+    assert warm.step == 0
+    warm.train_step()  # and it trains
+    with pytest.raises(ConfigError, match=r"train.init_from: .* does not fit this config \(width: 8 there, 16 here"):
+        Trainer(load_config("configs/test_tiny.yaml", sets + [f"train.init_from={tiny_editor_path}", "model.g_width=16"]),
+                tmp_path / "w16", device="cpu", progress=False)
+    with pytest.raises(ConfigError, match="train.init_from: .* does not exist"):
+        Trainer(load_config("configs/test_tiny.yaml", sets + [f"train.init_from={tmp_path / 'none'}"]),
+                tmp_path / "none", device="cpu", progress=False)
+
+
 @pytest.mark.parametrize("bad", ["train.steps=0", "train.steps=-1", "train.save_every=0", "train.lr_g=0"])
 def test_bad_values_are_refused_before_data_loads(tmp_path, bad):
     from amgan.config import ConfigError

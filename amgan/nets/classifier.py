@@ -50,11 +50,12 @@ class SmallTrunk(nn.Module):
         self.out_channels = 8 * w
         self.stride = 8
 
-    def forward(self, x: Tensor) -> list[Tensor]:
-        """x in [0, 1] -> the output of every stage (the last is the CAM feature map)."""
+    def forward(self, x: Tensor, n: int | None = None) -> list[Tensor]:
+        """x in [0, 1] -> the output of every stage (the last is the CAM feature map); with ``n``,
+        only the first ``n`` (the later stages are not run)."""
         x = x * 2 - 1
         feats = []
-        for stage in self.stages:
+        for stage in self.stages[:n]:
             x = stage(x)
             feats.append(x)
         return feats
@@ -122,15 +123,17 @@ class EfficientNetLite0Trunk(nn.Module):
         self.out_channels = self.blocks[-1]._bn2.num_features
         self.stride = 8
 
-    def forward(self, x: Tensor) -> list[Tensor]:
-        """x in [0, 1] -> features of blocks 2, 4 and 10 (the last is the CAM feature map)."""
+    def forward(self, x: Tensor, n: int | None = None) -> list[Tensor]:
+        """x in [0, 1] -> features of blocks 2, 4 and 10 (the last is the CAM feature map); with
+        ``n``, only the first ``n`` of them (the blocks after the last one asked for are not run)."""
         if x.shape[-1] % 8 or x.shape[-2] % 8:
             raise ValueError(f"EfficientNet-Lite0 trunk needs H, W divisible by 8, got {list(x.shape)}")
         x = self.stem((x - self.mean) / self.std)
         feats = []
-        for i, block in enumerate(self.blocks):
+        want = self.feature_blocks[:n]
+        for i, block in enumerate(self.blocks[: want[-1] + 1]):
             x = block(x)  # drop_connect_rate is 0 for lite0
-            if i in self.feature_blocks:
+            if i in want:
                 feats.append(x)
         return feats
 
@@ -200,9 +203,9 @@ class AttributeClassifier(nn.Module):
         c = adapter_width if head == "adapter" else c
         self.heads = nn.ModuleList([nn.Linear(c, n) for n in self.group_sizes])
 
-    def _trunk(self, x: Tensor) -> list[Tensor]:
+    def _trunk(self, x: Tensor, n: int | None = None) -> list[Tensor]:
         check_shape(x, ["B", 3, "H", "W"], "AttributeClassifier input x")
-        return self.trunk(x)
+        return self.trunk(x, n)
 
     def _logits(self, fmap: Tensor) -> list[Tensor]:
         pooled = fmap.mean(dim=(2, 3))
@@ -216,9 +219,12 @@ class AttributeClassifier(nn.Module):
         """x [B,3,H,W] in [0,1] -> logits per group, [B, group_sizes[g]] each."""
         return self._logits(self.cam_map(self._trunk(x)[-1]))
 
-    def features(self, x: Tensor) -> list[Tensor]:
-        """Intermediate feature maps of x (for the perceptual loss L_p), shallow to deep."""
-        return self._trunk(x)
+    def features(self, x: Tensor, n: int | None = None) -> list[Tensor]:
+        """Intermediate feature maps of x (for the perceptual loss L_p), shallow to deep; with ``n``,
+        the ``n`` shallowest only, and the trunk stops there (a cheaper L_p)."""
+        if n is not None and n < 1:
+            raise ValueError(f"features: n must be >= 1 or None, got {n}")
+        return self._trunk(x, n)
 
     def _cam_from_fmap(self, fmap: Tensor, group: int, values: Tensor, size: int | None) -> Tensor:
         b = fmap.shape[0]
