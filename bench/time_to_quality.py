@@ -64,14 +64,21 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=1, help="score every k-th kept editor (and the last)")
     ap.add_argument("--out", default="bench/out/ttq.json")
     ap.add_argument("--plot", default=None)
+    ap.add_argument("--cached", default=None,
+                    help="an earlier --out JSON: editors it already scored (same data and limit) are not scored again")
     args = ap.parse_args(argv)
     curves = {}
+    done = {}
+    if args.cached and Path(args.cached).is_file():
+        old = json.loads(Path(args.cached).read_text())
+        if old.get("data") == args.data and old.get("limit") == args.limit:
+            done = {p["editor"]: p for pts in old["curves"].values() for p in pts}
     t0 = time.time()
     for spec in args.run:
         name, _, folder = spec.partition("=")
         eds = sorted((Path(folder) / "editors").glob("editor_step*.pt"))
         eds = [e for i, e in enumerate(eds) if i % args.every == 0 or i == len(eds) - 1]
-        curves[name] = [score(e, args.data, args.limit) for e in eds]
+        curves[name] = [done.get(str(e)) or score(e, args.data, args.limit) for e in eds]
         print(json.dumps({name: curves[name][-1] if curves[name] else None}), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"curves": curves, "data": args.data, "limit": args.limit,
