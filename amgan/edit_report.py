@@ -26,7 +26,11 @@ def _mean(c, digits: int = 3) -> str:
 def _synth_md(res: dict) -> list[str]:
     lines = ["## SynthFashion: edits against the true edit", "",
              f"`{res['data']}`, test split, every ground-truth edit of `edits.csv` "
-             f"(edited by `Editor.edit_batch` at the model's resolution; {res['seconds']} s). Rates with a bootstrap "
+             + ("(edited by `Editor.edit_batch` at the model's resolution: the generator alone; "
+                if res.get("path", "model") == "model" else
+                "(each render edited through `Editor.edit` as a photo: reading, generator, garment matte and composite, "
+                "what the demo returns; ")
+             + f"{res['seconds']} s). Rates with a bootstrap "
              "95% interval and n; means with their interval. SSIM/L1: the edit to the truth, and in brackets below "
              "it the unedited source to the truth (the floor an edit has to beat).", ""]
     if res.get("views_without_edits"):

@@ -6,7 +6,8 @@
 **SynthFashion** (``--data``, a set made ``--with-edits``): every ground-truth edit of
 ``edits.csv`` (test split), per view (shop, street) and group (colour, pattern, sleeve, neckline),
 edited by :meth:`amgan.editor.Editor.edit_batch` at the model's resolution (the editor reads the
-source's values itself, as in use) and measured against the TRUE edit with :mod:`amgan.probes`:
+source's values itself, as in use; ``--synth-path photo``: each render through
+:meth:`amgan.editor.Editor.edit` as a photo instead, garment matte and composite included) and measured against the TRUE edit with :mod:`amgan.probes`:
 colour hit (colour edits), shape hit (on the pixels the true edit changes), SSIM and L1 to the
 truth, change outside the garment. Second opinions: the independent evaluator classifier
 (``--evaluator``, trained on shop renders only) and the independent reader (``--reader``) read the
@@ -142,11 +143,32 @@ def _summ(values: dict) -> dict:
     return out
 
 
+SYNTH_PATHS = ("model", "photo")
+
+
+def _edit_synth(editor, x: np.ndarray, group: str, target: np.ndarray, path: str) -> np.ndarray:
+    """uint8 [B,S,S,3] renders -> their edits: ``model`` = :meth:`Editor.edit_batch` at the model's
+    resolution (the generator alone); ``photo`` = each render through :meth:`Editor.edit` as a user's
+    photo (reading, generator, garment matte and composite: what the demo returns)."""
+    if path == "photo":
+        from PIL import Image
+
+        grp = editor.schema.group(group)
+        return np.stack([np.asarray(editor.edit(Image.fromarray(im), {group: grp.values[int(v)]}).image.convert("RGB"))
+                         for im, v in zip(x, target)])
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2).float().div(255)
+    out = editor.edit_batch(xt.to(editor.device), {group: torch.from_numpy(target)}, cam=False)
+    return (out.y.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+
 @torch.no_grad()
 def evaluate_synth(editor, data_root, judges: list[Judge], *, limit: int | None = None, batch_size: int = 64,
-                   progress: bool = True) -> tuple[dict, dict]:
+                   progress: bool = True, path: str = "model") -> tuple[dict, dict]:
     """The probes on every ground-truth edit (see the module doc). -> (result, samples) where samples
-    are {view: (source, edit, truth) uint8 [k,S,S,3] of the first batch of each group}."""
+    are {view: (source, edit, truth) uint8 [k,S,S,3] of the first batch of each group}. ``path``:
+    see :func:`_edit_synth`."""
+    if path not in SYNTH_PATHS:
+        raise UserError(f"unknown edit path {path!r}; use one of {', '.join(SYNTH_PATHS)}")
     from amgan.data.synth_dataset import read_edits
 
     root = Path(data_root)
@@ -156,7 +178,8 @@ def evaluate_synth(editor, data_root, judges: list[Judge], *, limit: int | None 
     if rows and not need <= set(rows[0]):
         raise UserError(f"{root}/edits.csv lacks columns {sorted(need - set(rows[0]))}")
     views = sorted({r["view"] for r in rows})
-    result = {"data": str(root), "views": {}, "views_without_edits": sorted({"shop", "street"} - set(views))}
+    result = {"data": str(root), "path": path, "views": {},
+              "views_without_edits": sorted({"shop", "street"} - set(views))}
     samples: dict = {}
     t0 = time.perf_counter()
     for view in views:
@@ -172,9 +195,7 @@ def evaluate_synth(editor, data_root, judges: list[Judge], *, limit: int | None 
                 b = grows[s:s + batch_size]
                 x, t, sm, tm = _load_batch(root, b, size, editor)
                 target = np.array([grp.index(r["value"]) for r in b])
-                xt = torch.from_numpy(x).permute(0, 3, 1, 2).float().div(255)
-                out = editor.edit_batch(xt.to(editor.device), {grp.name: torch.from_numpy(target)}, cam=False)
-                y = (out.y.clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+                y = _edit_synth(editor, x, grp.name, target, path)
                 for k in range(len(b)):
                     vals["colour_hit"].append(P.colour_hit(y[k], x[k], t[k], tm[k]).hit if grp.name == "color" else None)
                     vals["shape_hit"].append(P.shape_hit(y[k], x[k], t[k]).hit)
@@ -331,6 +352,9 @@ def add_arguments(p) -> None:
                    help="independent classifier for SynthFashion edits ('none': leave out)")
     p.add_argument("--reader", default=DEFAULT_READER,
                    help="independent photo reader: judges photo sleeve edits, second opinion elsewhere ('none': leave out)")
+    p.add_argument("--synth-path", default="model", choices=SYNTH_PATHS,
+                   help="SynthFashion edits by the generator alone at the model's resolution (model), or each render "
+                        "through Editor.edit as a photo, garment matte and composite included (photo)")
     p.add_argument("--seed", type=int, default=0, help="seed of the photos' target colours")
     p.add_argument("--samples", type=int, default=6, help="photos on the sample sheet")
     p.add_argument("--device", default=None, help="cpu or cuda (None: cuda when present)")
@@ -360,7 +384,8 @@ def _command(args) -> str:
     for flag, v, default in (("--data", args.data, None), ("--photos", args.photos, None), ("--out", args.out, None),
                              ("--limit", args.limit, None), ("--evaluator", args.evaluator, DEFAULT_EVALUATOR),
                              ("--reader", args.reader, DEFAULT_READER), ("--seed", args.seed, 0),
-                             ("--samples", args.samples, 6)):
+                             ("--samples", args.samples, 6), ("--synth-path", getattr(args, "synth_path", "model"),
+                                                              "model")):
         if v is not None and v != default:
             parts += [flag, str(v)]
     return shlex.join(parts)
@@ -400,7 +425,8 @@ def run(args) -> dict:
     synth_samples, photo_samples = {}, []
     if args.data:
         res["synth"], synth_samples = evaluate_synth(ed, args.data, [j for j in (evaluator, reader) if j],
-                                                     limit=args.limit, progress=progress)
+                                                     limit=args.limit, progress=progress,
+                                                     path=getattr(args, "synth_path", "model"))
     if args.photos:
         res["photos"], photo_samples = evaluate_photo_edits(ed, args.photos, reader, limit=args.limit, seed=args.seed,
                                                             n_samples=args.samples, progress=progress)

@@ -83,6 +83,32 @@ def test_an_editor_that_changes_nothing_scores_as_the_source(editor, synth_tiny,
             assert cell["outside_change"]["mean"] == 0.0
 
 
+def test_synth_through_the_photo_path_calls_editor_edit_per_render(editor, synth_tiny, monkeypatch):
+    """``path="photo"``: every render goes through Editor.edit (what the demo returns), one call per edit,
+    with the requested value by name; the real path runs and gives the same counts."""
+    res, _ = evaluate_synth(editor, synth_tiny, [], progress=False, limit=3, path="photo")
+    assert res["path"] == "photo"
+    for groups in res["views"].values():
+        for cell in groups.values():
+            assert cell["n"] == cell["ssim"]["n"] <= 3 and cell["outside_change"]["mean"] is not None
+    calls = []
+
+    def same(image, request, **kw):
+        calls.append(dict(request))
+        return SimpleNamespace(image=image)
+
+    monkeypatch.setattr(editor, "edit", same)
+    res, _ = evaluate_synth(editor, synth_tiny, [], progress=False, limit=3, path="photo")
+    n = sum(c["n"] for g in res["views"].values() for c in g.values())
+    assert len(calls) == n > 0 and all(len(c) == 1 and isinstance(next(iter(c.values())), str) for c in calls)
+    for groups in res["views"].values():
+        for cell in groups.values():
+            assert cell["outside_change"]["mean"] == 0.0
+            assert cell["l1"]["mean"] == pytest.approx(cell["l1_source"]["mean"], abs=1e-4)
+    with pytest.raises(UserError, match="unknown edit path 'pixels'"):
+        evaluate_synth(editor, synth_tiny, [], progress=False, limit=1, path="pixels")
+
+
 def test_photo_edits_on_renders_as_photos(editor, synth_tiny, monkeypatch):
     """SynthFashion's test split stands in for photos (masks = its region maps): the edit counts follow
     the labels, and an editor that changes nothing keeps all the detail and the background."""
