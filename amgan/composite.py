@@ -159,7 +159,8 @@ class Maps:
 
 
 def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma: float = SMOOTH,
-                  gain_range: tuple[float, float] = GAIN_RANGE, chroma_detail: float = CHROMA_DETAIL) -> torch.Tensor:
+                  gain_range: tuple[float, float] = GAIN_RANGE, chroma_detail: float = CHROMA_DETAIL,
+                  spread: float = 0.0) -> torch.Tensor:
     """The local colour transform from the photo ``x`` to its edit ``y`` at the model's resolution.
 
     ``x``, ``y``: [1,3,S,S] in [0,1]; ``weight``: [1,1,S,S] in [0,1], the pixels the local means are
@@ -170,6 +171,12 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
     - chroma ``C' = s * Cy + k * (C - s * Cx)``, ``s = Y / Yx`` (shading: a fold is a darker shade of
       the new colour, not the colour plus an offset) and ``k = chroma_detail`` the share of the photo's
       own chroma detail kept (prints, two-tone fabric; 1 = all of it, 0 = a flat dye).
+
+    ``spread`` in [0, 1] blends these local means towards the garment's single colour pair (1: one
+    colour transform for the whole garment, so a patchy edit becomes an even dye while the photo keeps
+    its shading and detail): the means of ``x`` and ``y`` over the garment, each pixel weighted by how
+    much the edit changed it (the generator's colour where it did recolour, not where it left the
+    photo alone). For whole-garment colour edits only; pattern and region edits need the local maps.
 
     As maps for :func:`apply` (0..255 units where they are levels): ``change = A * Y + B - K * x`` with
     A = [1,3] (``g - 1 + M (Cy - k Cx) / Yx + 1 - k``), B = ``oY``, K = ``1 - k``; [1,5,S,S]. Where no
@@ -182,6 +189,15 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
     den = np.maximum(den, 1e-3)[..., None]
     mx = _gauss(np.ascontiguousarray(xs * w[..., None]), sigma) / den
     my = _gauss(np.ascontiguousarray(ys * w[..., None]), sigma) / den
+    if not 0.0 <= spread <= 1.0:
+        raise ValueError(f"spread must be in [0, 1], got {spread}")
+    if spread > 0:
+        wg = w * np.abs(ys - xs).sum(-1)  # where the edit changed the garment, and by how much
+        if wg.sum() > 1e-3 * max(1.0, w.sum()):
+            wg = (wg / wg.sum())[..., None]
+            gx, gy = (xs * wg).sum((0, 1)), (ys * wg).sum((0, 1))
+            mx = (1 - spread) * mx + spread * gx
+            my = (1 - spread) * my + spread * gy
     Yx, Yy = mx @ _Y, my @ _Y
     g = np.clip((Yy + 1e-3) / (Yx + 1e-3), *gain_range)
     oY = Yy - g * Yx
@@ -379,7 +395,7 @@ def apply(photo: np.ndarray, maps: Maps) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Tensor, a: torch.Tensor,
               geometry: tuple, garment: np.ndarray | None, *, recolour: bool,
-              cam: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              cam: torch.Tensor | None = None, spread: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The edit at the photo's resolution (see the module doc).
 
     ``photo``: uint8 [H,W,3]; ``work``: the photo on the working grid (:func:`work_size`), uint8;
@@ -387,7 +403,7 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     the photo sits in the square (in the units of the image the processor was given); ``garment``:
     the garment mask (bool or float, any size; None = none found: the attention is the matte);
     ``recolour``: colour/pattern edits (True) or outline edits (False); ``cam``: a [1,1,S,S] map
-    brought to full size too. -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
+    brought to full size too; ``spread``: see :func:`recolour_maps` (recolour only). -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
     garment matte; without a garment, the matte made from the attention), CAM uint8 [H,W] (zeros
     without ``cam``)).
     """
@@ -412,7 +428,7 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     shown = a if garment is not None else torch.ones_like(a)
     c = zero if cam is None else cam.detach().float().cpu()
     if recolour:
-        change = recolour_maps(x, y, weight)
+        change = recolour_maps(x, y, weight, spread=spread)
         aux = torch.cat([change[:, 4:5], shown, zero, c], 1)
         change = change[:, :4]
     else:

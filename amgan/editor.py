@@ -81,15 +81,22 @@ class Editor:
     demo all call it; nothing else runs the generator."""
 
     def __init__(self, G: Generator, C: AttributeClassifier, schema: Schema, processor: ImageProcessor | int,
-                 device=None, reader_processor: ImageProcessor | None = None, attention_floor: float = 0.0):
+                 device=None, reader_processor: ImageProcessor | None = None, attention_floor: float = 0.0,
+                 colour_spread: float = 0.0):
         """``processor``: the generator's image path; ``reader_processor``: the CAM classifier's own
         (a reader trained at a higher resolution than the generator), None = the generator's.
         ``attention_floor`` t: the generator's mask a becomes ``a * clip((a - t) / t, 0, 1)`` (0 below
         t, a ramp to a at 2t), cutting the faint attention a short training run spreads over the
-        background; 0 = the mask as trained. Saved with the model (``config.json``, ``editor``)."""
+        background; 0 = the mask as trained. ``colour_spread`` s in [0, 1]: how far a whole-garment
+        colour edit of a photo is evened out into one colour transform for the garment
+        (:func:`amgan.composite.recolour_maps`; 0 = the generator's local colour as is). Both are
+        inference settings saved with the model (``config.json``, ``editor``)."""
         if not 0.0 <= float(attention_floor) < 0.5:
             raise ValueError(f"attention_floor must be in [0, 0.5), got {attention_floor}")
+        if not 0.0 <= float(colour_spread) <= 1.0:
+            raise ValueError(f"colour_spread must be in [0, 1], got {colour_spread}")
         self.attention_floor = float(attention_floor)
+        self.colour_spread = float(colour_spread)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.G = G.to(self.device).eval().requires_grad_(False)
         self.C = C.to(self.device).eval().requires_grad_(False)
@@ -299,8 +306,9 @@ class Editor:
         t = time.perf_counter()
         if not torch.isfinite(out.y).all():
             raise RuntimeError("the edit produced non-finite pixels (a broken model?)")
+        spread = self.colour_spread if (groups == {"color"} and region in (None, "whole")) else 0.0
         edited, mask, cam = composite(np.asarray(rgb), work, x, out.y, out.a, geom, garment, recolour=recolour,
-                                      cam=out.cam)
+                                      cam=out.cam, spread=spread)
         src = self.schema.decode(out.source_labels[0].cpu().numpy())
         res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(mask), cam=Image.fromarray(cam),
                          request=dict(request), region=region if region not in (None, "whole") else "whole",

@@ -325,9 +325,11 @@ def build_editor(p: Pretrained, device=None):
                                     p.image_processor, p.schema, path=p.path))
     rp = p.model["classifier"].get("image_processor")
     try:
-        floor = float((p.model.get("editor") or {}).get("attention_floor", 0.0))
+        settings = p.model.get("editor") or {}
         ed = Editor(G.float(), C, Schema.from_dict(p.schema), p.image_processor, device,
-                    reader_processor=ImageProcessor.from_dict(rp) if rp else None, attention_floor=floor)
+                    reader_processor=ImageProcessor.from_dict(rp) if rp else None,
+                    attention_floor=float(settings.get("attention_floor", 0.0)),
+                    colour_spread=float(settings.get("colour_spread", 0.0)))
     except ValueError as e:
         raise CheckpointError(f"{p.path}: bad editor settings ({e})") from None
     ed.checkpoint_step = int(p.info.get("step") or 0)

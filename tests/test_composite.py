@@ -124,6 +124,48 @@ def test_a_colour_shift_keeps_the_texture_high_pass_exactly(editor):
     assert np.array_equal(out[far], photo[far]), "the floor must keep its pixels, bit for bit"
 
 
+def test_colour_spread_evens_a_patchy_colour_edit_and_keeps_the_texture(editor):
+    """A generator that recolours only the garment's left half: as is (spread 0) the right half stays
+    khaki; with spread 1 the whole garment gets the one transform (both halves move alike), the texture's
+    high-pass is still the photo's, the floor keeps its pixels; region and pattern edits stay local."""
+    photo, g = _garment_photo()
+
+    def paint(x):  # the left half of the square (the garment's left half) gets the chroma shift
+        m = torch.zeros_like(x[:, :1])
+        m[..., : x.shape[-1] // 2] = 1
+        return x + CHROMA_SHIFT * m
+
+    editor.G = _FakeG(paint)
+    inner = _erode(g, 12)
+    cols = np.arange(photo.shape[1])[None, :].repeat(photo.shape[0], 0)
+    mid = photo.shape[1] // 2
+    left, right = inner & (cols < mid - 20), inner & (cols > mid + 20)
+    outs = {}
+    for spread in (0.0, 1.0):
+        editor.colour_spread = spread
+        outs[spread] = np.asarray(editor.edit(Image.fromarray(photo), {"color": "red"}).image).astype(np.float32)
+    editor.colour_spread = 0.0
+    ch = {k: v - photo for k, v in outs.items()}
+    assert ch[0.0][..., 0][left].mean() > 30 and abs(ch[0.0][..., 0][right].mean()) < 8  # patchy as generated
+    l1, r1 = ch[1.0][..., 0][left].mean(), ch[1.0][..., 0][right].mean()
+    assert r1 > 12 and abs(l1 - r1) < 3, (l1, r1)  # one transform: both halves move alike
+    for c in range(3):
+        a, b = _highpass(photo[..., c])[inner], _highpass(outs[1.0][..., c])[inner]
+        assert np.corrcoef(a, b)[0, 1] > 0.99
+    far = ~_dilate(g, 12)
+    assert np.array_equal(outs[1.0][far], photo[far])
+    editor.colour_spread = 1.0  # a pattern edit keeps the local maps
+    try:
+        pat = np.asarray(editor.edit(Image.fromarray(photo), {"pattern": "striped"}).image).astype(np.float32)
+    finally:
+        editor.colour_spread = 0.0
+    assert abs((pat - photo)[..., 0][right].mean()) < 8
+    from amgan.composite import recolour_maps
+
+    with pytest.raises(ValueError, match="spread must be in"):
+        recolour_maps(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 8, 8), spread=2.0)
+
+
 def test_the_change_follows_the_garment_edge_not_a_blob(editor):
     """A larger photo (worked on at 640 px, applied at 1601x1201): a few pixels outside the garment's
     edge nothing changes; a few pixels inside, the full change is there."""

@@ -297,3 +297,12 @@ def test_attention_floor_cuts_faint_attention_and_round_trips_in_the_model_folde
     save_pretrained(tmp_path / "bad", p)
     with pytest.raises(CheckpointError, match="attention_floor must be in"):
         Editor.from_checkpoint(tmp_path / "bad", device="cpu")
+    # colour_spread (amgan.composite.recolour_maps) is saved and checked the same way
+    p.model["editor"] = {"attention_floor": 0.2, "colour_spread": 1.0}
+    save_pretrained(tmp_path / "spread", p)
+    assert Editor.from_checkpoint(tmp_path / "spread", device="cpu").colour_spread == 1.0
+    assert Editor.from_checkpoint(tmp_path / "ed", device="cpu").colour_spread == 0.0
+    p.model["editor"] = {"colour_spread": 1.5}
+    save_pretrained(tmp_path / "bad_spread", p)
+    with pytest.raises(CheckpointError, match="colour_spread must be in"):
+        Editor.from_checkpoint(tmp_path / "bad_spread", device="cpu")
