@@ -58,7 +58,7 @@ def _synth_md(res: dict) -> list[str]:
 def _photos_md(res: dict) -> list[str]:
     c, s, ref, un = res["colour_edits"], res["sleeve_edits"], res["detail_references"], res["unedited"]
     lines = ["## Real photos: training-free probes", "",
-             f"`{res['data']}`, test split (by contributor): {res['photos']} photos with an annotator garment mask "
+             f"`{res['data']}`, {res.get('split', 'test')} split (by contributor): {res['photos']} photos with an annotator garment mask "
              f"({res['photos_skipped']} skipped: mask missing or not the photo's size). Edited by `Editor.edit` at the "
              f"photo's own resolution, {res['seconds_per_edit']} s an edit; {res['seconds']} s in all. Colour edits: "
              f"two seeded targets per photo with a known colour (seed {res['seed']}), never its own colour. "
@@ -99,6 +99,9 @@ def report_markdown(res: dict) -> str:
                 if (res.get("code") or {}).get("uncommitted_changes") else "") + ").", ""]
     if res.get("command"):
         lines += ["```sh", res["command"], "```", ""]
+    if res.get("editor_settings"):
+        lines += ["Editor settings (inference, saved with the model unless overridden by the command): "
+                  + ", ".join(f"{k} {v}" for k, v in res["editor_settings"].items()) + ".", ""]
     if res.get("synth"):
         lines += _synth_md(res["synth"])
     if res.get("photos"):

@@ -233,18 +233,29 @@ def colour_targets(path: str, source: str, values, k: int = 2, seed: int = 0) ->
     return [others[i] for i in rng.choice(len(others), size=k, replace=False)]
 
 
-def _photo_rows(m, limit):
-    """Test-split rows with a mask and a known colour or sleeve (manifest order)."""
+PHOTO_SPLITS = ("test", "val")
+PHOTO_GROUPS = ("color", "sleeve")
+
+
+def _photo_rows(m, limit, split: str = "test"):
+    """Rows of ``split`` with a mask and a known colour or sleeve (manifest order)."""
     ci, si = m.schema.group_index("color"), m.schema.group_index("sleeve")
-    rows = [int(i) for i in m.indices("test", None)
+    rows = [int(i) for i in m.indices(split, None)
             if m.masks[i] and (m.labels[i, ci] >= 0 or m.labels[i, si] >= 0)]
     return rows[:limit]
 
 
 def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: int | None = None, seed: int = 0,
-                         n_samples: int = 6, progress: bool = True) -> tuple[dict, list]:
+                         n_samples: int = 6, progress: bool = True, split: str = "test",
+                         groups: tuple[str, ...] = PHOTO_GROUPS) -> tuple[dict, list]:
     """The photo probes (see the module doc). -> (result, samples) where samples are dicts
-    (photo, edit, garment mask, attention, labels) for the sample sheet."""
+    (photo, edit, garment mask, attention, labels) for the sample sheet. ``split``: ``test`` (what is
+    reported) or ``val`` (where a setting is chosen, so that the test photos stay unseen);
+    ``groups``: the edits made (colour, sleeve or both)."""
+    if split not in PHOTO_SPLITS:
+        raise UserError(f"photo split {split!r}: use one of {', '.join(PHOTO_SPLITS)}")
+    if not groups or not set(groups) <= set(PHOTO_GROUPS):
+        raise UserError(f"photo edit groups {list(groups)}: use one or both of {', '.join(PHOTO_GROUPS)}")
     from PIL import Image
 
     from amgan.data.manifest import read_manifest
@@ -262,9 +273,9 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
     ci, si = schema.group_index("color"), schema.group_index("sleeve")
     eci, esi = editor.schema.group_index("color"), editor.schema.group_index("sleeve")
     colours, sleeves = schema.group("color").values, schema.group("sleeve").values
-    rows = _photo_rows(m, limit)
+    rows = _photo_rows(m, limit, split)
     if not rows:
-        raise UserError(f"--photos: {root} has no test-split photos with a garment mask and a known colour or sleeve")
+        raise UserError(f"--photos: {root} has no {split}-split photos with a garment mask and a known colour or sleeve")
     c_vals: dict[str, list] = {k: [] for k in ("name_hit", "majority_hit", "anchor_hit", "reader_colour_ok",
                                                "detail_kept", "border_change", "outside_change")}
     s_vals: dict[str, list] = {k: [] for k in ("reader_sleeve_ok", "reader_reads_source_rate", "detail_kept",
@@ -295,8 +306,9 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
         if src_sleeve and reader:
             unedited["reader_sleeve_ok"].append(bool(read0[esi] == editor.schema.group("sleeve").index(src_sleeve)))
         times["probes"] += time.perf_counter() - t
-        jobs = [("color", c) for c in (colour_targets(m.paths[i], src_colour, colours, 2, seed) if src_colour else [])]
-        jobs += [("sleeve", v) for v in sleeves if src_sleeve and v != src_sleeve]
+        jobs = [("color", c) for c in (colour_targets(m.paths[i], src_colour, colours, 2, seed)
+                                       if src_colour and "color" in groups else [])]
+        jobs += [("sleeve", v) for v in sleeves if src_sleeve and v != src_sleeve and "sleeve" in groups]
         for group, target in jobs:
             t = time.perf_counter()
             res = editor.edit(photo, {group: target})
@@ -331,7 +343,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                 samples.append({**line, "image": arr, "edit": e, "mask": mask, "attention": np.asarray(res.mask)})
     n_photos = len(rows) - skipped
     result = {
-        "data": str(root), "split": "test", "photos": n_photos, "photos_skipped": skipped, "seed": seed,
+        "data": str(root), "split": split, "groups": list(groups), "photos": n_photos, "photos_skipped": skipped, "seed": seed,
         "colour_edits": _summ(c_vals), "sleeve_edits": _summ(s_vals),
         "detail_references": _summ(ref), "unedited": _summ(unedited),
         "reader": reader.name if reader else None,
@@ -355,6 +367,12 @@ def add_arguments(p) -> None:
     p.add_argument("--synth-path", default="model", choices=SYNTH_PATHS,
                    help="SynthFashion edits by the generator alone at the model's resolution (model), or each render "
                         "through Editor.edit as a photo, garment matte and composite included (photo)")
+    p.add_argument("--photo-split", default="test", choices=PHOTO_SPLITS,
+                   help="the photos edited: test (reported) or val (to choose a setting without seeing the test photos)")
+    p.add_argument("--photo-groups", default="color,sleeve",
+                   help="comma-separated edits made on photos: color, sleeve or both")
+    p.add_argument("--colour-spread", type=float, default=None,
+                   help="override the editor's colour_spread (0..1) for this evaluation (None: the model's own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the photos' target colours")
     p.add_argument("--samples", type=int, default=6, help="photos on the sample sheet")
     p.add_argument("--device", default=None, help="cpu or cuda (None: cuda when present)")
@@ -385,7 +403,10 @@ def _command(args) -> str:
                              ("--limit", args.limit, None), ("--evaluator", args.evaluator, DEFAULT_EVALUATOR),
                              ("--reader", args.reader, DEFAULT_READER), ("--seed", args.seed, 0),
                              ("--samples", args.samples, 6), ("--synth-path", getattr(args, "synth_path", "model"),
-                                                              "model")):
+                                                              "model"),
+                             ("--photo-split", getattr(args, "photo_split", "test"), "test"),
+                             ("--photo-groups", getattr(args, "photo_groups", "color,sleeve"), "color,sleeve"),
+                             ("--colour-spread", getattr(args, "colour_spread", None), None)):
         if v is not None and v != default:
             parts += [flag, str(v)]
     return shlex.join(parts)
@@ -415,11 +436,18 @@ def run(args) -> dict:
         raise UserError(f"--editor: {args.editor} not found")
     t0 = time.perf_counter()
     ed = Editor.from_checkpoint(args.editor, device=args.device)
+    spread = getattr(args, "colour_spread", None)
+    if spread is not None:
+        if not 0.0 <= spread <= 1.0:
+            raise UserError(f"--colour-spread must be in [0, 1], got {spread}")
+        ed.colour_spread = float(spread)
+    photo_groups = tuple(g.strip() for g in getattr(args, "photo_groups", "color,sleeve").split(",") if g.strip())
     none = {"", "none"}
     evaluator = None if args.evaluator in none else load_judge(args.evaluator, ed, "--evaluator")
     reader = None if args.reader in none else load_judge(args.reader, ed, "--reader")
     progress = not args.no_progress
     res = {"editor": str(args.editor), "editor_step": getattr(ed, "checkpoint_step", None), "limit": args.limit,
+           "editor_settings": {"attention_floor": ed.attention_floor, "colour_spread": ed.colour_spread},
            "code": _code_state(),
            "command": _command(args)}
     synth_samples, photo_samples = {}, []
@@ -429,7 +457,9 @@ def run(args) -> dict:
                                                      path=getattr(args, "synth_path", "model"))
     if args.photos:
         res["photos"], photo_samples = evaluate_photo_edits(ed, args.photos, reader, limit=args.limit, seed=args.seed,
-                                                            n_samples=args.samples, progress=progress)
+                                                            n_samples=args.samples, progress=progress,
+                                                            split=getattr(args, "photo_split", "test"),
+                                                            groups=photo_groups)
     res["seconds"] = round(time.perf_counter() - t0, 1)
     atomic_write_text(out / "metrics.json", json.dumps(res, indent=2) + "\n")
     atomic_write_text(out / "report.md", report_markdown(res))

@@ -135,6 +135,21 @@ def test_photo_edits_on_renders_as_photos(editor, synth_tiny, monkeypatch):
     assert c["name_hit"]["acc"] in (0.0, None)
 
 
+def test_photo_split_and_groups(editor, synth_tiny):
+    """``split="val"`` edits the val photos only; ``groups=("color",)`` makes no sleeve edit; bad values refused."""
+    from amgan.data.manifest import read_manifest
+
+    m = read_manifest(synth_tiny / "manifest.csv")
+    val = [i for i in m.indices("val", None) if m.masks[i]][:3]
+    res, _ = evaluate_photo_edits(editor, synth_tiny, None, limit=3, progress=False, split="val", groups=("color",))
+    assert res["split"] == "val" and res["photos"] == len(val) > 0
+    assert res["colour_edits"]["detail_kept"]["n"] == 2 * len(val) and res["sleeve_edits"]["detail_kept"]["n"] == 0
+    with pytest.raises(UserError, match="photo split 'train'"):
+        evaluate_photo_edits(editor, synth_tiny, None, limit=1, progress=False, split="train")
+    with pytest.raises(UserError, match="photo edit groups"):
+        evaluate_photo_edits(editor, synth_tiny, None, limit=1, progress=False, groups=("neckline",))
+
+
 def test_judges_that_guided_the_editor_are_refused(editor, tiny_editor_path, tiny_setup, tmp_path):
     root, _ = tiny_setup
     with pytest.raises(UserError, match="played no part"):
@@ -162,7 +177,9 @@ def test_command_writes_the_report_and_refuses_bad_inputs(tiny_editor_path, synt
     for extra in (["--data", str(synth_tiny), "--out", str(out), "--limit", "0"],
                   ["--out", str(out)],
                   ["--data", str(tmp_path / "missing"), "--out", str(out)],
-                  ["--data", str(synth_tiny), "--out", str(afile)]):
+                  ["--data", str(synth_tiny), "--out", str(afile)],
+                  ["--photos", str(synth_tiny), "--out", str(out), "--colour-spread", "2"],
+                  ["--photos", str(synth_tiny), "--out", str(out), "--photo-groups", "neckline"]):
         assert main(base + extra) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("amgan: error: ") and "\n" not in err
