@@ -32,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from amgan.errors import UserError
+from amgan.intervals import mean_with_ci
 from fir.metrics import accuracy_with_ci
 
 __all__ = ["evaluate_photos", "main"]
@@ -125,15 +126,23 @@ def evaluate_photos(args, progress: bool = True) -> dict:
     is_test = np.array([m.splits[i] == args.split for i in rows])
     out = {"data": str(args.data), "split": args.split, "photos_in_split": len(test),
            "checked_file": str(args.checked or ""), "readers": {}}
+    first = None  # the first reader's correctness: the others are compared with it, photo by photo
     for name, read in _readers(args).items():
         t = time.perf_counter()
         pred = np.concatenate([read(paths[s:s + 64]) for s in tqdm(range(0, len(paths), 64), desc=name,
                                                                     disable=not progress)])
-        per_group = {}
+        per_group, diff = {}, {}
+        correct = pred == labels
         for gi, g in enumerate(schema.groups):
             known = is_test & (labels[:, gi] >= 0)
-            per_group[g.name] = accuracy_with_ci(pred[known, gi] == labels[known, gi])
+            per_group[g.name] = accuracy_with_ci(correct[known, gi])
+            if first is not None:  # paired: the same photos, bootstrap of the mean difference
+                diff[g.name] = mean_with_ci(correct[known, gi].astype(float) - first[1][known, gi])
         res = {"test_split": per_group, "seconds_per_photo": round((time.perf_counter() - t) / max(1, len(paths)), 4)}
+        if first is None:
+            first = (name, correct.astype(float))
+        else:
+            res["minus_first_reader"] = {"reader": first[0], "test_split": diff}
         if checked:
             ci = schema.group_index("color")
             colors = schema.group("color")
@@ -181,6 +190,14 @@ def report_markdown(res: dict) -> str:
              "| reader | " + " | ".join(groups) + " |", "| --- |" + " --- |" * len(groups)]
     for name, r in res["readers"].items():
         lines.append(f"| {name} | " + " | ".join(_cell(r["test_split"][g]) for g in groups) + " |")
+    diffs = {n: r["minus_first_reader"] for n, r in res["readers"].items() if r.get("minus_first_reader")}
+    if diffs:
+        base = next(iter(diffs.values()))["reader"]
+        lines += ["", f"Difference from {base}, photo by photo (the same photos; mean difference of being right, "
+                  "paired bootstrap 95% interval):", "",
+                  "| reader | " + " | ".join(groups) + " |", "| --- |" + " --- |" * len(groups)]
+        for name, d in diffs.items():
+            lines.append(f"| {name} | " + " | ".join(_diff_cell(d["test_split"].get(g, {})) for g in groups) + " |")
     if res["checked_file"]:
         lines += ["", f"## Colour against the hand-checked labels (`{res['checked_file']}`)", "",
                   "Strict: the person's colour; lenient: either name the person allowed. Photos the person called "
@@ -195,6 +212,12 @@ def report_markdown(res: dict) -> str:
         lines += retrieval_markdown(res["retrieval"])
     lines += ["", f"Run time: {res['seconds']} s."]
     return "\n".join(lines) + "\n"
+
+
+def _diff_cell(c: dict) -> str:
+    if not c or c.get("mean") is None:
+        return "-"
+    return f"{c['mean']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] (n={c['n']})"
 
 
 def _top(c: dict, ks) -> str:

@@ -94,6 +94,12 @@ def test_photo_retrieval_part_matches_a_direct_count(photo_tiny, tiny_editor_pat
     assert e["amgan_edited"]["all"]["valid"] == min(3, n_req) and r["amgan_edits"] == min(3, n_req)
     text = (out / "report.md").read_text()
     assert "## Retrieval among real photos" in text and "FLAM-edited (all)" in text
+    # FLAM's reading minus the editor's, photo by photo
+    readers = list(res["readers"].values())
+    assert "minus_first_reader" not in readers[0]
+    d = readers[1]["minus_first_reader"]["test_split"]["category"]
+    a0, a1 = readers[0]["test_split"]["category"]["acc"], readers[1]["test_split"]["category"]["acc"]
+    assert d["n"] == len(q_rows) and abs(d["mean"] - (a1 - a0)) < 2e-4 and d["ci95"][0] <= d["mean"] <= d["ci95"][1]
 
 
 def test_gallery_never_takes_training_photos(photo_tiny, tiny_editor_path, tiny_embedder_path, tmp_path, capsys):
