@@ -16,8 +16,8 @@ __all__ = ["DEFAULTS", "SYNTH_DEFAULT", "ensure_synth_data", "load_retriever", "
 
 log = logging.getLogger("demo")
 
-DEFAULTS = {"editor": "checkpoints/amgan_photo128", "embedder": "checkpoints/fir_synth64",
-            "flam": "checkpoints/flam_synth64", "data": "data/synth64", "index": "runs/demo_gallery"}
+DEFAULTS = {"editor": "checkpoints/amgan_photo128", "embedder": "checkpoints/fir_photo128",
+            "flam": "checkpoints/flam_photo128", "data": "data/synth64", "index": "runs/demo_gallery"}
 SYNTH_DEFAULT = {"products": 3000, "seed": 0, "size": 64, "street_views": 2, "with_edits": True}  # = `make data`
 
 
