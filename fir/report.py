@@ -155,6 +155,12 @@ def _view_blocks(metrics: dict, view: str, images: dict[str, str]) -> list[tuple
     rows = [[method_label(n, metrics)] + [fmt_ci(m["edit_quality"]["per_group"].get(g, {}).get("edit_acc"),
                                                  m["edit_quality"]["per_group"].get(g, {}).get("edit_acc_ci95"))
                                           for g in groups] for n, m in M.items() if "edit_quality" in m]
+    if "truth" in M and "edit_quality" in M["truth"]:
+        t_acc = M["truth"]["edit_quality"]["edit_acc"]
+        b.append(("p", f"The evaluator reads the requested value on the ground-truth render {t_acc:.3f} of the time: "
+                       f"its ceiling in this view" + (" (it was trained on shop renders only; well below 1, its "
+                                                      "readings of this view say little, and retrieval and KID are "
+                                                      "the measures to read here)." if t_acc < 0.9 else ".")))
     b.append(("p", "Evaluator accuracy of the edited attribute, per group (for the unedited query it reads the "
                    "source's value, so its edit accuracy is the floor):"))
     b.append(("table", ["method"] + groups, rows))

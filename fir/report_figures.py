@@ -236,15 +236,16 @@ def sample_grid(q, visuals: dict, rankings: dict, gal_paths, gal_labels, per_gro
     picks = pick_samples(q, per_group)
     edit_methods = [m for m in ("amgan", "amgan_region", *[k for k in visuals if k not in STYLES], "stargan")
                     if m in visuals]
-    short = {"amgan": "AMGAN", "amgan_region": "AMGAN region", "stargan": "StarGAN-style", "flam": "FLAM"}
+    short = {"amgan": "AMGAN", "amgan_region": "AMGAN\nregion", "stargan": "StarGAN-\nstyle", "flam": "FLAM"}
     for m in edit_methods:
         if m not in short:  # an extra editor: its label up to the first parenthesis, e.g. "AMGAN 128 px"
-            short[m] = method_label(m, metrics).split(" (")[0][:16]
-    cols = ["input", "AMGAN attention"] + [short.get(m, m) for m in edit_methods] + ["truth"]
+            words = method_label(m, metrics).split(" (")[0].split(" ", 1)
+            short[m] = "\n".join(w[:12] for w in words)
+    cols = ["input", "AMGAN\nattention"] + [short.get(m, m) for m in edit_methods] + ["truth"]
     ret_methods = [m for m in ("amgan", "flam") if m in rankings]
-    cols_ret = [f"{short[m]} #{r + 1}" for m in ret_methods for r in range(n_ret)]
+    cols_ret = [f"{short[m]}\n#{r + 1}" for m in ret_methods for r in range(n_ret)]
     f_big, f_small, f_head = _font(15), _font(12), _font(13)
-    pad, head_h, label_w, gap = 5, 30, 215, 14
+    pad, head_h, label_w, gap = 5, 40, 215, 14
     n_img = len(cols)
     W = label_w + (n_img + len(cols_ret)) * (tile + pad) + gap * len(ret_methods) + pad
     H = head_h + len(picks) * (tile + pad) + pad
@@ -255,8 +256,11 @@ def sample_grid(q, visuals: dict, rankings: dict, gal_paths, gal_labels, per_gro
         extra = 0 if c < n_img else gap * (1 + (c - n_img) // n_ret)
         return label_w + pad + c * (tile + pad) + extra
 
-    for c, h in enumerate(cols + cols_ret):
-        d.text((col_x(c) + tile // 2, head_h // 2), h, fill="black", font=f_head, anchor="mm")
+    for c, h in enumerate(cols + cols_ret):  # one or two lines per column, centred
+        lines = h.split("\n")
+        for li, line in enumerate(lines):
+            y = head_h // 2 + (li - (len(lines) - 1) / 2) * 16
+            d.text((col_x(c) + tile // 2, y), line, fill="black", font=f_head, anchor="mm")
     cache: dict[int, np.ndarray] = {}
     v_amgan = visuals["amgan"]
     for r, i in enumerate(picks):
