@@ -32,7 +32,10 @@ def score(editor_path: Path, data: str, limit: int) -> dict:
     return out
 
 
-def plot(curves: dict, path: str) -> None:
+def plot(curves: dict, path: str, x: str = "minutes", sec_per_step: dict | None = None) -> None:
+    """One panel per probe; ``x``: training ``minutes`` as logged, or generator ``steps`` (fair when the
+    runs shared the machine with other work: a step's numbers do not depend on the load), with each
+    run's uncontended seconds per step (``sec_per_step``) in its legend entry."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,11 +45,13 @@ def plot(curves: dict, path: str) -> None:
             ("shop/sleeve_hit", "shop sleeve hit"), ("street/sleeve_hit", "street sleeve hit")]
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4), sharex=True)
     for ax, (k, title) in zip(axes, keys):
-        for name, pts in curves.items():
+        for (name, pts), style in zip(curves.items(), ("-o", "--s", ":^", "-.D")):
             pts = [p for p in pts if k in p]
-            ax.plot([p["seconds"] / 60 for p in pts], [p[k] for p in pts], marker="o", label=name)
+            xs = [p["seconds"] / 60 for p in pts] if x == "minutes" else [p["step"] for p in pts]
+            label = name + (f" ({sec_per_step[name]} s/step)" if sec_per_step and name in sec_per_step else "")
+            ax.plot(xs, [p[k] for p in pts], style, label=label)
         ax.set_title(title)
-        ax.set_xlabel("training minutes (2 CPU cores)")
+        ax.set_xlabel("training minutes (CPU)" if x == "minutes" else "generator steps (batch 16)")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("rate (ground-truth probe)")
@@ -64,6 +69,9 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=1, help="score every k-th kept editor (and the last)")
     ap.add_argument("--out", default="bench/out/ttq.json")
     ap.add_argument("--plot", default=None)
+    ap.add_argument("--x", default="minutes", choices=["minutes", "steps"], help="the plot's x axis")
+    ap.add_argument("--sec-per-step", action="append", default=[],
+                    help="NAME=SECONDS: a run's uncontended seconds per step, shown in the legend")
     ap.add_argument("--cached", default=None,
                     help="an earlier --out JSON: editors it already scored (same data and limit) are not scored again")
     args = ap.parse_args(argv)
@@ -84,7 +92,8 @@ def main(argv=None) -> int:
     Path(args.out).write_text(json.dumps({"curves": curves, "data": args.data, "limit": args.limit,
                                           "seconds": round(time.time() - t0, 1)}, indent=1) + "\n")
     if args.plot:
-        plot(curves, args.plot)
+        sps = dict(kv.split("=", 1) for kv in args.sec_per_step)
+        plot(curves, args.plot, x=args.x, sec_per_step=sps)
     return 0
 
 
