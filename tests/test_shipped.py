@@ -45,6 +45,7 @@ def test_shipped_fir_consumer_to_shop_recall(synth64):
     assert abs(r["recall@1"] - shipped["trained"]["recall@1"]) <= 0.01, (r, shipped)
 
 
+@pytest.mark.timeout(2400)  # the shop view with the 128-px editor and KID: about 10 min on 2 idle cores
 def test_shipped_models_reproduce_the_committed_report(synth64, tmp_path, capsys):
     """The shop view of the committed report, every method (the 128-px editor included), its judged
     groups and KID; the street view is in the report (`fir evaluate` with the config as committed)."""
