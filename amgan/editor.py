@@ -144,7 +144,11 @@ class Editor:
         if (isinstance(source, torch.Tensor) and tuple(source.shape) == (len(x), len(self.schema.groups))
                 and bool((source >= 0).all())):
             return source.to(self.device).long()  # every value known: nothing to read
-        labels = torch.stack([p.argmax(1) for p in self.predict_tensor(x, reader_input=reader_input)], 1)
+        return self._with_source(self.predict_tensor(x, reader_input=reader_input), source)
+
+    def _with_source(self, probs: list[torch.Tensor], source) -> torch.Tensor:
+        """Per-group scores -> [B,G] labels (argmax), with the known values of ``source`` put in."""
+        labels = torch.stack([p.argmax(1) for p in probs], 1)
         if source is None:
             return labels
         if isinstance(source, torch.Tensor):
@@ -286,14 +290,17 @@ class Editor:
         seg = worker_pool().submit(garment_mask_small, work) if keep_background else None
         times["preprocess"] = time.perf_counter() - t
         t = time.perf_counter()
-        if self.reader_processor.size != self.size:  # the classifier reads the photo at its own resolution
-            labels = self.read_labels(self.reader_processor.preprocess(proxy, self.device).tensor, source,
-                                      reader_input=True)
-        else:
-            labels = self.read_labels(x, source)
+        # the classifier reads the photo at its own resolution, once: its map gives the CAM too
+        rx = (self.reader_processor.preprocess(proxy, self.device).tensor
+              if self.reader_processor.size != self.size else x)
+        with torch.no_grad():
+            logits, fmap = self.C.read(rx)
+        labels = self._with_source([lg.softmax(1) for lg in logits], source)
         times["classify"] = time.perf_counter() - t
         t = time.perf_counter()
-        out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request)
+        out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request, cam=False)
+        gi = self.schema.group_index(next(iter(request)))
+        out.cam = self.C.cam_from_map(fmap, gi, labels[:, gi], size=self.size)
         times["generate"] = time.perf_counter() - t
         t = time.perf_counter()
         # back at the photo's resolution (amgan.composite): colour/pattern edits move the photo's own

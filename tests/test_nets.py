@@ -140,6 +140,39 @@ def test_generator_shapes_and_initial_attention(size):
         g(torch.rand(2, 3, 30, 30), c, m)
 
 
+@pytest.mark.parametrize("upsample", ["deconv", "resize"])
+def test_generator_untiled_stem_and_merged_heads_match_the_tiled_definition(upsample):
+    """forward() skips tiling the condition and runs both heads as one conv; the result (values and
+    gradients) must be the textbook G: conv(cat(x, tile(c, m))) ... then the two 7x7 heads."""
+    torch.manual_seed(0)
+    g = Generator(cond_dim=sum(GROUPS), n_groups=len(GROUPS), width=8, n_res=1, upsample=upsample)
+    x = torch.rand(3, 3, 32, 24)  # not square, so the border terms of the stem are checked both ways
+    target = torch.tensor([[1, 0, 1], [3, 2, 0], [0, 1, 1]])
+    c = torch.cat([F.one_hot(target[:, i], n) for i, n in enumerate(GROUPS)], 1).float()
+    m = F.one_hot(torch.tensor([0, 1, 2]), 3).float()
+
+    def textbook(x, c, m):
+        cond = torch.cat([c, m], 1)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+        h = g.body(torch.cat([x, cond], 1))
+        z = (torch.tanh(g.to_rgb(h)) + 1) / 2
+        a = torch.sigmoid(g.to_attention(h))
+        return a * z + (1 - a) * x, z, a
+
+    got, want = g(x, c, m), textbook(x, c, m)
+    for u, v in zip(got, want):
+        torch.testing.assert_close(u, v, atol=2e-6, rtol=1e-5)
+    assert not torch.equal(got[2][0], got[2][1])  # the items' conditions differ, so must their outputs
+    grads = []
+    for fn in (g, textbook):
+        g.zero_grad()
+        y, z, a = fn(x, c, m)
+        (y.square().sum() + a.sum()).backward()
+        grads.append({n: p.grad.clone() for n, p in g.named_parameters()})
+    for n in grads[0]:
+        scale = float(grads[1][n].abs().max())  # sums over 32x24 pixels: compare at float precision
+        torch.testing.assert_close(grads[0][n], grads[1][n], atol=2e-5 * scale, rtol=1e-4, msg=n)
+
+
 def test_y_equals_x_where_attention_is_zero():
     g = Generator(cond_dim=3, n_groups=2, width=8, n_res=1)
     with torch.no_grad():

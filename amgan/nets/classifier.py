@@ -241,6 +241,16 @@ class AttributeClassifier(nn.Module):
         # eps keeps a flat (e.g. all-zero) CAM at 0 instead of NaN
         return (cam - lo) / (hi - lo).clamp_min(1e-8)
 
+    def read(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
+        """One trunk pass -> (logits per group, the CAM map): read a photo now, take any group's CAM
+        from the same map later (:meth:`cam_from_map`) without a second pass."""
+        fmap = self.cam_map(self._trunk(x)[-1])
+        return self._logits(fmap), fmap
+
+    def cam_from_map(self, fmap: Tensor, group: int, values: Tensor, size: int | None = None) -> Tensor:
+        """:meth:`cam` from a map of :meth:`read`."""
+        return self._cam_from_fmap(fmap, group, values, size)
+
     def cam(self, x: Tensor, group: int, values: Tensor, size: int | None = None) -> Tensor:
         """a*: ReLU'd CAM of class ``values[b]`` of ``group`` for each image, min-max
         normalised per image to [0, 1] -> [B, 1, h, w] (h = H/8), or [B,1,size,size]

@@ -10,6 +10,7 @@ import math
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from amgan.nets import check_shape
 
@@ -110,8 +111,28 @@ class Generator(nn.Module):
         check_shape(target_onehot, [b["B"], self.cond_dim], "Generator target_onehot (c)")
         check_shape(group_onehot, [b["B"], self.n_groups], "Generator group_onehot (m)")
         cond = torch.cat([target_onehot, group_onehot], dim=1).to(x.dtype)
-        cond = cond[:, :, None, None].expand(-1, -1, b["H"], b["W"])
-        h = self.body(torch.cat([x, cond], dim=1))
-        z = (torch.tanh(self.to_rgb(h)) + 1) / 2
-        a = torch.sigmoid(self.to_attention(h))
+        h = self.body[1:](self._stem(x, cond))
+        # the two 7x7 heads in one conv (4 output channels: one pass over the 128-px map, not two)
+        w = torch.cat([self.to_rgb.weight, self.to_attention.weight])
+        bias = torch.cat([self.to_rgb.bias, self.to_attention.bias])
+        out = F.conv2d(h, w.to(h.dtype), bias.to(h.dtype), padding=self.to_rgb.padding)
+        z = (torch.tanh(out[:, :3]) + 1) / 2
+        a = torch.sigmoid(out[:, 3:])
         return blend(x, z, a), z, a
+
+    def _stem(self, x: Tensor, cond: Tensor) -> Tensor:
+        """The first 7x7 conv of cat(x, cond tiled over space), computed without tiling.
+
+        The condition is constant over space, so its part of the conv is, at every pixel, the sum of
+        the kernel taps that fall inside the image: a conv of a map of ones with the one kernel
+        ``sum_k cond_k * w_k`` per item. The same numbers (to float rounding) as the tiled conv, at
+        a seventh of its cost (the condition is 27 of the 30 input channels); weights and gradients
+        are the same parameters."""
+        conv = self.body[0]
+        w = conv.weight.to(x.dtype)  # [O, 3 + K, kh, kw]
+        h = F.conv2d(x, w[:, :3], padding=conv.padding)
+        k = torch.einsum("okij,bk->boij", w[:, 3:], cond)  # [B, O, kh, kw]: one kernel per item
+        B, O, kh, kw = k.shape
+        ones = x.new_ones(1, 1, x.shape[2], x.shape[3])
+        c = F.conv2d(ones, k.reshape(B * O, 1, kh, kw), padding=conv.padding)
+        return h + c.reshape(B, O, x.shape[2], x.shape[3])
