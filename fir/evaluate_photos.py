@@ -32,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from amgan.errors import UserError
-from amgan.intervals import mean_with_ci
+from amgan.intervals import paired_difference_ci
 from fir.metrics import accuracy_with_ci
 
 __all__ = ["evaluate_photos", "main"]
@@ -137,7 +137,7 @@ def evaluate_photos(args, progress: bool = True) -> dict:
             known = is_test & (labels[:, gi] >= 0)
             per_group[g.name] = accuracy_with_ci(correct[known, gi])
             if first is not None:  # paired: the same photos, bootstrap of the mean difference
-                diff[g.name] = mean_with_ci(correct[known, gi].astype(float) - first[1][known, gi])
+                diff[g.name] = paired_difference_ci(correct[known, gi], first[1][known, gi])
         res = {"test_split": per_group, "seconds_per_photo": round((time.perf_counter() - t) / max(1, len(paths)), 4)}
         if first is None:
             first = (name, correct.astype(float))
@@ -215,9 +215,10 @@ def report_markdown(res: dict) -> str:
 
 
 def _diff_cell(c: dict) -> str:
-    if not c or c.get("mean") is None:
+    d = (c or {}).get("diff", (c or {}).get("mean"))  # "mean": metrics.json written before the shared helper
+    if d is None:
         return "-"
-    return f"{c['mean']:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] (n={c['n']})"
+    return f"{d:+.3f} [{c['ci95'][0]:+.3f}, {c['ci95'][1]:+.3f}] (n={c['n']})"
 
 
 def _top(c: dict, ks) -> str:

@@ -99,7 +99,7 @@ def test_photo_retrieval_part_matches_a_direct_count(photo_tiny, tiny_editor_pat
     assert "minus_first_reader" not in readers[0]
     d = readers[1]["minus_first_reader"]["test_split"]["category"]
     a0, a1 = readers[0]["test_split"]["category"]["acc"], readers[1]["test_split"]["category"]["acc"]
-    assert d["n"] == len(q_rows) and abs(d["mean"] - (a1 - a0)) < 2e-4 and d["ci95"][0] <= d["mean"] <= d["ci95"][1]
+    assert d["n"] == len(q_rows) and abs(d["diff"] - (a1 - a0)) < 2e-4 and d["ci95"][0] <= d["diff"] <= d["ci95"][1]
 
 
 def test_gallery_never_takes_training_photos(photo_tiny, tiny_editor_path, tiny_embedder_path, tmp_path, capsys):
