@@ -146,9 +146,10 @@ class Editor:
             return source.to(self.device).long()  # every value known: nothing to read
         return self._with_source(self.predict_tensor(x, reader_input=reader_input), source)
 
-    def _with_source(self, probs: list[torch.Tensor], source) -> torch.Tensor:
-        """Per-group scores -> [B,G] labels (argmax), with the known values of ``source`` put in."""
-        labels = torch.stack([p.argmax(1) for p in probs], 1)
+    def _with_source(self, scores: list[torch.Tensor], source) -> torch.Tensor:
+        """Per-group scores (logits or probabilities) -> [B,G] labels (argmax), with the known values
+        of ``source`` put in."""
+        labels = torch.stack([p.argmax(1) for p in scores], 1)
         if source is None:
             return labels
         if isinstance(source, torch.Tensor):
@@ -295,7 +296,7 @@ class Editor:
               if self.reader_processor.size != self.size else x)
         with torch.no_grad():
             logits, fmap = self.C.read(rx)
-        labels = self._with_source([lg.softmax(1) for lg in logits], source)
+        labels = self._with_source(logits, source)
         times["classify"] = time.perf_counter() - t
         t = time.perf_counter()
         out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request, cam=False)

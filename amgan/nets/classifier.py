@@ -217,7 +217,7 @@ class AttributeClassifier(nn.Module):
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """x [B,3,H,W] in [0,1] -> logits per group, [B, group_sizes[g]] each."""
-        return self._logits(self.cam_map(self._trunk(x)[-1]))
+        return self.read(x)[0]
 
     def features(self, x: Tensor, n: int | None = None) -> list[Tensor]:
         """Intermediate feature maps of x (for the perceptual loss L_p), shallow to deep; with ``n``,
@@ -226,7 +226,8 @@ class AttributeClassifier(nn.Module):
             raise ValueError(f"features: n must be >= 1 or None, got {n}")
         return self._trunk(x, n)
 
-    def _cam_from_fmap(self, fmap: Tensor, group: int, values: Tensor, size: int | None) -> Tensor:
+    def cam_from_map(self, fmap: Tensor, group: int, values: Tensor, size: int | None = None) -> Tensor:
+        """:meth:`cam` from a map of :meth:`read`."""
         b = fmap.shape[0]
         check_shape(values, [b], "cam values")
         n = self.group_sizes[group]
@@ -247,10 +248,6 @@ class AttributeClassifier(nn.Module):
         fmap = self.cam_map(self._trunk(x)[-1])
         return self._logits(fmap), fmap
 
-    def cam_from_map(self, fmap: Tensor, group: int, values: Tensor, size: int | None = None) -> Tensor:
-        """:meth:`cam` from a map of :meth:`read`."""
-        return self._cam_from_fmap(fmap, group, values, size)
-
     def cam(self, x: Tensor, group: int, values: Tensor, size: int | None = None) -> Tensor:
         """a*: ReLU'd CAM of class ``values[b]`` of ``group`` for each image, min-max
         normalised per image to [0, 1] -> [B, 1, h, w] (h = H/8), or [B,1,size,size]
@@ -261,5 +258,5 @@ class AttributeClassifier(nn.Module):
         self, x: Tensor, group: int, values: Tensor, size: int | None = None
     ) -> tuple[list[Tensor], Tensor]:
         """One trunk pass -> (logits per group, cam as in :meth:`cam`)."""
-        fmap = self.cam_map(self._trunk(x)[-1])
-        return self._logits(fmap), self._cam_from_fmap(fmap, group, values, size)
+        logits, fmap = self.read(x)
+        return logits, self.cam_from_map(fmap, group, values, size)
