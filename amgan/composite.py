@@ -5,14 +5,17 @@ the photo's fine detail (folds, seams, prints, fabric) and changes only what the
 the photo's size:
 
 1. **Colour transform** (colour and pattern edits, :func:`recolour_maps`): at the model's
-   resolution, the local mean colour of the photo (``x``) and of the edit (``y``), Gaussian-weighted
-   (:data:`SMOOTH` model pixels) over the garment mask only, so the floor does not bleed in. Luma
-   (BT.601 Y) gets a gain (ratio of the means, within :data:`GAIN_RANGE`) and an offset that make
-   the local mean the edit's; chroma (Cb, Cr) becomes the edit's mean chroma scaled by the pixel's
-   shading (a fold is a darker shade of the new colour) plus :data:`CHROMA_DETAIL` of the photo's
-   own chroma detail (prints keep part of their colour). Applied to every pixel of the photo: the
-   edit's low frequencies (its colour and lightness) on the photo's own high frequencies; the
-   generator's speckle and its pixel grid are below the smoothing scale.
+   resolution, the local mean colour of the garment's ground fabric in the photo (``x``) and in
+   the edit (``y``), Gaussian-weighted (:data:`SMOOTH` model pixels) over the garment mask only, so
+   the floor does not bleed in, and robust to prints (re-weighted by membership of the ground).
+   Luma (BT.601 Y) gets a gain (ratio of the means, within :data:`GAIN_RANGE`) and an offset that
+   make the local mean the edit's; chroma (Cb, Cr) becomes the edit's mean chroma scaled by the
+   pixel's shading (a fold is a darker shade of the new colour) plus :data:`CHROMA_DETAIL` of the
+   fabric's own chroma texture. Per pixel the transform is weighted by how much the pixel looks like
+   a shade of the ground (:data:`MEMBER_SIGMA`): prints, logos and stripes of another colour keep
+   theirs. Applied to every pixel of the photo (:func:`recolour_pixels`): the edit's low frequencies
+   (its colour and lightness) on the photo's own high frequencies; the generator's speckle and its
+   pixel grid are below the smoothing scale.
 2. **Matte** (:func:`matte_coefficients`): where the garment is, following the photo's edges. The
    garment mask (GrabCut at 160 px) is snapped onto the photo's edges on a working grid
    (:func:`work_size`, 320-640 px; :func:`snap_mask`: near the mask's edge a pixel is garment when its
@@ -44,12 +47,16 @@ import torch
 from amgan.data.garment_mask import BORDER as GRABCUT_BORDER  # the frame GrabCut takes as certain background
 
 __all__ = ["WORK_SIDE", "SMOOTH", "GAIN_RANGE", "Maps", "work_size", "to_grid", "guided_coefficients", "guided_filter",
-           "recolour_maps", "reshape_maps", "snap_mask", "matte_coefficients", "apply", "composite", "worker_pool"]
+           "recolour_maps", "recolour_pixels", "reshape_maps", "snap_mask", "matte_coefficients", "apply", "composite", "worker_pool"]
 
 WORK_SIDE = 640  # the working grid (matte, maps) is at most this long, long side ...
 WORK_MIN = 320  # ... and at least this (or the photo's own size); see work_size
 SMOOTH = 2.0  # Gaussian sigma of the colour transform, in model pixels (1/32 of the square at 64 px)
-CHROMA_DETAIL = 0.5  # share of the photo's own chroma detail kept
+CHROMA_DETAIL = 0.5  # share of the ground fabric's own chroma texture kept
+MEMBER_SIGMA = 0.05  # chroma distance (RGB in [0,1]) at which a pixel stops looking like the ground fabric
+MEMBER_SHARE = 0.5  # a shade of the ground keeps at least this share of its chroma
+MEMBER_ITERS = 2  # re-weightings of the ground's local means by membership
+MEMBER_FLOOR = 0.01  # least weight of a garment pixel in those means
 GAIN_RANGE = (0.4, 2.5)  # luma gain limits: keep at least 40% of the photo's local contrast, amplify <= 2.5x
 MATTE_RADIUS = 0.012  # guided-filter window radius, fraction of the working grid's long side
 SNAP_CONTRAST = 0.06  # garment and background colours closer than this (RMS, RGB in [0,1]): not snapped
@@ -61,6 +68,7 @@ _Y = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 luma
 _CB = np.array([-0.168736, -0.331264, 0.5], np.float32)
 _CR = np.array([0.5, -0.418688, -0.081312], np.float32)
 _CBCR = np.stack([_CB, _CR], 1)  # RGB -> [Cb, Cr]
+_YCC = np.concatenate([_Y[None], _CBCR.T], 0)  # RGB -> [Y, Cb, Cr] (cv2.transform)
 _CBCR_TO_RGB = np.array([[0.0, 1.402], [-0.344136, -0.714136], [1.772, 0.0]], np.float32)  # [Cb, Cr] -> RGB
 
 
@@ -153,46 +161,77 @@ class Maps:
     most ``cv2.warpAffine`` takes at once)."""
 
     matte: np.ndarray  # guided-filter coefficients of the matte (guide in [0,1]): a_r, a_g, a_b, b
-    change: np.ndarray  # recolour: A_r, A_g, A_b, B (see recolour_maps); reshape: d_r, d_g, d_b, 0 (0..255 units)
-    aux: np.ndarray  # K (recolour), the attention, a lower bound of the matte (reshape: the attention), the CAM
-    recolour: bool  # True: out = x + m * (A * Y + B - K * x); False: out = x + m * d
+    change: np.ndarray  # recolour: 1/(255 Yx), Cx_b, Cx_r, g (see recolour_maps); reshape: d_r, d_g, d_b, 0 (0..255)
+    aux: np.ndarray  # 0, the attention, a lower bound of the matte (reshape: the attention), the CAM
+    recolour: bool  # True: out = x + m * recolour_pixels(x, change, shift); False: out = x + m * d
+    shift: np.ndarray | None = None  # recolour: oY, Cy_b - Cx_b, Cy_r - Cx_r [h,w,3] (0..255 units)
 
 
 def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma: float = SMOOTH,
-                  gain_range: tuple[float, float] = GAIN_RANGE, chroma_detail: float = CHROMA_DETAIL,
-                  spread: float = 0.0) -> torch.Tensor:
+                  gain_range: tuple[float, float] = GAIN_RANGE, spread: float = 0.0, member_sigma: float | None = None) -> torch.Tensor:
     """The local colour transform from the photo ``x`` to its edit ``y`` at the model's resolution.
 
     ``x``, ``y``: [1,3,S,S] in [0,1]; ``weight``: [1,1,S,S] in [0,1], the pixels the local means are
-    taken over (the garment less its rim). Per pixel of the photo (luma Y, chroma C = (Cb, Cr)), with
-    the local means of the photo (``Yx``, ``Cx``) and of the edit (``Yy``, ``Cy``):
+    taken over (the garment less its rim). A garment is a **ground fabric** plus what is printed on
+    it. Per pixel of the photo (luma Y, chroma C = (Cb, Cr)), with the local means of the ground
+    fabric in the photo (``Yx``, ``Cx``) and in the edit (``Yy``, ``Cy``):
 
-    - luma ``Y' = g * Y + oY``, ``g = Yy / Yx`` within ``gain_range``, ``oY`` so the mean is ``Yy``;
-    - chroma ``C' = s * Cy + k * (C - s * Cx)``, ``s = Y / Yx`` (shading: a fold is a darker shade of
-      the new colour, not the colour plus an offset) and ``k = chroma_detail`` the share of the photo's
-      own chroma detail kept (prints, two-tone fabric; 1 = all of it, 0 = a flat dye).
+    - the pixel's **membership** of the ground ``u = exp(-|C - min(s, 1) Cx|^2 / 2 member_sigma^2)``,
+      ``s = Y / Yx``: a fold or a shadow is a darker shade of the ground (same chromaticity, u = 1),
+      a highlight a lighter one; a print, a logo or a stripe of another colour is not (u -> 0);
+    - luma ``Y' = Y + u (g Y + oY - Y)``, ``g = Yy / Yx`` within ``gain_range``, ``oY`` so the mean is ``Yy``;
+    - chroma ``C' = C + u (s (Cy - Cx) - (1 - k) (C - s Cx))``: the ground becomes the new colour, shaded
+      as the photo is (``C' = s Cy + k (C - s Cx)``), with ``k`` = :data:`CHROMA_DETAIL` of its own chroma
+      texture kept; a print (u = 0) keeps its own colour and lightness, so a white logo on a red shirt
+      stays white when the shirt turns grey (a linear transform of every pixel would tint it cyan).
+
+    The ground's local means are robust: Gaussian-weighted (``sigma`` model pixels) over ``weight``
+    times the membership, iterated (:data:`MEMBER_ITERS`), so a print does not pull the ground's mean
+    colour (or the edit's, taken over the same pixels) towards itself.
 
     ``spread`` in [0, 1] blends these local means towards the garment's single colour pair (1: one
     colour transform for the whole garment, so a patchy edit becomes an even dye while the photo keeps
-    its shading and detail): the means of ``x`` and ``y`` over the garment, each pixel weighted by how
+    its shading and detail): the means of ``x`` and ``y`` over the ground, each pixel weighted by how
     much the edit changed it (the generator's colour where it did recolour, not where it left the
     photo alone). For whole-garment colour edits only; pattern and region edits need the local maps.
 
-    As maps for :func:`apply` (0..255 units where they are levels): ``change = A * Y + B - K * x`` with
-    A = [1,3] (``g - 1 + M (Cy - k Cx) / Yx + 1 - k``), B = ``oY``, K = ``1 - k``; [1,5,S,S]. Where no
-    garment is within reach all are 0 (no change).
+    -> [1,7,S,S] maps for :func:`apply` (0..255 units where they are levels): ``1 / (255 Yx)``,
+    ``Cx`` (2), ``g``, ``oY``, ``Cy - Cx`` (2), and where no garment is within reach ``g = 1`` and the
+    rest 0 (no change). ``member_sigma`` (chroma, RGB in [0, 1]; default :data:`MEMBER_SIGMA`) and ``k``
+    are applied per pixel by :func:`recolour_pixels`, which must be given the same values.
     """
     xs, ys, w = (t.detach().float().cpu()[0].permute(1, 2, 0).numpy() for t in (x, y, weight))
     w = w[..., 0]
-    den = _gauss(np.ascontiguousarray(w), sigma)
-    ok = den > 1e-3
-    den = np.maximum(den, 1e-3)[..., None]
-    mx = _gauss(np.ascontiguousarray(xs * w[..., None]), sigma) / den
-    my = _gauss(np.ascontiguousarray(ys * w[..., None]), sigma) / den
+    member_sigma = MEMBER_SIGMA if member_sigma is None else member_sigma
     if not 0.0 <= spread <= 1.0:
         raise ValueError(f"spread must be in [0, 1], got {spread}")
+    wsum = _gauss(np.ascontiguousarray(w), sigma)
+    ok = wsum > 1e-3
+    Yp, Cp = xs @ _Y, xs @ _CBCR
+
+    def member(m):  # membership of the ground whose colour is m ([..., 3] or [3])
+        Ym, Cm = m @ _Y, m @ _CBCR
+        return _membership(Cp, Yp / np.maximum(Ym, 16 / 255), Cm, member_sigma)
+
+    # the garment's ground colour: the majority colour (robust mean over the whole garment) ...
+    u = np.ones_like(w)
+    for _ in range(MEMBER_ITERS + 1):
+        wt = w * (MEMBER_FLOOR + u)
+        gx = (xs * wt[..., None]).sum((0, 1)) / max(wt.sum(), 1e-6)
+        u = member(gx)
+    # ... then local (the light and the fabric vary over a garment); where the neighbourhood is mostly
+    # print (less than half of it ground), the local mean leans on the garment's
+    for _ in range(MEMBER_ITERS):
+        wt = w * (MEMBER_FLOOR + u)
+        wu = np.ascontiguousarray(w * u)
+        gy = (ys * wu[..., None]).sum((0, 1)) / max(wu.sum(), 1e-6)
+        den = np.maximum(_gauss(np.ascontiguousarray(wt), sigma), 1e-3)[..., None]
+        beta = np.clip(2 * _gauss(wu, sigma) / np.maximum(wsum, 1e-3), 0, 1)[..., None]
+        mx = beta * _gauss(np.ascontiguousarray(xs * wt[..., None]), sigma) / den + (1 - beta) * gx
+        my = beta * _gauss(np.ascontiguousarray(ys * wt[..., None]), sigma) / den + (1 - beta) * gy
+        u = member(mx)
     if spread > 0:
-        wg = w * np.abs(ys - xs).sum(-1)  # where the edit changed the garment, and by how much
+        wg = w * u * np.abs(ys - xs).sum(-1)  # where the edit changed the ground, and by how much
         if wg.sum() > 1e-3 * max(1.0, w.sum()):
             wg = (wg / wg.sum())[..., None]
             gx, gy = (xs * wg).sum((0, 1)), (ys * wg).sum((0, 1))
@@ -201,13 +240,66 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
     Yx, Yy = mx @ _Y, my @ _Y
     g = np.clip((Yy + 1e-3) / (Yx + 1e-3), *gain_range)
     oY = Yy - g * Yx
-    k = float(chroma_detail)
     Cx, Cy = mx @ _CBCR, my @ _CBCR
-    K = ((Cy - k * Cx) @ _CBCR_TO_RGB.T) / np.maximum(Yx, 16 / 255)[..., None]
-    A = (g - 1 + (1 - k))[..., None] + K
-    out = np.concatenate([A, oY[..., None] * 255, np.full_like(oY, 1 - k)[..., None]], -1)
+    inv = 1.0 / (255 * np.maximum(Yx, 16 / 255))
+    out = np.concatenate([inv[..., None], Cx * 255, g[..., None], oY[..., None] * 255, (Cy - Cx) * 255], -1)
     out[~ok] = 0.0  # no garment within reach: no change
-    return torch.from_numpy(np.ascontiguousarray(out)).permute(2, 0, 1)[None]
+    out[~ok, 3] = 1.0
+    return torch.from_numpy(np.ascontiguousarray(out.astype(np.float32))).permute(2, 0, 1)[None]
+
+
+def _dot2(a: np.ndarray) -> np.ndarray:
+    """|a|^2 per pixel of a [h,w,2] map."""
+    return a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1]
+
+
+def _membership(C: np.ndarray, s: np.ndarray, Cg: np.ndarray, sigma: float) -> np.ndarray:
+    """How much pixels of chroma ``C`` [...,2] and shading ``s`` = Y / Y_ground look like the ground
+    fabric of chroma ``Cg`` [...,2] or [2], in [0, 1]. A shade of the ground (a fold, a shadow, a
+    highlight; the camera's tone curve bends its chroma, and a shadow can tint it) keeps at least
+    :data:`MEMBER_SHARE` of the chroma the ground has at that shading along the ground's direction;
+    a print that is much less coloured than the ground there (a white or grey logo on a red shirt)
+    or of an opposite hue does not. ``sigma``: the shortfall, in ``C``'s units, at which membership
+    falls to exp(-1/2)."""
+    sm = np.minimum(s, 1.0)
+    n = np.sqrt(_dot2(Cg) if Cg.ndim > 1 else float(Cg @ Cg))
+    along = (C[..., 0] * Cg[..., 0] + C[..., 1] * Cg[..., 1]) / np.maximum(n, 1e-6)
+    short = np.maximum(MEMBER_SHARE * sm * n - along, 0.0)
+    return np.exp(short * short * (-0.5 / sigma ** 2))
+
+
+def recolour_pixels(xs: np.ndarray, P: np.ndarray, Q: np.ndarray, k: float | None = None,
+                    member_sigma: float | None = None) -> np.ndarray:
+    """The change of :func:`recolour_maps`'s transform at pixels ``xs`` (float32 [h,w,3], 0..255), the
+    maps brought to those pixels: ``P`` [h,w,4] = (1/(255 Yx), Cx_b, Cx_r, g), ``Q`` [h,w,3] =
+    (oY, Cy_b - Cx_b, Cy_r - Cx_r). -> float32 [h,w,3], 0..255 units."""
+    cv2 = _cv2()
+    k = CHROMA_DETAIL if k is None else k
+    sigma = 255 * (MEMBER_SIGMA if member_sigma is None else member_sigma)
+    ycc = cv2.transform(xs, _YCC)  # planar maps from here on: a third of the time of [..., c] slices
+    Y, Cb, Cr = ycc[..., 0], ycc[..., 1], ycc[..., 2]
+    inv, xb, xr, g = cv2.split(P)
+    oY, qb, qr = cv2.split(Q)
+    s = Y * inv
+    # membership (_membership, written out on planes)
+    n = cv2.magnitude(xb, xr)
+    along = (Cb * xb + Cr * xr) / np.maximum(n, 1e-6)
+    short = np.minimum(s, 1.0)
+    short *= MEMBER_SHARE * n
+    short -= along
+    np.maximum(short, 0, out=short)
+    short *= short
+    short *= -0.5 / sigma ** 2
+    u = cv2.exp(short)
+    kk = 1 - k  # dC = s (Cy - Cx) - (1 - k) (C - s Cx)
+    dCb = s * (qb + kk * xb) - kk * Cb
+    dCr = s * (qr + kk * xr) - kk * Cr
+    dY = (g - 1) * Y + oY
+    M = _CBCR_TO_RGB
+    d = cv2.merge([dY + M[0, 0] * dCb + M[0, 1] * dCr, dY + M[1, 0] * dCb + M[1, 1] * dCr,
+                   dY + M[2, 0] * dCb + M[2, 1] * dCr])
+    d *= u[..., None]
+    return d
 
 
 def reshape_maps(x: torch.Tensor, y: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
@@ -372,9 +464,7 @@ def apply(photo: np.ndarray, maps: Maps) -> tuple[np.ndarray, np.ndarray, np.nda
         xs, ms = x[:, c0:c1], m[:, c0:c1, None]
         ch = _warp(maps.change, H, W, r0, r1, C0 + c0, C0 + c1)
         if maps.recolour:
-            d = ch[..., :3] * (xs @ _Y)[..., None]
-            d += ch[..., 3:4]
-            d -= aux[:, c0:c1, :1] * xs
+            d = recolour_pixels(xs, ch, _warp(maps.shift, H, W, r0, r1, C0 + c0, C0 + c1))
         else:
             d = ch[..., :3].copy()
         d *= ms
@@ -427,10 +517,12 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     # matte is the attention itself), the matte's lower bound (outline edits: the attention), the CAM
     shown = a if garment is not None else torch.ones_like(a)
     c = zero if cam is None else cam.detach().float().cpu()
+    shift_w = None
     if recolour:
         change = recolour_maps(x, y, weight, spread=spread)
-        aux = torch.cat([change[:, 4:5], shown, zero, c], 1)
+        shift_w = to_grid(change[:, 4:], geometry, (h, w))
         change = change[:, :4]
+        aux = torch.cat([zero, shown, zero, c], 1)
     else:
         change = reshape_maps(x, y)
         aux = torch.cat([zero, shown, a if garment is not None else zero, c], 1)
@@ -440,5 +532,5 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     else:  # no garment mask: the attention, upsampled along the photo's edges, is the matte
         ma, mb = matte_coefficients(work, to_grid(a, geometry, (h, w))[..., 0], snap=False)
     maps = Maps(matte=np.ascontiguousarray(np.concatenate([ma, mb], -1)), change=change_w, aux=aux_w,
-                recolour=recolour)
+                recolour=recolour, shift=shift_w)
     return apply(photo, maps)

@@ -166,6 +166,39 @@ def test_colour_spread_evens_a_patchy_colour_edit_and_keeps_the_texture(editor):
         recolour_maps(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 8, 8), spread=2.0)
 
 
+def test_a_print_keeps_its_colour_when_the_ground_is_recoloured(editor):
+    """A red shirt with a white logo turned grey: the ground becomes grey, shaded as the photo is; the
+    logo stays white (a linear transform of every pixel shifts it by minus red's chroma: cyan), and a
+    fold (a darker shade of the red) is a darker shade of the grey."""
+    photo, g = _garment_photo(texture=4.0)
+    h, w = g.shape
+    ph = photo.astype(np.float32)
+    ph[g] = (200, 30, 35)
+    fold = np.zeros_like(g)
+    fold[h // 5:, w // 2 - 6: w // 2 + 6] = True
+    ph[fold & g] *= 0.6
+    logo = np.zeros_like(g)
+    logo[h // 3: h // 3 + 40, w // 3: w // 3 + 40] = True
+    ph[logo] = (235, 235, 235)
+    photo = np.clip(ph + 0.5, 0, 255).astype(np.uint8)
+    grey = torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1)
+    editor.G = _FakeG(lambda x: x * 0 + grey)  # the generator paints the whole square mid grey
+    out = np.asarray(editor.edit(Image.fromarray(photo), {"color": "gray"}).image).astype(np.float32)
+
+    def chroma(px):
+        return np.abs(px - px.mean(-1, keepdims=True)).max(-1)
+
+    ground = _erode(g & ~_dilate(logo, 6) & ~_dilate(fold, 6), 12)
+    assert chroma(out[ground]).mean() < 12, chroma(out[ground]).mean()  # grey, not red
+    assert abs(out[ground].mean() - 127) < 25
+    inner_logo = _erode(logo, 4)
+    assert chroma(out[inner_logo]).mean() < 8, out[inner_logo].mean(0)  # still white, not cyan
+    assert out[inner_logo].mean() > 220
+    inner_fold = _erode(fold & g, 3) & ~_dilate(logo, 6)
+    assert out[inner_fold].mean() < 0.8 * out[ground].mean()  # the fold is a darker grey
+    assert chroma(out[inner_fold]).mean() < 12
+
+
 def test_the_change_follows_the_garment_edge_not_a_blob(editor):
     """A larger photo (worked on at 640 px, applied at 1601x1201): a few pixels outside the garment's
     edge nothing changes; a few pixels inside, the full change is there."""
