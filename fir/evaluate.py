@@ -29,9 +29,12 @@ with its own tables:
   attribute vector equals the target vector; a query counts only when the gallery holds such an
   item (:func:`fir.metrics.valid_query_mask`). Also **exact-item** hits (the target product's shop
   render itself retrieved).
-- **Intervals**: every headline number has a percentile-bootstrap 95% interval over queries
-  (``bootstrap`` draws, seed 0; :mod:`amgan.intervals`); differences between methods
-  (``differences``, e.g. ``amgan-stargan``) are paired bootstraps over the same queries.
+- **Intervals**: every headline number has a percentile-bootstrap 95% interval (``bootstrap``
+  draws, seed 0; :mod:`amgan.intervals`) that resamples **products** (``bootstrap_unit: product``,
+  the default: the four edits of a test product, and both street photos of it, share the product's
+  rendering and are not independent, so they are drawn together; ``query``: one by one, narrower
+  and optimistic); differences between methods (``differences``, e.g. ``amgan-stargan``) are
+  paired bootstraps over the same products. KID's interval resamples images.
 - **Groups that can be judged** (:func:`fir.metrics.judge_groups`): a group is measurable by
   retrieval at top-``max_k`` when a perfect edit (the truth) leads doing nothing (the unedited
   query) by at least ``measurable_margin``, by the lower end of the paired 95% interval. Other
@@ -117,6 +120,7 @@ class EvalConfig(ConfigBase):
     ks: tuple[int, ...] = (1, 5, 10, 20, 30)
     headline_ks: tuple[int, ...] = (1, 10, 30)  # the tables' columns (those in ks)
     bootstrap: int = 1000  # bootstrap draws of every interval
+    bootstrap_unit: str = "product"  # what the bootstrap resamples: product (a product's edits together) or query
     measurable_margin: float = 0.10  # a group is judged when truth - unedited top-max_k >= this (95% lower end)
     differences: tuple[str, ...] = ("amgan-unedited", "amgan-stargan", "amgan-flam", "amgan128-amgan")
     kid_images: int = 1000  # queries per view for KID (0: no KID)
@@ -139,6 +143,7 @@ class EvalConfig(ConfigBase):
             (len(self.ks) > 0 and all(1 <= k <= self.max_k for k in self.ks), "ks must be in 1..max_k"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.bootstrap >= 100, "bootstrap must be >= 100 draws"),
+            (self.bootstrap_unit in ("product", "query"), "bootstrap_unit must be 'product' or 'query'"),
             (0 <= self.measurable_margin < 1, "measurable_margin must be in [0, 1)"),
             (all(len(d.split("-")) == 2 and all(d.split("-")) for d in self.differences),
              "differences must be 'a-b' method pairs, e.g. amgan-stargan"),
@@ -333,7 +338,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
     from fir.flam import load_flam
     from fir.index import GalleryIndex
     from fir.kid import KidFeatures
-    from fir.evaluate_stats import add_intervals, differences, kid_for_view
+    from fir.evaluate_stats import add_intervals, clusters_of, differences, kid_for_view
     from fir.metrics import judge_groups
     from fir.model import embed_images, load_embedder
     from fir.pipeline import EditAndSearch
@@ -450,7 +455,8 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
 
         K = cfg.max_k
         judged = judge_groups(q.groups, per_query["unedited"]["rank"] <= K, per_query["truth"]["rank"] <= K,
-                              per_query["unedited"]["valid"], cfg.measurable_margin, cfg.bootstrap)
+                              per_query["unedited"]["valid"], cfg.measurable_margin, cfg.bootstrap,
+                              clusters=clusters_of(q, cfg))
         add_intervals(methods, per_query, q, cfg, judged)
         diffs = differences(pairs + [(n, "unedited") for n in methods if n not in ("unedited", "truth")],
                              per_query, q, cfg, judged)
@@ -484,7 +490,8 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
                      "gallery_edit_truths": sum(m["source"] == "edit-truth" for m in gal_meta),
                      "split": cfg.data.split, "views": list(cfg.data.all_views), "max_k": cfg.max_k,
                      "ks": list(cfg.ks), "headline_ks": [k for k in cfg.headline_ks if k in cfg.ks] or list(cfg.ks),
-                     "bootstrap": cfg.bootstrap, "measurable_margin": cfg.measurable_margin,
+                     "bootstrap": cfg.bootstrap, "bootstrap_unit": cfg.bootstrap_unit,
+                     "measurable_margin": cfg.measurable_margin,
                      "method_labels": {X.name: X.label}},
         "views": views,
         # the first view's results, where older readers of metrics.json look for them

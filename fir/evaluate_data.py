@@ -6,7 +6,7 @@ another size back through the embedder's (:func:`to_processor`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ class Queries:
     tgt_regions: np.ndarray
     src_paths: list[str]
     tgt_products: list[str]  # the target item's product id (its shop render is in the gallery)
+    src_products: list[str] = field(default_factory=list)  # the source's product id (the bootstrap's unit)
 
 
 def load_images(paths, proc, desc: str, progress: bool) -> torch.Tensor:
@@ -65,7 +66,8 @@ def load_queries(root: Path, split: str, view: str, proc, schema, limit: int, pr
         truth=load_images([root / r["target"] for r in rows], proc, f"load {view} truths", progress),
         src_regions=np.stack([load_mask(root / p, size) for p in src_masks]),
         tgt_regions=np.stack([load_mask(root / r["target_mask"], size) for r in rows]),
-        src_paths=[str(root / r["source"]) for r in rows], tgt_products=[r["target_product_id"] for r in rows])
+        src_paths=[str(root / r["source"]) for r in rows], tgt_products=[r["target_product_id"] for r in rows],
+        src_products=[m.product_ids[row_of[r["source"]]] for r in rows])
 
 
 def gallery(root: Path, split: str, schema):

@@ -15,7 +15,15 @@ from tqdm import tqdm
 from amgan.errors import UserError
 from fir.evaluate_data import Queries
 
-__all__ = ["add_intervals", "differences", "kid_references", "kid_for_view"]
+__all__ = ["add_intervals", "differences", "kid_references", "kid_for_view", "clusters_of"]
+
+
+def clusters_of(q: Queries, cfg) -> np.ndarray | None:
+    """Each query's bootstrap unit: its source product (``bootstrap_unit: product``: the edits of one
+    product, and a garment's street photos, are resampled together) or None (``query``: one by one)."""
+    if cfg.bootstrap_unit == "query" or not q.src_products:
+        return None
+    return np.asarray(q.src_products)
 
 
 def add_intervals(methods: dict, per_query: dict, q: Queries, cfg, judged: dict) -> None:
@@ -26,30 +34,37 @@ def add_intervals(methods: dict, per_query: dict, q: Queries, cfg, judged: dict)
     groups = np.array(q.groups)
     measurable = np.isin(groups, [g for g, v in judged.items() if v["measurable"]])
     B = cfg.bootstrap
+    cl = clusters_of(q, cfg)
+
+    def acc(hit, sel=None):  # a rate with its interval over the selected queries' bootstrap units
+        return accuracy_with_ci(hit, B, clusters=None if cl is None else cl if sel is None else cl[sel])
+
     for name, m in methods.items():
         pq = per_query[name]
         r, v = m["retrieval"], pq["valid"]
-        r["ci95"] = {f"top{k}": accuracy_with_ci(pq["rank"][v] <= k, B)["ci95"] for k in cfg.ks}
-        r["ci95"][f"exact_item@{K}"] = accuracy_with_ci(pq["exact_rank"][v] <= K, B)["ci95"]
+        r["ci95"] = {f"top{k}": acc(pq["rank"][v] <= k, v)["ci95"] for k in cfg.ks}
+        r["ci95"][f"exact_item@{K}"] = acc(pq["exact_rank"][v] <= K, v)["ci95"]
         for g, pg in r["per_group"].items():
             sel = v & (groups == g)
-            pg["ci95"] = {f"top{k}": accuracy_with_ci(pq["rank"][sel] <= k, B)["ci95"] for k in cfg.ks}
+            pg["ci95"] = {f"top{k}": acc(pq["rank"][sel] <= k, sel)["ci95"] for k in cfg.ks}
             pg["measurable"] = judged[g]["measurable"]
         sel = v & measurable
         mg = {"groups": [g for g in dict.fromkeys(q.groups) if judged[g]["measurable"]], "valid_queries": int(sel.sum()),
               "ci95": {}}
         for k in cfg.ks:
-            a = accuracy_with_ci(pq["rank"][sel] <= k, B)
+            a = acc(pq["rank"][sel] <= k, sel)
             mg[f"top{k}"], mg["ci95"][f"top{k}"] = a["acc"], a["ci95"]
-        a = accuracy_with_ci(pq["exact_rank"][sel] <= K, B)
+        a = acc(pq["exact_rank"][sel] <= K, sel)
         mg[f"exact_item@{K}"], mg["ci95"][f"exact_item@{K}"] = a["acc"], a["ci95"]
+        if cl is not None:
+            mg["products"] = a.get("clusters", 0)
         r["measurable_groups"] = mg
         if "edit_quality" in m:
             e = m["edit_quality"]
-            e["ci95"] = {"edit_acc": accuracy_with_ci(pq["edit_ok"], B)["ci95"],
-                         "preserve_acc": mean_with_ci(pq["preserve"], B)["ci95"]}
+            e["ci95"] = {"edit_acc": acc(pq["edit_ok"])["ci95"],
+                         "preserve_acc": mean_with_ci(pq["preserve"], B, clusters=cl)["ci95"]}
             for g, pg in e["per_group"].items():
-                pg["edit_acc_ci95"] = accuracy_with_ci(pq["edit_ok"][groups == g], B)["ci95"]
+                pg["edit_acc_ci95"] = acc(pq["edit_ok"][groups == g], groups == g)["ci95"]
 
 
 def differences(pairs, per_query: dict, q: Queries, cfg, judged: dict) -> dict:
@@ -58,6 +73,7 @@ def differences(pairs, per_query: dict, q: Queries, cfg, judged: dict) -> dict:
 
     K = cfg.max_k
     measurable = np.isin(np.array(q.groups), [g for g, v in judged.items() if v["measurable"]])
+    cl = clusters_of(q, cfg)
     out = {}
     for a, b in pairs:
         if a not in per_query or b not in per_query:
@@ -66,13 +82,15 @@ def differences(pairs, per_query: dict, q: Queries, cfg, judged: dict) -> dict:
         v = pa["valid"] & pb["valid"]
         d = {"all": {}, "measurable_groups": {}}
         for scope, sel in (("all", v), ("measurable_groups", v & measurable)):
+            c = None if cl is None else cl[sel]
             for k in cfg.ks:
-                d[scope][f"top{k}"] = paired_difference_ci(pa["rank"][sel] <= k, pb["rank"][sel] <= k, cfg.bootstrap)
+                d[scope][f"top{k}"] = paired_difference_ci(pa["rank"][sel] <= k, pb["rank"][sel] <= k, cfg.bootstrap,
+                                                           clusters=c)
             d[scope][f"exact_item@{K}"] = paired_difference_ci(pa["exact_rank"][sel] <= K, pb["exact_rank"][sel] <= K,
-                                                               cfg.bootstrap)
+                                                               cfg.bootstrap, clusters=c)
         if "edit_ok" in pa and "edit_ok" in pb:
-            d["edit_acc"] = paired_difference_ci(pa["edit_ok"], pb["edit_ok"], cfg.bootstrap)
-            d["preserve_acc"] = paired_difference_ci(pa["preserve"], pb["preserve"], cfg.bootstrap)
+            d["edit_acc"] = paired_difference_ci(pa["edit_ok"], pb["edit_ok"], cfg.bootstrap, clusters=cl)
+            d["preserve_acc"] = paired_difference_ci(pa["preserve"], pb["preserve"], cfg.bootstrap, clusters=cl)
         out[f"{a}-{b}"] = d
     return out
 

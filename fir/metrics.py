@@ -82,7 +82,7 @@ def first_hit_rank(hits) -> np.ndarray:
 
 
 def judge_groups(groups, floor_hit, ceiling_hit, valid=None, margin: float = 0.10, n_boot: int = 1000,
-                 seed: int = 0) -> dict:
+                 seed: int = 0, clusters=None) -> dict:
     """Which edited attribute groups retrieval can judge: the rule of ``fir evaluate``.
 
     ``groups`` [Q] (the edited group of each query), ``floor_hit`` / ``ceiling_hit`` [Q] bool: the
@@ -91,7 +91,8 @@ def judge_groups(groups, floor_hit, ceiling_hit, valid=None, margin: float = 0.1
     is measurably better than no edit: the group is **measurable** when the lower end of the paired
     bootstrap 95% interval of (ceiling - floor) over its valid queries is at least ``margin``.
     Otherwise (e.g. the unedited query already hits, or even the truth does not) no method can be
-    told apart from doing nothing there, and the group is left out of the means.
+    told apart from doing nothing there, and the group is left out of the means. ``clusters`` [Q]:
+    each query's bootstrap unit (e.g. its product), resampled whole.
 
     -> {group: {"n", "floor", "ceiling", "lead": {"diff", "n", "ci95"}, "measurable", "reason"}}.
     """
@@ -104,7 +105,8 @@ def judge_groups(groups, floor_hit, ceiling_hit, valid=None, margin: float = 0.1
     out = {}
     for g in dict.fromkeys(groups.tolist()):
         sel = (groups == g) & valid
-        lead = paired_difference_ci(ceiling_hit[sel], floor_hit[sel], n_boot, seed)
+        lead = paired_difference_ci(ceiling_hit[sel], floor_hit[sel], n_boot, seed,
+                                    clusters=None if clusters is None else np.asarray(clusters)[sel])
         fl = float(floor_hit[sel].mean()) if sel.any() else float("nan")
         ce = float(ceiling_hit[sel].mean()) if sel.any() else float("nan")
         ok = lead["ci95"] is not None and lead["ci95"][0] >= margin

@@ -71,6 +71,17 @@ def _header_blocks(metrics: dict) -> list[tuple]:
     return b
 
 
+def _by_product(P: dict) -> bool:
+    return P.get("bootstrap_unit", "query") == "product"  # reports written before the setting: queries
+
+
+def _unit_words(P: dict) -> str:
+    if _by_product(P):
+        return ("that resamples test products (a product's edits and its street photos are drawn together: they "
+                "are not independent, so the interval is wider and honest)")
+    return "over queries"
+
+
 def _view_blocks(metrics: dict, view: str, images: dict[str, str]) -> list[tuple]:
     P = metrics["protocol"]
     V = metrics["views"][view]
@@ -127,7 +138,8 @@ def _view_blocks(metrics: dict, view: str, images: dict[str, str]) -> list[tuple
     # differences
     D = V["differences"]
     if D:
-        b.append(("h3", "Differences between methods (paired bootstrap over the same queries)"))
+        b.append(("h3", "Differences between methods (paired bootstrap over the same "
+                        f"{'products' if _by_product(metrics['protocol']) else 'queries'})"))
         b.append(("p", "Method a minus method b with its 95% interval; * marks an interval that excludes 0. "
                        "Retrieval on the measurable groups; edit accuracy (independent evaluator) on all queries."))
         rows = []
@@ -214,8 +226,8 @@ def _blocks(metrics: dict, images: dict[str, str]) -> list[tuple]:
                    f"{P['gallery_edit_truths']} ground-truth edit renders), so street queries are consumer-to-shop. "
                    f"A query is a hit at k when one of its top-k items has the full target attribute vector "
                    f"(AMGAN/ADDE protocol); exact item: the target product itself. Every number has a bootstrap 95% "
-                   f"interval over queries ({P['bootstrap']} draws); differences between methods are paired "
-                   f"bootstraps over the same queries."))
+                   f"interval ({P['bootstrap']} draws) {_unit_words(P)}; differences between methods are paired "
+                   f"bootstraps over the same {'products' if _by_product(P) else 'queries'}."))
     b.append(("p", f"Which groups count: a method can only score between doing nothing (the unedited query, the "
                    f"floor) and a perfect edit (the ground-truth render, the ceiling). A group is measurable by "
                    f"retrieval when the ceiling leads the floor at top-{K} by at least {P['measurable_margin']:.2f} "

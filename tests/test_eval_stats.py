@@ -67,6 +67,32 @@ def test_paired_difference_ci_is_paired():
         paired_difference_ci([1, 0], [1])
 
 
+def test_cluster_bootstrap_resamples_whole_products():
+    """Items that share a product move together: with 8 identical items per product the product-level
+    interval is as wide as that of one item per product (the honest n is the products), and clearly
+    wider than the item-level one; with one item per cluster it is the item bootstrap itself."""
+    from amgan.intervals import accuracy_with_ci, bootstrap_ci, mean_with_ci, paired_difference_ci
+
+    rng = np.random.default_rng(1)
+    per_product = (rng.random(60) < 0.5).astype(float)
+    items, products = np.repeat(per_product, 8), np.repeat(np.arange(60), 8)
+    lo_i, hi_i = bootstrap_ci(items, 2000)
+    lo_c, hi_c = bootstrap_ci(items, 2000, clusters=products)
+    lo_p, hi_p = bootstrap_ci(per_product, 2000)
+    assert hi_c - lo_c > 2 * (hi_i - lo_i)
+    assert abs((hi_c - lo_c) - (hi_p - lo_p)) < 0.03
+    assert np.allclose(bootstrap_ci(per_product, 500, seed=3), bootstrap_ci(per_product, 500, seed=3,
+                                                                           clusters=np.arange(60)), atol=0.02)
+    a = accuracy_with_ci(items, 1000, clusters=[f"p{i}" for i in products])  # any hashable ids
+    assert a["n"] == 480 and a["clusters"] == 60 and a["ci95"][1] - a["ci95"][0] > 0.15
+    m = mean_with_ci(np.where(np.arange(480) % 8 == 0, np.nan, items), clusters=products)
+    assert m["n"] == 420 and m["clusters"] == 60  # nan items left out with their cluster ids
+    d = paired_difference_ci(items, np.zeros(480), clusters=products)
+    assert d["clusters"] == 60 and np.allclose(d["ci95"], a["ci95"], atol=0.01)
+    with pytest.raises(ValueError, match="one id per item"):
+        accuracy_with_ci(items, clusters=products[:10])
+
+
 # ---------------------------------------------------------------- KID
 def _naive_kid(x, y):
     d = x.shape[1]

@@ -78,6 +78,10 @@ def test_fir_evaluate_end_to_end(synth_tiny, tiny_editor_path, tiny_editor_64, t
             assert f"{j['floor']:.3f}" in j["reason"] and f"{j['ceiling']:.3f}" in j["reason"]
         mg = V["methods"]["amgan"]["retrieval"]["measurable_groups"]
         assert mg["groups"] == [g for g, j in V["groups"].items() if j["measurable"]]
+        # the bootstrap resamples products: fewer units than queries (each product has several edits)
+        assert P["bootstrap_unit"] == "product"
+        assert not mg["groups"] or 0 < mg["products"] <= mg["valid_queries"]
+        assert V["differences"]["amgan-unedited"]["all"]["top5"]["clusters"] < V["differences"]["amgan-unedited"]["all"]["top5"]["n"]
         d = V["differences"]["amgan-stargan"]  # the same editor twice: no difference, and the interval says so
         assert d["all"]["top5"]["diff"] == 0 and d["all"]["top5"]["ci95"] == [0, 0] and d["edit_acc"]["diff"] == 0
         assert {"amgan-unedited", "flam-unedited", "amgan128-amgan"} <= set(V["differences"])
@@ -100,6 +104,7 @@ def test_fir_evaluate_end_to_end(synth_tiny, tiny_editor_path, tiny_editor_64, t
     assert set(m["region_specific"]) == {"sleeves", "torso"}
     assert m["latency"]["queries"] == 2 and m["latency"]["flam_manipulate_ms"] > 0
     md = (out / "report.md").read_text()
+    assert "resamples test products" in md
     assert "AMGAN region-specific" in md and "FLAM (feature-level)" in md and "![samples_shop.png](samples_shop.png)" in md
     assert "Street view (consumer-to-shop)" in md and "KID (EfficientNet-Lite0 ImageNet features)" in md
     assert H["commit"] in md and "sha256" in md and model_id(tiny_editor_64) in md
