@@ -55,7 +55,8 @@ def _synth_md(res: dict) -> list[str]:
     return lines
 
 
-def _photos_md(res: dict) -> list[str]:
+def photos_markdown(res: dict) -> list[str]:
+    """The real-photo tables of a report (also a section of ``fir evaluate``'s)."""
     c, s, ref, un = res["colour_edits"], res["sleeve_edits"], res["detail_references"], res["unedited"]
     lines = ["## Real photos: training-free probes", "",
              f"`{res['data']}`, {res.get('split', 'test')} split (by contributor): {res['photos']} photos with an annotator garment mask "
@@ -105,7 +106,7 @@ def report_markdown(res: dict) -> str:
     if res.get("synth"):
         lines += _synth_md(res["synth"])
     if res.get("photos"):
-        lines += _photos_md(res["photos"])
+        lines += photos_markdown(res["photos"])
     lines += ["## What the probes mean", "",
               "- **colour hit**: on the true target garment region, the edit's mean CIELAB colour is closer to the "
               "truth's than to the source's (a tie is a miss).",

@@ -51,6 +51,9 @@ with its own tables:
   common), on ``kid_images`` queries per view, with a paired bootstrap interval.
 - **Region-specific edits** (colour requests, region sleeves / torso): change inside
   and outside the true region (SynthFashion region maps) and attention IoU with it.
+- **Real photos** (``photos:``, :mod:`fir.evaluate_photo_section`): the reading, retrieval and
+  edit probes of the photo test split (by contributor), in their own tables: photos have no
+  ground-truth edits, so they are judged by training-free probes and an independent reader.
 - **Latency** per query through the public APIs at batch 1 (Editor.edit + Retriever.search
   against Retriever.flam_search), on ``latency_queries`` queries of the first view.
 
@@ -76,6 +79,7 @@ from tqdm import tqdm
 from amgan.config import ConfigBase, add_config_arguments, build_config, load_dataclass_config
 from amgan.errors import UserError
 from fir.evaluate_data import Queries, gallery, load_images, load_queries, source_images, to_processor
+from fir.evaluate_photo_section import PhotoEvalConfig, photo_section, photo_section_skipped
 
 __all__ = ["EvalConfig", "load_eval_config", "evaluate", "lpips_status", "main", "to_processor"]
 
@@ -130,6 +134,7 @@ class EvalConfig(ConfigBase):
     samples_per_group: int = 3  # rows of each view's sample figure per group (each a different product)
     latency_queries: int = 20
     lpips: str = "auto"  # auto: when the AlexNet trunk is cached; off
+    photos: PhotoEvalConfig = field(default_factory=PhotoEvalConfig)  # the real-photo section (root "": skipped)
 
     def validate(self) -> "EvalConfig":
         from amgan.config import ConfigError
@@ -156,7 +161,7 @@ class EvalConfig(ConfigBase):
              "editor, embedder and evaluator must name checkpoints"),
             (self.extra_editor.name not in ("unedited", "amgan", "amgan_region", "stargan", "flam", "truth"),
              "extra_editor.name must differ from the built-in methods"),
-        ]
+        ] + self.photos.check()
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(msg)
@@ -478,8 +483,17 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
             latency = _latency(pipeline, q, cfg.latency_queries, schema)
         del images
 
+    photos, photo_samples = {"skipped": photo_section_skipped(cfg.photos)}, []
+    if photos["skipped"] is None:
+        t = time.perf_counter()
+        photos, photo_samples = photo_section(cfg.photos, progress)
+        timings["photos"] = time.perf_counter() - t
     models = {"editor": cfg.editor, "ablation_editor": cfg.ablation_editor, f"extra_editor ({X.name})": X.path,
               "embedder": cfg.embedder, "flam": cfg.flam, "evaluator": cfg.evaluator}
+    if "skipped" not in photos:
+        Ph = cfg.photos
+        models.update({"photos.reader": Ph.reader, "photos.evaluator": Ph.evaluator, "photos.embedder": Ph.embedder,
+                       "photos.flam": Ph.flam, "photos.editor": Ph.editor})
     header = run_header(models)
     first = views[cfg.data.all_views[0]]
     metrics = {
@@ -494,6 +508,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
                      "measurable_margin": cfg.measurable_margin,
                      "method_labels": {X.name: X.label}},
         "views": views,
+        "photos": photos,
         # the first view's results, where older readers of metrics.json look for them
         "methods": first["methods"], "region_specific": first["region_specific"],
         "checkpoints": header["models"], "methods_skipped": methods_skipped, "latency": latency,
@@ -504,7 +519,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
     }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    write_report(out, metrics, figures, gal_paths, gal_labels, cfg.samples_per_group)
+    write_report(out, metrics, figures, gal_paths, gal_labels, cfg.samples_per_group, photo_samples)
     return metrics
 
 

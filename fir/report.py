@@ -251,6 +251,7 @@ def _blocks(metrics: dict, images: dict[str, str]) -> list[tuple]:
         b.append(("img", "kid.png", images.get("kid.png")))
     for view in metrics["views"]:
         b += _view_blocks(metrics, view, images)
+    b += _photo_blocks(metrics, images)
     L = metrics.get("latency") or {}
     if L:
         b.append(("h2", f"Latency per query (batch 1, median, CPU, {L.get('view', '')} view)"))
@@ -270,6 +271,93 @@ def _blocks(metrics: dict, images: dict[str, str]) -> list[tuple]:
     b.append(("h2", "Time"))
     b.append(("p", f"Evaluation wall time {metrics['seconds']} s; per step (s): "
                    + ", ".join(f"{k} {v}" for k, v in metrics.get("method_seconds_total", {}).items()) + "."))
+    return b
+
+
+def md_blocks(text: str, demote: int = 1) -> list[tuple]:
+    """Blocks from the markdown the other reports write (headings, paragraphs, pipe tables, bullet
+    lists, code fences), headings ``demote`` levels deeper (h3 at most... h1 + 2), so another
+    report's text becomes a section of this one."""
+    blocks: list[tuple] = []
+    lines = text.splitlines()
+    i, para = 0, []
+
+    def flush():
+        if para:
+            blocks.append(("p", " ".join(para)))
+            para.clear()
+
+    def cells(line):
+        parts, cur, esc = [], "", False
+        for ch in line.strip().strip("|"):
+            if ch == "|" and not esc:
+                parts.append(cur.strip())
+                cur = ""
+            else:
+                cur += ch if not (ch == "\\" and not esc) else ""
+            esc = ch == "\\" and not esc
+        parts.append(cur.strip())
+        return parts
+
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            flush()
+            level = min(3, len(line) - len(line.lstrip("#")) + demote)
+            blocks.append((f"h{level}", line.lstrip("#").strip()))
+        elif line.startswith("|"):
+            flush()
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(cells(lines[i]))
+                i += 1
+            body = [r for r in rows[1:] if not all(set(c) <= set("-: ") for c in r)]
+            blocks.append(("table", rows[0], body))
+            continue
+        elif line.startswith("```"):
+            flush()
+            i += 1
+            code = []
+            while i < len(lines) and not lines[i].startswith("```"):
+                code.append(lines[i])
+                i += 1
+            blocks.append(("p", "`" + " ".join(code) + "`"))
+        elif line.startswith("- "):
+            flush()
+            blocks.append(("p", "- " + line[2:]))
+        elif not line.strip():
+            flush()
+        else:
+            para.append(line.strip())
+        i += 1
+    flush()
+    return blocks
+
+
+def _photo_blocks(metrics: dict, images: dict[str, str]) -> list[tuple]:
+    """The real-photo section (:mod:`fir.evaluate_photo_section`): its own tables."""
+    Ph = metrics.get("photos")
+    if not Ph:
+        return []  # a report written before the section existed
+    b: list[tuple] = [("h2", "Real photos (no ground truth: training-free probes and an independent reader)")]
+    if Ph.get("skipped"):
+        return b + [("p", f"Skipped: {Ph['skipped']}.")]
+    from amgan.edit_report import photos_markdown
+    from fir.evaluate_photos import report_markdown
+
+    R = Ph["reading"]
+    b.append(("p", f"Photos of contributors no model trained on ({R['split']} split of `{R['data']}`, split by "
+                   "contributor). Reading: accuracy per group over the photos whose label is known (category and "
+                   "sleeve from the garment class, colour from the training-free annotator, and colour against the "
+                   "hand-checked labels). Retrieval among the photos: a hit shares every known value asked. Edits: "
+                   "colour edits judged on the garment mask by training-free probes, sleeve edits by the "
+                   f"independent reader. Section time {Ph['seconds']} s."))
+    b += [blk for blk in md_blocks(report_markdown(R), demote=2) if blk[0] != "h3" or "Reading real photos" not in blk[1]]
+    if Ph.get("edits"):
+        b.append(("h3", f"Edits of photos by `{Ph['edits'].get('editor', '')}`"))
+        b += [blk for blk in md_blocks("\n".join(photos_markdown(Ph["edits"])), demote=2) if blk[0] != "h3"]
+        if images.get("samples_photos.jpg"):
+            b.append(("img", "samples_photos.jpg", images["samples_photos.jpg"]))
     return b
 
 
@@ -314,7 +402,8 @@ def _html(blocks) -> str:
                         + "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in r) + "</tr>" for r in rows)
                         + "</table>")
         elif kind == "img" and rest[1] is not None:
-            body.append(f'<img alt="{e(rest[0])}" src="data:image/png;base64,{rest[1]}">')
+            mime = "jpeg" if rest[0].lower().endswith((".jpg", ".jpeg")) else "png"
+            body.append(f'<img alt="{e(rest[0])}" src="data:image/{mime};base64,{rest[1]}">')
     style = ("body{font-family:system-ui,sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;color:#222}"
              "table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:3px 8px;"
              "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}")
@@ -322,8 +411,10 @@ def _html(blocks) -> str:
             f"<style>{style}</style></head><body>" + "\n".join(body) + "</body></html>\n")
 
 
-def write_report(out: Path, metrics: dict, figures: dict, gal_paths, gal_labels, samples_per_group: int) -> None:
-    """``figures``: {view: {"q", "visuals", "rankings", "schema_values"}} (the sample sheets' inputs)."""
+def write_report(out: Path, metrics: dict, figures: dict, gal_paths, gal_labels, samples_per_group: int,
+                 photo_samples: list | None = None) -> None:
+    """``figures``: {view: {"q", "visuals", "rankings", "schema_values"}} (the sample sheets' inputs);
+    ``photo_samples``: rows of the real-photo edit sheet (:func:`amgan.edit_report.photo_sheet`)."""
     out = Path(out)
     K = metrics["protocol"]["max_k"]
     files: dict[str, bytes] = {"topk_curves.png": plot_curves(metrics), f"per_group_top{K}.png": plot_groups(metrics, K)}
@@ -338,6 +429,11 @@ def write_report(out: Path, metrics: dict, figures: dict, gal_paths, gal_labels,
         if grid is not None:
             atomic_save_image(out / f"samples_{view}.png", grid)
             files[f"samples_{view}.png"] = (out / f"samples_{view}.png").read_bytes()
+    if photo_samples:
+        from amgan.edit_report import photo_sheet
+
+        photo_sheet(photo_samples, out / "samples_photos.jpg")
+        files["samples_photos.jpg"] = (out / "samples_photos.jpg").read_bytes()
     b64 = {k: base64.b64encode(v).decode() for k, v in files.items()}
     blocks = _blocks(metrics, b64)
     atomic_write_text(out / "report.md", _md(blocks))

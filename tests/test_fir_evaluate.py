@@ -41,7 +41,12 @@ def test_fir_evaluate_end_to_end(synth_tiny, tiny_editor_path, tiny_editor_64, t
             f"extra_editor.path={tiny_editor_64}", "extra_editor.data_root=", "data.views=[shop,street]",
             f"embedder={fir_run / 'embedder.pt'}", f"flam={flam_run / 'flam.pt'}", f"evaluator={tiny_evaluator}",
             "latency_queries=2", "samples_per_group=1", "max_k=5", "ks=[1,5]", "batch_size=8", "bootstrap=200",
-            "kid_size=32", "kid_images=12"]
+            "kid_size=32", "kid_images=12",
+            # the real-photo section, on a set with masks and known labels standing in for photos
+            f"photos.root={synth_tiny}", f"photos.reader={tiny_evaluator}", f"photos.evaluator={tiny_evaluator}",
+            f"photos.embedder={fir_run / 'embedder.pt'}", f"photos.flam={flam_run / 'flam.pt'}",
+            f"photos.editor={tiny_editor_path}", "photos.checked=", "photos.edit_photos=3",
+            "photos.amgan_retrieval_edits=2", "photos.ks=[1,3]", "photos.samples=2"]
     rc = main(["evaluate", "--config", "configs/eval_synth64.yaml", "--out", str(out), "--no-progress"]
               + [a for s in sets for a in ("--set", s)])
     assert rc == 0, capsys.readouterr().err
@@ -112,7 +117,22 @@ def test_fir_evaluate_end_to_end(synth_tiny, tiny_editor_path, tiny_editor_64, t
     import re
 
     assert re.search(r"\| \d\.\d{3} \[\d\.\d{2}, \d\.\d{2}\] \|", md)  # "0.925 [0.90, 0.95]"
+    # real photos: their own section, made by the photo evaluations with this config's models
+    Ph = m["photos"]
+    assert set(Ph["reading"]["readers"]) == {f"evaluator ({tiny_evaluator.name})", f"classifier ({tiny_evaluator.name})",
+                                             "FLAM (flam.pt)"}
+    for r in Ph["reading"]["readers"].values():
+        for cell in r["test_split"].values():
+            assert cell["n"] == 0 or cell["ci95"][0] <= cell["acc"] <= cell["ci95"][1]
+    ret = next(iter(Ph["reading"]["retrieval"]["by_embedder"].values()))
+    assert ret["amgan_edited"]["all"]["valid"] <= 2 and "top3" in ret["plain"]
+    E = Ph["edits"]
+    assert E["photos"] == 3 and E["colour_edits"]["detail_kept"]["n"] > 0 and E["editor"] == str(tiny_editor_path)
+    assert H["models"]["photos.editor"]["sha256"] == model_id(tiny_editor_path)
+    assert "## Real photos" in md and "Retrieval among real photos" in md and "| colour edits |" in md
+    assert "![samples_photos.jpg](samples_photos.jpg)" in md
     html = (out / "report.html").read_text()
+    assert html.count("data:image/jpeg;base64,") == 1 and (out / "samples_photos.jpg").stat().st_size > 1000
     pngs = ("topk_curves.png", "per_group_top5.png", "kid.png", "samples_shop.png", "samples_street.png")
     assert html.count("data:image/png;base64,") == len(pngs) and "src=\"topk_curves.png\"" not in html
     for png in pngs:
