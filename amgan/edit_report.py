@@ -63,7 +63,9 @@ def photos_markdown(res: dict) -> list[str]:
              f"({res['photos_skipped']} skipped: mask missing or not the photo's size). Edited by `Editor.edit` at the "
              f"photo's own resolution, {res['seconds_per_edit']} s an edit; {res['seconds']} s in all. Colour edits: "
              f"two seeded targets per photo with a known colour (seed {res['seed']}), never its own colour. "
-             f"Sleeve edits: every other sleeve length. Independent reader: {res['reader'] or 'none'}.", "",
+             f"Sleeve edits: every other sleeve length. Independent reader: {res['reader'] or 'none'}."
+             + (" Intervals resample photos (a photo's edits together)." if res.get("bootstrap_unit") == "photo" else ""),
+             "",
              "| colour edits | rate or mean [95% interval] (n) |", "| --- | --- |",
              f"| annotator reads the requested colour (confident) | {_rate(c.get('name_hit'))} |",
              f"| annotator's majority name is the requested colour | {_rate(c.get('majority_hit'))} |",

@@ -129,17 +129,21 @@ def _load_batch(root: Path, rows: list[dict], size: int, editor):
     return x, t, sm, tm
 
 
-def _summ(values: dict) -> dict:
-    """Lists of per-edit values -> {name: rate or mean with n and interval}. Hits: None = not measured."""
+def _summ(values: dict, units: list | None = None) -> dict:
+    """Lists of per-edit values -> {name: rate or mean with n and interval}. Hits: None = not measured.
+    ``units``: each edit's bootstrap unit (the photo it edits), for the lists that have one value per
+    edit: the interval resamples photos, each with all its edits."""
     out = {}
     for k, v in values.items():
+        u = np.asarray(units) if units is not None and len(units) == len(v) and len(v) else None
         if k.endswith(("_hit", "_ok", "_rate")):
+            keep = np.array([h is not None for h in v], bool)
             measured = [bool(h) for h in v if h is not None]
-            out[k] = accuracy_with_ci(measured)
+            out[k] = accuracy_with_ci(measured, clusters=None if u is None else u[keep])
             if len(measured) != len(v):
                 out[k]["not_measured"] = len(v) - len(measured)
         else:
-            out[k] = mean_with_ci(v)
+            out[k] = mean_with_ci(v, clusters=u)
     return out
 
 
@@ -283,6 +287,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
     ref: dict[str, list] = {**{f"round_trip_{s}": [] for s in REFERENCE_SIZES}, "exact_recolour": []}
     unedited: dict[str, list] = {"annotator_colour_ok": [], "reader_colour_ok": [], "reader_sleeve_ok": []}
     skipped, samples, times = 0, [], {"edit": 0.0, "probes": 0.0}
+    units: dict[str, list] = {"color": [], "sleeve": []}  # the photo of each edit (the bootstrap's unit)
     t0 = time.perf_counter()
     for i in tqdm(rows, desc="photos", unit="photo", disable=not progress):
         photo = to_rgb(m.image_path(i))
@@ -334,6 +339,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                     s_vals["reader_reads_source_rate"].append(bool(read[esi] == editor.schema.group("sleeve").index(src_sleeve)))
                 vals = s_vals
                 line["read"] = editor.schema.group("sleeve").values[read[esi]] if reader else "-"
+            units[group].append(i)
             vals["detail_kept"].append(line["detail"])
             vals["border_change"].append(bg["border"])
             vals["outside_change"].append(bg["outside"])
@@ -344,7 +350,8 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
     n_photos = len(rows) - skipped
     result = {
         "data": str(root), "split": split, "groups": list(groups), "photos": n_photos, "photos_skipped": skipped, "seed": seed,
-        "colour_edits": _summ(c_vals), "sleeve_edits": _summ(s_vals),
+        "colour_edits": _summ(c_vals, units["color"]), "sleeve_edits": _summ(s_vals, units["sleeve"]),
+        "bootstrap_unit": "photo",
         "detail_references": _summ(ref), "unedited": _summ(unedited),
         "reader": reader.name if reader else None,
         "seconds": round(time.perf_counter() - t0, 1),

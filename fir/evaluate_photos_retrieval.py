@@ -16,8 +16,8 @@ For each embedder (with the FLAM trained on it, when given):
   embedded and searched.
 
 Every number: top-k accuracy with a bootstrap 95% interval and the number of valid queries
-(edits: requests) behind it. Edits of one query are not independent; the interval resamples
-requests, so it is somewhat narrow.
+(edits: requests) behind it. Edits of one query are not independent: their interval resamples
+query photos, each with all its requests (a cluster bootstrap, :mod:`amgan.intervals`).
 """
 from __future__ import annotations
 
@@ -45,10 +45,13 @@ def embed_paths(net, proc, images, progress: bool = False, desc: str = "embeddin
 
 
 def _by_group(reqs, hits, names, ks) -> dict:
-    out = {"all": hit_rates(hits, np.ones(len(hits), bool), ks)}
+    """Hit rates of edit requests, all and per edited group; the interval resamples query photos (a
+    photo's requests together: they are not independent)."""
+    photo = np.array([r.query for r in reqs], np.int64)
+    out = {"all": hit_rates(hits, np.ones(len(hits), bool), ks, clusters=photo)}
     for g in sorted({r.group for r in reqs}):
         sel = np.array([r.group == g for r in reqs])
-        out[names[g]] = hit_rates(hits[sel], np.ones(int(sel.sum()), bool), ks)
+        out[names[g]] = hit_rates(hits[sel], np.ones(int(sel.sum()), bool), ks, clusters=photo[sel])
     return out
 
 

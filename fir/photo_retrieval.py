@@ -116,13 +116,15 @@ def edit_requests(query_labels, gallery_labels, groups, edit_groups, sizes) -> t
     return out, {"requests": len(out), "left_out_no_target": left, "left_out_unknown_source": unknown}
 
 
-def hit_rates(hits, valid, ks=(1, 10, 30)) -> dict:
+def hit_rates(hits, valid, ks=(1, 10, 30), clusters=None) -> dict:
     """{"top{k}": accuracy_with_ci} over the ``valid`` rows of ``hits`` [Q, K] (hit within the
-    first k), plus ``queries`` (all rows) and ``valid`` (rows counted)."""
+    first k), plus ``queries`` (all rows) and ``valid`` (rows counted). ``clusters`` [Q]: each row's
+    bootstrap unit (e.g. the photo an edit request starts from), resampled whole."""
     h = np.asarray(hits, bool)
     v = np.asarray(valid, bool)
     cum = np.logical_or.accumulate(h, axis=1) if h.size else h
-    out = {f"top{k}": accuracy_with_ci(cum[v, min(k, h.shape[1]) - 1] if h.shape[1] else np.zeros(0))
+    cl = None if clusters is None else np.asarray(clusters)[v]
+    out = {f"top{k}": accuracy_with_ci(cum[v, min(k, h.shape[1]) - 1] if h.shape[1] else np.zeros(0), clusters=cl)
            for k in ks}
     out.update(queries=int(len(h)), valid=int(v.sum()))
     return out

@@ -167,6 +167,10 @@ def test_command_writes_the_report_and_refuses_bad_inputs(tiny_editor_path, synt
     assert main(base + ["--data", str(synth_tiny), "--photos", str(synth_tiny), "--out", str(out), "--limit", "3"]) == 0
     res = json.loads((out / "metrics.json").read_text())
     assert res["limit"] == 3 and res["synth"]["views"] and res["photos"]["photos"] == 3
+    # two colour edits per photo: the interval resamples the 3 photos, not the edits
+    c = res["photos"]["colour_edits"]
+    assert res["photos"]["bootstrap_unit"] == "photo"
+    assert c["majority_hit"]["n"] > 3 and c["majority_hit"]["clusters"] == 3 == c["detail_kept"]["clusters"]
     assert "## SynthFashion" in (out / "report.md").read_text()
     with Image.open(out / "samples.jpg") as im:
         assert im.format == "JPEG" and im.width >= 3 * 32
