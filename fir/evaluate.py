@@ -349,9 +349,10 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
     from fir.pipeline import EditAndSearch
     from fir.report import write_report
     from fir.retriever import Retriever
-    from fir.run_info import run_header
+    from fir.run_info import git_commit, run_header
 
     t_all = time.perf_counter()
+    code = git_commit()  # the code this run runs: taken now, the tree may change before the header is written
     out = Path(out)
     root = Path(cfg.data.root)
     for name in ("editor", "embedder", "evaluator"):
@@ -494,7 +495,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
         Ph = cfg.photos
         models.update({"photos.reader": Ph.reader, "photos.evaluator": Ph.evaluator, "photos.embedder": Ph.embedder,
                        "photos.flam": Ph.flam, "photos.editor": Ph.editor})
-    header = run_header(models)
+    header = run_header(models, code)
     first = views[cfg.data.all_views[0]]
     metrics = {
         "header": header,

@@ -72,11 +72,13 @@ def hardware() -> dict:
             "platform": platform.platform()}
 
 
-def run_header(models: dict[str, str | Path]) -> dict:
-    """The header of a report (module doc); ``models``: role -> model path ("" or missing: left out)."""
+def run_header(models: dict[str, str | Path], code: tuple[str, list[str] | None] | None = None) -> dict:
+    """The header of a report (module doc); ``models``: role -> model path ("" or missing: left out);
+    ``code``: :func:`git_commit` as taken when the run started (a long run's tree may move on before
+    it writes its header; default: now)."""
     from amgan.pretrained import model_id
 
-    commit, changed = git_commit()
+    commit, changed = code if code is not None else git_commit()
     return {"commit": commit, "uncommitted_changes": changed,
             "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
             "versions": library_versions(), "hardware": hardware(),

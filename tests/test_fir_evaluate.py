@@ -193,3 +193,11 @@ def test_fir_evaluate_refuses_the_gan_classifier_as_evaluator(synth_tiny, tiny_e
     rc = main(["evaluate", "--config", "configs/eval_synth64.yaml", "--out", str(tmp_path / "r"), "--no-progress"]
               + [a for s in sets for a in ("--set", s)])
     assert rc == 2 and "independent" in capsys.readouterr().err
+
+
+def test_the_header_names_the_code_the_run_started_with():
+    """A long evaluation takes the commit when it starts: the tree may move on before the header is written."""
+    from fir.run_info import git_commit, run_header
+
+    assert run_header({}, ("0" * 40, []))["commit"] == "0" * 40
+    assert run_header({})["commit"] == git_commit()[0]
