@@ -77,8 +77,8 @@ def _by_product(P: dict) -> bool:
 
 def _unit_words(P: dict) -> str:
     if _by_product(P):
-        return ("that resamples test products (a product's edits and its street photos are drawn together: they "
-                "are not independent, so the interval is wider and honest)")
+        return ("that resamples test products (a product's edits and its street photos are drawn together, as they "
+                "are not independent draws: the interval is that of the products tested)")
     return "over queries"
 
 
