@@ -2,6 +2,8 @@
 
     python bench/time_to_quality.py --run old=runs/ttq/old --run new=runs/ttq/new \\
         --data data/synth64 --limit 40 --out bench/out/ttq.json --plot docs/time_to_quality.png
+    python bench/time_to_quality.py --run "photo recipe"=runs/ttq/new2 \\
+        --reference "old recipe, shipped"=checkpoints/amgan_synth64 --x steps --plot docs/time_to_quality_long.png
 
 Each run folder must have been trained with ``train.keep_editors=true`` (``editors/editor_stepNNNNNN.pt``,
 each holding its step and the seconds of training so far). Every editor is scored by the
@@ -72,6 +74,9 @@ def main(argv=None) -> int:
     ap.add_argument("--x", default="minutes", choices=["minutes", "steps"], help="the plot's x axis")
     ap.add_argument("--sec-per-step", action="append", default=[],
                     help="NAME=SECONDS: a run's uncontended seconds per step, shown in the legend")
+    ap.add_argument("--reference", action="append", default=[],
+                    help="NAME=EDITOR: one more editor (a model folder) scored the same way and drawn as a single "
+                         "point at its training step, e.g. a shipped model of another recipe")
     ap.add_argument("--cached", default=None,
                     help="an earlier --out JSON: editors it already scored (same data and limit) are not scored again")
     args = ap.parse_args(argv)
@@ -88,6 +93,10 @@ def main(argv=None) -> int:
         eds = [e for i, e in enumerate(eds) if i % args.every == 0 or i == len(eds) - 1]
         curves[name] = [done.get(str(e)) or score(e, args.data, args.limit) for e in eds]
         print(json.dumps({name: curves[name][-1] if curves[name] else None}), flush=True)
+    for spec in args.reference:
+        name, _, editor = spec.partition("=")
+        curves[name] = [done.get(str(editor)) or score(Path(editor), args.data, args.limit)]
+        print(json.dumps({name: curves[name][-1]}), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"curves": curves, "data": args.data, "limit": args.limit,
                                           "seconds": round(time.time() - t0, 1)}, indent=1) + "\n")
