@@ -53,7 +53,7 @@ WORK_SIDE = 640  # the working grid (matte, maps) is at most this long, long sid
 WORK_MIN = 320  # ... and at least this (or the photo's own size); see work_size
 SMOOTH = 2.0  # Gaussian sigma of the colour transform, in model pixels (1/32 of the square at 64 px)
 CHROMA_DETAIL = 0.5  # share of the ground fabric's own chroma texture kept
-MEMBER_SIGMA = 0.05  # chroma distance (RGB in [0,1]) at which a pixel stops looking like the ground fabric
+MEMBER_SIGMA = 0.05  # chroma shortfall (RGB in [0,1]) at which membership of the ground falls to exp(-1/2)
 MEMBER_SHARE = 0.5  # a shade of the ground keeps at least this share of its chroma
 MEMBER_ITERS = 2  # re-weightings of the ground's local means by membership
 MEMBER_FLOOR = 0.01  # least weight of a garment pixel in those means
@@ -168,7 +168,7 @@ class Maps:
 
 
 def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma: float = SMOOTH,
-                  gain_range: tuple[float, float] = GAIN_RANGE, spread: float = 0.0, member_sigma: float | None = None) -> torch.Tensor:
+                  gain_range: tuple[float, float] = GAIN_RANGE, spread: float = 0.0) -> torch.Tensor:
     """The local colour transform from the photo ``x`` to its edit ``y`` at the model's resolution.
 
     ``x``, ``y``: [1,3,S,S] in [0,1]; ``weight``: [1,1,S,S] in [0,1], the pixels the local means are
@@ -176,9 +176,9 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
     it. Per pixel of the photo (luma Y, chroma C = (Cb, Cr)), with the local means of the ground
     fabric in the photo (``Yx``, ``Cx``) and in the edit (``Yy``, ``Cy``):
 
-    - the pixel's **membership** of the ground ``u = exp(-|C - min(s, 1) Cx|^2 / 2 member_sigma^2)``,
-      ``s = Y / Yx``: a fold or a shadow is a darker shade of the ground (same chromaticity, u = 1),
-      a highlight a lighter one; a print, a logo or a stripe of another colour is not (u -> 0);
+    - the pixel's **membership** of the ground ``u`` (:func:`_membership`, ``s = Y / Yx``): a fold or a
+      shadow is a darker shade of the ground, a highlight a lighter one (u = 1); a print, a logo or a
+      stripe much less coloured than the ground, or of another hue, is not (u -> 0);
     - luma ``Y' = Y + u (g Y + oY - Y)``, ``g = Yy / Yx`` within ``gain_range``, ``oY`` so the mean is ``Yy``;
     - chroma ``C' = C + u (s (Cy - Cx) - (1 - k) (C - s Cx))``: the ground becomes the new colour, shaded
       as the photo is (``C' = s Cy + k (C - s Cx)``), with ``k`` = :data:`CHROMA_DETAIL` of its own chroma
@@ -197,12 +197,10 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
 
     -> [1,7,S,S] maps for :func:`apply` (0..255 units where they are levels): ``1 / (255 Yx)``,
     ``Cx`` (2), ``g``, ``oY``, ``Cy - Cx`` (2), and where no garment is within reach ``g = 1`` and the
-    rest 0 (no change). ``member_sigma`` (chroma, RGB in [0, 1]; default :data:`MEMBER_SIGMA`) and ``k``
-    are applied per pixel by :func:`recolour_pixels`, which must be given the same values.
+    rest 0 (no change). The membership and ``k`` are applied per pixel by :func:`recolour_pixels`.
     """
     xs, ys, w = (t.detach().float().cpu()[0].permute(1, 2, 0).numpy() for t in (x, y, weight))
     w = w[..., 0]
-    member_sigma = MEMBER_SIGMA if member_sigma is None else member_sigma
     if not 0.0 <= spread <= 1.0:
         raise ValueError(f"spread must be in [0, 1], got {spread}")
     wsum = _gauss(np.ascontiguousarray(w), sigma)
@@ -211,7 +209,8 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
 
     def member(m):  # membership of the ground whose colour is m ([..., 3] or [3])
         Ym, Cm = m @ _Y, m @ _CBCR
-        return _membership(Cp, Yp / np.maximum(Ym, 16 / 255), Cm, member_sigma)
+        return _membership(Cp[..., 0], Cp[..., 1], Yp / np.maximum(Ym, 16 / 255), Cm[..., 0], Cm[..., 1],
+                           MEMBER_SIGMA)
 
     # the garment's ground colour: the majority colour (robust mean over the whole garment) ...
     u = np.ones_like(w)
@@ -248,50 +247,36 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
     return torch.from_numpy(np.ascontiguousarray(out.astype(np.float32))).permute(2, 0, 1)[None]
 
 
-def _dot2(a: np.ndarray) -> np.ndarray:
-    """|a|^2 per pixel of a [h,w,2] map."""
-    return a[..., 0] * a[..., 0] + a[..., 1] * a[..., 1]
+def _membership(cb, cr, s, gb, gr, sigma: float) -> np.ndarray:
+    """How much pixels of chroma (``cb``, ``cr``) and shading ``s`` = Y / Y_ground look like the ground
+    fabric of chroma (``gb``, ``gr``) (maps of the pixels' shape, or scalars), in [0, 1]. A shade of the
+    ground (a fold, a shadow, a highlight; the camera's tone curve bends its chroma, and a shadow can
+    tint it) keeps at least :data:`MEMBER_SHARE` of the chroma the ground has at that shading along the
+    ground's direction; a print that is much less coloured than the ground there (a white or grey logo
+    on a red shirt) or of an opposite hue does not. ``sigma``: the shortfall, in the chroma's units, at
+    which membership falls to exp(-1/2)."""
+    n = np.hypot(gb, gr)
+    along = (cb * gb + cr * gr) / np.maximum(n, 1e-6)
+    short = np.minimum(s, 1.0) * (MEMBER_SHARE * n)
+    short -= along
+    np.maximum(short, 0, out=short)
+    short *= short
+    short *= -0.5 / sigma ** 2
+    return np.exp(short, out=short)
 
 
-def _membership(C: np.ndarray, s: np.ndarray, Cg: np.ndarray, sigma: float) -> np.ndarray:
-    """How much pixels of chroma ``C`` [...,2] and shading ``s`` = Y / Y_ground look like the ground
-    fabric of chroma ``Cg`` [...,2] or [2], in [0, 1]. A shade of the ground (a fold, a shadow, a
-    highlight; the camera's tone curve bends its chroma, and a shadow can tint it) keeps at least
-    :data:`MEMBER_SHARE` of the chroma the ground has at that shading along the ground's direction;
-    a print that is much less coloured than the ground there (a white or grey logo on a red shirt)
-    or of an opposite hue does not. ``sigma``: the shortfall, in ``C``'s units, at which membership
-    falls to exp(-1/2)."""
-    sm = np.minimum(s, 1.0)
-    n = np.sqrt(_dot2(Cg) if Cg.ndim > 1 else float(Cg @ Cg))
-    along = (C[..., 0] * Cg[..., 0] + C[..., 1] * Cg[..., 1]) / np.maximum(n, 1e-6)
-    short = np.maximum(MEMBER_SHARE * sm * n - along, 0.0)
-    return np.exp(short * short * (-0.5 / sigma ** 2))
-
-
-def recolour_pixels(xs: np.ndarray, P: np.ndarray, Q: np.ndarray, k: float | None = None,
-                    member_sigma: float | None = None) -> np.ndarray:
+def recolour_pixels(xs: np.ndarray, P: np.ndarray, Q: np.ndarray) -> np.ndarray:
     """The change of :func:`recolour_maps`'s transform at pixels ``xs`` (float32 [h,w,3], 0..255), the
     maps brought to those pixels: ``P`` [h,w,4] = (1/(255 Yx), Cx_b, Cx_r, g), ``Q`` [h,w,3] =
     (oY, Cy_b - Cx_b, Cy_r - Cx_r). -> float32 [h,w,3], 0..255 units."""
     cv2 = _cv2()
-    k = CHROMA_DETAIL if k is None else k
-    sigma = 255 * (MEMBER_SIGMA if member_sigma is None else member_sigma)
     ycc = cv2.transform(xs, _YCC)  # planar maps from here on: a third of the time of [..., c] slices
     Y, Cb, Cr = ycc[..., 0], ycc[..., 1], ycc[..., 2]
     inv, xb, xr, g = cv2.split(P)
     oY, qb, qr = cv2.split(Q)
     s = Y * inv
-    # membership (_membership, written out on planes)
-    n = cv2.magnitude(xb, xr)
-    along = (Cb * xb + Cr * xr) / np.maximum(n, 1e-6)
-    short = np.minimum(s, 1.0)
-    short *= MEMBER_SHARE * n
-    short -= along
-    np.maximum(short, 0, out=short)
-    short *= short
-    short *= -0.5 / sigma ** 2
-    u = cv2.exp(short)
-    kk = 1 - k  # dC = s (Cy - Cx) - (1 - k) (C - s Cx)
+    u = _membership(Cb, Cr, s, xb, xr, 255 * MEMBER_SIGMA)
+    kk = 1 - CHROMA_DETAIL  # dC = s (Cy - Cx) - (1 - k) (C - s Cx)
     dCb = s * (qb + kk * xb) - kk * Cb
     dCr = s * (qr + kk * xr) - kk * Cr
     dY = (g - 1) * Y + oY

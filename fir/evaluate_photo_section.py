@@ -61,10 +61,9 @@ def photo_section_skipped(cfg: PhotoEvalConfig) -> str | None:
     return None
 
 
-def _need(path: str, what: str) -> str:
+def _need(path: str, what: str) -> None:
     if path and not Path(path).exists():
         raise UserError(f"photos.{what}: {path} not found (set it to \"\" to leave it out)")
-    return path
 
 
 def photo_section(cfg: PhotoEvalConfig, progress: bool = True) -> tuple[dict, list]:

@@ -276,8 +276,8 @@ def _blocks(metrics: dict, images: dict[str, str]) -> list[tuple]:
 
 def md_blocks(text: str, demote: int = 1) -> list[tuple]:
     """Blocks from the markdown the other reports write (headings, paragraphs, pipe tables, bullet
-    lists, code fences), headings ``demote`` levels deeper (h3 at most... h1 + 2), so another
-    report's text becomes a section of this one."""
+    lists, code fences), headings ``demote`` levels deeper and at most h3, so another report's text
+    becomes a section of this one."""
     blocks: list[tuple] = []
     lines = text.splitlines()
     i, para = 0, []
