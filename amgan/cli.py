@@ -97,6 +97,15 @@ def _export(args) -> int:
     return 0
 
 
+def _quantize(args) -> int:
+    from amgan.export import quantize_editor
+
+    print(json.dumps(quantize_editor(args.editor, args.photos, split=args.split, n=args.n, n_check=args.check,
+                                     requests=args.requests, tolerance=args.tolerance, seed=args.seed,
+                                     progress=not args.quiet)))
+    return 0
+
+
 def _evaluate_edits(args) -> int:
     from amgan.evaluate_edits import run
 
@@ -198,6 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tolerance", type=float, default=1 / 255, help="largest mean abs difference of edits allowed")
     s.set_defaults(fn=_export)
 
+    s = sub.add_parser("quantize", help="an int8 generator for the CPU: calibrate on photos, check against float, "
+                                        "write int8.pt into the model folder", formatter_class=fmt)
+    s.add_argument("--editor", required=True, help="the editor's model folder (int8.pt is written there)")
+    s.add_argument("--photos", required=True, help="a data set (manifest.csv) whose photos calibrate and check it")
+    s.add_argument("--split", default="train", choices=["train", "val", "test"], help="the photos used")
+    s.add_argument("--n", type=int, default=64, help="calibration photos")
+    s.add_argument("--check", type=int, default=16, help="other photos the int8 edits are checked on")
+    s.add_argument("--requests", type=int, default=2, help="random edits per calibration photo")
+    s.add_argument("--tolerance", type=float, default=0.02,
+                   help="largest mean abs difference (images in [0, 1]) of int8 edits from float ones")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=_quantize)
+
     s = sub.add_parser("train-reader", help="train the attribute reader for photos (frozen trunk, cached maps)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_config_arguments(s, "configs/reader128.yaml")
@@ -228,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keep-background", action=argparse.BooleanOptionalAction, default=True,
                    help="gate colour/pattern edits by the photo's garment mask (GrabCut) so the background keeps its pixels")
     s.add_argument("--device", default=None, help="cpu or cuda (None: cuda when present)")
+    s.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
+                   help="the generator's body in int8 (the model folder's int8.pt; default: when it has one and the "
+                        "device is the CPU)")
     s.set_defaults(fn=_edit)
     return p
 

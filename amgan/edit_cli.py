@@ -91,7 +91,7 @@ def run_edit(args) -> int:
         raise UserError(f"--out {out} exists and is not a folder (a manifest batch writes a folder)")
     else:
         _check_parents(out, "--out")
-    ed = Editor.from_checkpoint(args.checkpoint, device=device_or_error(args.device))
+    ed = Editor.from_checkpoint(args.checkpoint, device=device_or_error(args.device), int8=getattr(args, "int8", None))
     request = ed.schema.parse_edit(request_text)
     source = ed.schema.parse_values(args.source) or None
     if args.image:

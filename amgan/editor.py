@@ -114,11 +114,13 @@ class Editor:
         return F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=x.shape[-1] > s)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device=None) -> "Editor":
-        """An editor from its saved form (a model folder, or a legacy ``editor.pt`` file)."""
+    def from_checkpoint(cls, path: str | Path, device=None, int8: bool | None = None) -> "Editor":
+        """An editor from its saved form (a model folder, or a legacy ``editor.pt`` file). ``int8``: the
+        generator's body in int8 from the folder's ``int8.pt`` (None: when there is one and the
+        device is the CPU; False: float)."""
         from amgan.pretrained import load_editor
 
-        return load_editor(path, device=device)
+        return load_editor(path, device=device, int8=int8)
 
     from_pretrained = from_checkpoint
 

@@ -30,6 +30,7 @@ Writes ``metrics.json``, ``report.md`` and ``samples.jpg`` (photo | edit | masks
 """
 from __future__ import annotations
 
+import argparse
 import time
 import zlib
 from dataclasses import dataclass
@@ -383,6 +384,9 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the photos' target colours")
     p.add_argument("--samples", type=int, default=6, help="photos on the sample sheet")
     p.add_argument("--device", default=None, help="cpu or cuda (None: cuda when present)")
+    p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
+                   help="the generator's body in int8 from the model folder's int8.pt (default: when it has one and "
+                        "the device is the CPU, as the demo and `amgan edit` run it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -414,6 +418,8 @@ def _command(args) -> str:
                              ("--photo-split", getattr(args, "photo_split", "test"), "test"),
                              ("--photo-groups", getattr(args, "photo_groups", "color,sleeve"), "color,sleeve"),
                              ("--colour-spread", getattr(args, "colour_spread", None), None)):
+        if flag == "--colour-spread" and getattr(args, "int8", None) is not None:
+            parts.append("--int8" if args.int8 else "--no-int8")
         if v is not None and v != default:
             parts += [flag, str(v)]
     return shlex.join(parts)
@@ -442,7 +448,7 @@ def run(args) -> dict:
     if not Path(args.editor).exists():
         raise UserError(f"--editor: {args.editor} not found")
     t0 = time.perf_counter()
-    ed = Editor.from_checkpoint(args.editor, device=args.device)
+    ed = Editor.from_checkpoint(args.editor, device=args.device, int8=getattr(args, "int8", None))
     spread = getattr(args, "colour_spread", None)
     if spread is not None:
         if not 0.0 <= spread <= 1.0:
@@ -454,7 +460,8 @@ def run(args) -> dict:
     reader = None if args.reader in none else load_judge(args.reader, ed, "--reader")
     progress = not args.no_progress
     res = {"editor": str(args.editor), "editor_step": getattr(ed, "checkpoint_step", None), "limit": args.limit,
-           "editor_settings": {"attention_floor": ed.attention_floor, "colour_spread": ed.colour_spread},
+           "editor_settings": {"attention_floor": ed.attention_floor, "colour_spread": ed.colour_spread,
+                               "generator": "int8" if type(ed.G).__name__ == "Int8Generator" else "float"},
            "code": _code_state(),
            "command": _command(args)}
     synth_samples, photo_samples = {}, []

@@ -310,8 +310,10 @@ def load_classifier(path, device=None):
     return (net.to(device) if device is not None else net), p
 
 
-def build_editor(p: Pretrained, device=None):
-    """An :class:`amgan.editor.Editor` from a loaded editor model."""
+def build_editor(p: Pretrained, device=None, int8: bool | None = None):
+    """An :class:`amgan.editor.Editor` from a loaded editor model. ``int8``: run the generator's body
+    in int8 from the model folder's ``int8.pt`` (:mod:`amgan.nets.int8`); None = when the folder has
+    one and the editor runs on the CPU, True = require it, False = float."""
     from amgan.attributes import Schema
     from amgan.editor import Editor
     from amgan.nets.generator import Generator
@@ -334,12 +336,31 @@ def build_editor(p: Pretrained, device=None):
         raise CheckpointError(f"{p.path}: bad editor settings ({e})") from None
     ed.checkpoint_step = int(p.info.get("step") or 0)
     ed.pretrained = p
+    if int8 is not False:
+        _use_int8(ed, p, required=bool(int8))
     return ed
 
 
-def load_editor(path, device=None):
-    """An :class:`amgan.editor.Editor` from an editor model (folder or legacy file)."""
-    return build_editor(load_pretrained(path, kind="amgan-editor"), device)
+def _use_int8(ed, p: Pretrained, required: bool) -> None:
+    from amgan.nets.int8 import INT8_FILE, load_int8
+
+    folder = Path(p.path) if p.path and Path(p.path).is_dir() else None
+    if ed.device.type != "cpu" or folder is None or not (folder / INT8_FILE).is_file():
+        if required:
+            raise CheckpointError(f"{p.path}: no int8 generator here ({INT8_FILE} in a model folder, CPU only; "
+                                  "make one with `amgan quantize`)")
+        return
+    g8 = load_int8(ed.G, folder)
+    if g8 is None and required:
+        raise CheckpointError(f"{folder / INT8_FILE}: cannot be used with this PyTorch (see the warning above)")
+    if g8 is not None:
+        ed.G = g8
+
+
+def load_editor(path, device=None, int8: bool | None = None):
+    """An :class:`amgan.editor.Editor` from an editor model (folder or legacy file); ``int8``: see
+    :func:`build_editor`."""
+    return build_editor(load_pretrained(path, kind="amgan-editor"), device, int8=int8)
 
 
 # ---------------------------------------------------------------- command line

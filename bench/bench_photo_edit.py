@@ -325,6 +325,8 @@ def main(argv=None) -> int:
     p.add_argument("--sheet", type=Path, default=None)
     p.add_argument("--legacy", action="store_true",
                    help="measure the previous composite (x + up(y - x_small), feathered gate) with the same editor")
+    p.add_argument("--float", action="store_true",
+                   help="run the generator in float even where the model folder has an int8 generator (int8.pt)")
     p.add_argument("--out", default=str(ROOT / "bench/out/photo_edit.json"))
     a = p.parse_args(argv)
     from amgan.editor import Editor
@@ -335,7 +337,7 @@ def main(argv=None) -> int:
     if a.part == "quality" and not have_data:
         print(f"bench_photo_edit: {data}/manifest.csv not found; run `make photos` first", file=sys.stderr)
         return 2
-    ed = Editor.from_checkpoint(a.editor, device="cpu")
+    ed = Editor.from_checkpoint(a.editor, device="cpu", int8=False if a.float else None)
     if a.legacy:
         ed = LegacyEditor(ed)
     if a.part == "sheet-edits":  # the sheet's edits by this tree (run with an older tree's PYTHONPATH for "before")
@@ -356,6 +358,7 @@ def main(argv=None) -> int:
     import amgan.editor
 
     res = {"editor": a.editor, "editor_module": amgan.editor.__file__,
+           "generator": type(getattr(ed, "G", None)).__name__,
            "composite": "legacy: x + up(y - x_small), feathered gate" if a.legacy else "amgan.composite"}
     if a.part in ("all", "quality"):
         res["quality"] = (quality(ed, data, a.photos, a.save_edits) if have_data

@@ -135,6 +135,7 @@ class EvalConfig(ConfigBase):
     latency_queries: int = 20
     lpips: str = "auto"  # auto: when the AlexNet trunk is cached; off
     photos: PhotoEvalConfig = field(default_factory=PhotoEvalConfig)  # the real-photo section (root "": skipped)
+    int8: bool = False  # the editors' generators in int8 where their folders have int8.pt (amgan quantize); else float
 
     def validate(self) -> "EvalConfig":
         from amgan.config import ConfigError
@@ -355,10 +356,11 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
     code = git_commit()  # the code this run runs: taken now, the tree may change before the header is written
     out = Path(out)
     root = Path(cfg.data.root)
+    i8 = None if cfg.int8 else False  # int8 where a model folder has it, or float throughout
     for name in ("editor", "embedder", "evaluator"):
         if not Path(getattr(cfg, name)).exists():
             raise UserError(f"{name} model not found: {getattr(cfg, name)}")
-    editor = Editor.from_checkpoint(cfg.editor, device="cpu")
+    editor = Editor.from_checkpoint(cfg.editor, device="cpu", int8=i8)
     schema = editor.schema
     evaluator, ev_p = load_classifier(cfg.evaluator)
     ed_cls = load_pretrained(cfg.editor, kind="classifier").weights["classifier"]
@@ -380,12 +382,12 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
     if cfg.region:
         editors.append(("amgan_region", editor, True, ""))
     if cfg.ablation_editor and Path(cfg.ablation_editor).exists():
-        editors.append(("stargan", Editor.from_checkpoint(cfg.ablation_editor, device="cpu"), False, ""))
+        editors.append(("stargan", Editor.from_checkpoint(cfg.ablation_editor, device="cpu", int8=i8), False, ""))
     else:
         methods_skipped["stargan"] = f"no ablation editor checkpoint ({cfg.ablation_editor or 'not set'})"
     X = cfg.extra_editor
     if X.path and Path(X.path).exists():
-        extra = Editor.from_checkpoint(X.path, device="cpu")
+        extra = Editor.from_checkpoint(X.path, device="cpu", int8=i8)
         if extra.schema.names != schema.names:
             raise UserError(f"extra_editor {X.path} edits groups {list(extra.schema.names)}, the editor "
                             f"{list(schema.names)}")
@@ -487,7 +489,7 @@ def evaluate(cfg: EvalConfig, out: str | Path, progress: bool = True, command: s
     photos, photo_samples = {"skipped": photo_section_skipped(cfg.photos)}, []
     if photos["skipped"] is None:
         t = time.perf_counter()
-        photos, photo_samples = photo_section(cfg.photos, progress)
+        photos, photo_samples = photo_section(cfg.photos, progress, int8=cfg.int8)
         timings["photos"] = time.perf_counter() - t
     models = {"editor": cfg.editor, "ablation_editor": cfg.ablation_editor, f"extra_editor ({X.name})": X.path,
               "embedder": cfg.embedder, "flam": cfg.flam, "evaluator": cfg.evaluator}

@@ -66,9 +66,10 @@ def _need(path: str, what: str) -> None:
         raise UserError(f"photos.{what}: {path} not found (set it to \"\" to leave it out)")
 
 
-def photo_section(cfg: PhotoEvalConfig, progress: bool = True) -> tuple[dict, list]:
+def photo_section(cfg: PhotoEvalConfig, progress: bool = True, int8: bool = False) -> tuple[dict, list]:
     """-> (the section's metrics: {"config", "reading", "edits", "seconds"}, the edit sample rows for
-    :func:`amgan.edit_report.photo_sheet`)."""
+    :func:`amgan.edit_report.photo_sheet`). ``int8``: the editor's generator in int8 where its
+    folder has one (``fir evaluate``'s ``int8`` key), else float."""
     from amgan.editor import Editor
     from amgan.evaluate_edits import evaluate_photo_edits, load_judge
     from fir.evaluate_photos import evaluate_photos
@@ -81,13 +82,14 @@ def photo_section(cfg: PhotoEvalConfig, progress: bool = True) -> tuple[dict, li
         embedder=[cfg.embedder] if cfg.embedder else None, flam=[cfg.flam] if cfg.flam else None,
         gallery_splits=cfg.gallery_splits, retrieval_groups="category,color,sleeve", edit_groups="color,sleeve",
         ks=list(cfg.ks), amgan_editor=(cfg.editor or None) if cfg.amgan_retrieval_edits else None,
-        amgan_limit=cfg.amgan_retrieval_edits, no_retrieval=not cfg.embedder, checked=cfg.checked or None)
+        amgan_limit=cfg.amgan_retrieval_edits, no_retrieval=not cfg.embedder, checked=cfg.checked or None,
+        int8=None if int8 else False)
     if not (args.classifier or args.evaluator or args.flam):
         raise UserError("photos: give at least one of photos.reader, photos.evaluator, photos.flam")
     out = {"reading": evaluate_photos(args, progress=progress)}
     samples: list = []
     if cfg.editor:
-        ed = Editor.from_checkpoint(cfg.editor, device="cpu")
+        ed = Editor.from_checkpoint(cfg.editor, device="cpu", int8=None if int8 else False)
         judge = load_judge(cfg.evaluator, ed, "photos.evaluator") if cfg.evaluator else None
         out["edits"], samples = evaluate_photo_edits(ed, cfg.root, judge, limit=cfg.edit_photos or None,
                                                      n_samples=cfg.samples, progress=progress, split=cfg.split)

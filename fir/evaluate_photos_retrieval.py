@@ -55,12 +55,13 @@ def _by_group(reqs, hits, names, ks) -> dict:
     return out
 
 
-def _amgan_edits(editor_path: str, paths_q: list[str], reqs, schema, limit: int, progress: bool):
+def _amgan_edits(editor_path: str, paths_q: list[str], reqs, schema, limit: int, progress: bool,
+                 int8: bool | None = None):
     """(chosen request indices, edited PIL images, seconds per edit) for the first ``limit`` requests
     in a seeded order."""
     from amgan.editor import Editor
 
-    ed = Editor.from_checkpoint(editor_path, device="cpu")
+    ed = Editor.from_checkpoint(editor_path, device="cpu", int8=int8)
     order = np.random.default_rng(0).permutation(len(reqs))[:limit] if limit else np.arange(len(reqs))
     order = np.sort(order)
     imgs, t = [], time.perf_counter()
@@ -98,7 +99,8 @@ def retrieval_part(args, m, query_rows: list[int], progress: bool = True) -> dic
            "edit_requests": counts, "by_embedder": {}}
     amgan = None
     if args.amgan_editor and reqs:
-        order, imgs, sec = _amgan_edits(args.amgan_editor, paths_q, reqs, schema, args.amgan_limit, progress)
+        order, imgs, sec = _amgan_edits(args.amgan_editor, paths_q, reqs, schema, args.amgan_limit, progress,
+                                       int8=getattr(args, "int8", None))
         amgan = {"order": order, "images": imgs, "seconds_per_edit": round(sec, 3)}
     embedders = args.embedder or []
     flams = list(args.flam or [])

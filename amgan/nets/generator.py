@@ -105,13 +105,20 @@ class Generator(nn.Module):
 
         y [B,3,H,W] the edit, z [B,3,H,W] the raw RGB output, a [B,1,H,W] the attention.
         """
+        cond = self.condition(x, target_onehot, group_onehot)
+        return self.heads(x, self.body[1:](self._stem(x, cond)))
+
+    def condition(self, x: Tensor, target_onehot: Tensor, group_onehot: Tensor) -> Tensor:
+        """Check the inputs' shapes; -> cond = cat(c, m) [B, cond_dim + n_groups] in x's dtype."""
         b = check_shape(x, ["B", 3, "H", "W"], "Generator input x")
         if b["H"] % 2**self.n_down or b["W"] % 2**self.n_down:
             raise ValueError(f"Generator needs H, W divisible by {2**self.n_down}, got {list(x.shape)}")
         check_shape(target_onehot, [b["B"], self.cond_dim], "Generator target_onehot (c)")
         check_shape(group_onehot, [b["B"], self.n_groups], "Generator group_onehot (m)")
-        cond = torch.cat([target_onehot, group_onehot], dim=1).to(x.dtype)
-        h = self.body[1:](self._stem(x, cond))
+        return torch.cat([target_onehot, group_onehot], dim=1).to(x.dtype)
+
+    def heads(self, x: Tensor, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The body's last map h -> (y, z, a) for the input x."""
         # the two 7x7 heads in one conv (4 output channels: one pass over the 128-px map, not two)
         w = torch.cat([self.to_rgb.weight, self.to_attention.weight])
         bias = torch.cat([self.to_rgb.bias, self.to_attention.bias])
