@@ -119,6 +119,19 @@ def load_training_data(cfg: Config, root, progress: bool = True) -> tuple[Memory
         raise ConfigError(f"data.photo_roots: {e}", key="data.photo_roots") from None
 
 
+def mixed_batch(n: int, n_render: int, batch: int, photo_fraction: float, gen: torch.Generator) -> torch.Tensor:
+    """Row indices of one batch of :func:`load_training_data`'s rows (renders first, then ``n - n_render``
+    photos): ``photo_fraction`` of the batch drawn from the photos, the rest from the renders."""
+    n_photo = n - n_render
+    k = int(round(batch * photo_fraction)) if (photo_fraction > 0 and n_photo) else 0
+    if k and n_render == 0:
+        k = batch
+    if k:
+        return torch.cat([n_render + torch.randint(n_photo, (k,), generator=gen),
+                          torch.randint(n_render, (batch - k,), generator=gen)])
+    return torch.randint(n, (batch,), generator=gen)
+
+
 @torch.no_grad()
 def fill_unknown(data: MemoryData, classifier: torch.nn.Module, device, batch: int = 256, progress: bool = True) -> int:
     """Put the frozen classifier's reading into every unknown (-1) label of ``data.labels``, in
@@ -376,16 +389,7 @@ class Trainer:
     # -- training
     def _batch(self, gen):
         """(x, c filled, c known): ``data.photo_fraction`` of the rows from the photo data sets."""
-        B, frac = self.cfg.train.batch_size, self.cfg.data.photo_fraction
-        n_photo = len(self.data) - self.n_render
-        k = int(round(B * frac)) if (frac > 0 and n_photo) else 0
-        if k and self.n_render == 0:
-            k = B
-        if k:
-            idx = torch.cat([self.n_render + torch.randint(n_photo, (k,), generator=gen),
-                             torch.randint(self.n_render, (B - k,), generator=gen)])
-        else:
-            idx = torch.randint(len(self.data), (B,), generator=gen)
+        idx = mixed_batch(len(self.data), self.n_render, self.cfg.train.batch_size, self.cfg.data.photo_fraction, gen)
         x, c = self.data.batch(idx, self.device)
         return x, c, self.known[idx].to(self.device)
 

@@ -26,6 +26,7 @@ from amgan.config import add_config_arguments, load_config, save_config
 from amgan.data.memory import MemoryData, load_memory
 from amgan.data.synth_dataset import ensure_data
 from amgan.nets.classifier import AttributeClassifier
+from amgan.train import load_training_data, mixed_batch
 from amgan.training import StatsLog, remove_orphan_tmp, report, run_steps
 
 log = logging.getLogger("amgan.train_classifier")
@@ -41,15 +42,19 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_classifier(net: torch.nn.Module, data: MemoryData, batch_size: int = 256) -> dict:
+    """Accuracy per group over the rows whose label is known (unknown = -1 is left out; a group with
+    no known label: None)."""
     net.eval()
     correct = torch.zeros(len(data.schema.groups))
+    known = torch.zeros(len(data.schema.groups))
     for i in range(0, len(data), batch_size):
         x, y = data.batch(range(i, min(i + batch_size, len(data))))
         logits = net(x)
         for g, lg in enumerate(logits):
-            correct[g] += (lg.argmax(1) == y[:, g]).sum()
-    acc = (correct / len(data)).tolist()
-    return {g.name: round(a, 4) for g, a in zip(data.schema.groups, acc)}
+            k = y[:, g] >= 0
+            correct[g] += (lg.argmax(1) == y[:, g])[k].sum()
+            known[g] += k.sum()
+    return {g.name: (round(float(c / n), 4) if n else None) for g, c, n in zip(data.schema.groups, correct, known)}
 
 
 def run_files(out: str | Path) -> dict[str, Path]:
@@ -69,7 +74,7 @@ def train_classifier(cfg, out: Path, seed: int = 0, progress: bool = True) -> di
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     root = ensure_data(cfg.data, progress=progress)
-    train = load_memory(root, cfg.data.size, ("train",), cfg.data.views, progress=progress)
+    train, n_render = load_training_data(cfg, root, progress=progress)  # renders, then data.photo_roots' photos
     test = load_memory(root, cfg.data.size, ("test",), None, progress=progress)
     c = cfg.classifier
     net = AttributeClassifier(train.schema.sizes, backbone=c.backbone, width=c.width, pretrained=True)
@@ -80,10 +85,12 @@ def train_classifier(cfg, out: Path, seed: int = 0, progress: bool = True) -> di
 
     def step_fn(_step: int) -> None:
         net.train()
-        idx = torch.randint(len(train), (c.batch_size,), generator=gen)
+        idx = mixed_batch(len(train), n_render, c.batch_size, cfg.data.photo_fraction, gen)
         x, y = train.batch(idx)
         logits = net(augment(x, gen))
-        loss = sum(F.cross_entropy(lg, y[:, g]) for g, lg in enumerate(logits))
+        # unknown labels (-1, photos) are masked: a group's loss is the mean over its known rows
+        loss = sum(F.cross_entropy(lg, y[:, g], ignore_index=-1) for g, lg in enumerate(logits)
+                   if (y[:, g] >= 0).any())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -102,7 +109,11 @@ def train_classifier(cfg, out: Path, seed: int = 0, progress: bool = True) -> di
         keep = [i for i, v in enumerate(test.views) if v == view]
         sub = dataclasses.replace(test, images=test.images[keep], labels=test.labels[keep])
         acc[view] = evaluate_classifier(net, sub)
-    result = {"test_accuracy": acc, "trained_on_views": list(cfg.data.views), "steps": c.steps, "seconds": round(time.perf_counter() - t0, 1),
+    for pr in cfg.data.photo_roots:  # their test split (by contributor), known labels only
+        acc[f"photos:{pr}"] = evaluate_classifier(net, load_memory(pr, cfg.data.size, ("test",), None,
+                                                                   progress=progress))
+    result = {"test_accuracy": acc, "trained_on_views": list(cfg.data.views),
+              "photo_roots": list(cfg.data.photo_roots), "photo_rows": len(train) - n_render, "steps": c.steps, "seconds": round(time.perf_counter() - t0, 1),
               "backbone": c.backbone, "seed": seed}
     save_checkpoint(out, "classifier", model=net.state_dict(), schema=train.schema.to_dict(),
                     config=cfg.to_dict(), group_sizes=list(train.schema.sizes), backbone=c.backbone,

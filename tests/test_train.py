@@ -398,3 +398,30 @@ def test_keep_editors_writes_one_editor_per_save_with_its_training_seconds(tiny_
     assert eds == ["editor_step000002.pt", "editor_step000004.pt"]
     a, b = (load_pretrained(out / "editors" / n) for n in eds)
     assert a.info["step"] == 2 and b.info["step"] == 4 and 0 < a.info["seconds"] < b.info["seconds"]
+
+
+def test_classifier_trains_on_renders_and_photos_with_unknown_labels_masked(synth_tiny, photo_tiny, tmp_path):
+    """data.photo_roots in `amgan train-classifier`: photo rows join the batches (photo_fraction), their
+    unknown labels are left out of the loss and of the accuracy, and the photos' test split is reported."""
+    import math
+
+    from amgan.train_classifier import evaluate_classifier, load_classifier, train_classifier
+    from amgan.data.memory import load_memory
+
+    sets = [f"data.root={synth_tiny}", f"data.photo_roots=[{photo_tiny}]", "data.photo_fraction=0.5",
+            "classifier.steps=6", "train.threads=1"]
+    out = tmp_path / "classifier.pt"
+    res = train_classifier(load_config("configs/test_tiny.yaml", sets), out, progress=False)
+    assert res["photo_rows"] > 0 and res["photo_roots"] == [str(photo_tiny)]
+    photo_acc = res["test_accuracy"][f"photos:{photo_tiny}"]
+    assert photo_acc["pattern"] is None and photo_acc["neckline"] is None  # never known on these photos
+    assert 0.0 <= photo_acc["category"] <= 1.0
+    rows = [json.loads(line) for line in (tmp_path / "classifier.stats.jsonl").read_text().splitlines()]
+    assert rows and all(math.isfinite(r["loss/C/ce"]) for r in rows if "loss/C/ce" in r)
+    # the masked accuracy counts known labels only: colour is known on 2 of 3 photo rows
+    net, _ = load_classifier(out)
+    test = load_memory(photo_tiny, 32, ("test",), None, progress=False)
+    known = int((test.labels[:, test.schema.group_index("color")] >= 0).sum())
+    assert 0 < known < len(test)
+    acc = evaluate_classifier(net, test)["color"]
+    assert acc is not None and round(acc * known) == pytest.approx(acc * known, abs=1e-3)
