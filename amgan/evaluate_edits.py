@@ -418,10 +418,10 @@ def _command(args) -> str:
                              ("--photo-split", getattr(args, "photo_split", "test"), "test"),
                              ("--photo-groups", getattr(args, "photo_groups", "color,sleeve"), "color,sleeve"),
                              ("--colour-spread", getattr(args, "colour_spread", None), None)):
-        if flag == "--colour-spread" and getattr(args, "int8", None) is not None:
-            parts.append("--int8" if args.int8 else "--no-int8")
         if v is not None and v != default:
             parts += [flag, str(v)]
+    if getattr(args, "int8", None) is not None:
+        parts.append("--int8" if args.int8 else "--no-int8")
     return shlex.join(parts)
 
 

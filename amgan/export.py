@@ -83,10 +83,9 @@ def quantize_editor(folder, photos, *, split: str = "train", n: int = 64, n_chec
 
     if n < 1 or n_check < 1 or requests < 1:
         raise UserError(f"--n, --check and --requests must be positive (got {n}, {n_check}, {requests})")
-    p = load_pretrained(folder, kind="amgan-editor")
     if not Path(folder).is_dir():
         raise UserError(f"--editor: {folder} is not a model folder (amgan export writes one)")
-    ed = build_editor(p, "cpu", int8=False)
+    ed = build_editor(load_pretrained(folder, kind="amgan-editor"), "cpu", int8=False)
     paths = _photo_paths(photos, split)
     random.Random(seed).shuffle(paths)
     if len(paths) < n + n_check:
@@ -99,9 +98,9 @@ def quantize_editor(folder, photos, *, split: str = "train", n: int = 64, n_chec
     x = torch.cat([ed.processor.preprocess(load(q), "cpu")[0] for q in paths[n:n + n_check]])
     rng = random.Random(seed + 1)
     G32, diffs = ed.G, {}
+    labels = ed.read_labels(x)
     for g in ed.schema.manipulable:
         req = {g.name: rng.choice(list(g.values))}
-        labels = ed.read_labels(x)
         y32 = ed.edit_batch(x, req, source=labels, cam=False).y
         ed.G = g8
         try:

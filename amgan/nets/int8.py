@@ -71,7 +71,6 @@ class Int8Generator(nn.Module):
         self.G = G
         self.body = body
         self.converted = converted
-        self.cond_dim, self.n_groups, self.n_down = G.cond_dim, G.n_groups, G.n_down
 
     @classmethod
     def observing(cls, G: Generator) -> "Int8Generator":
