@@ -19,8 +19,10 @@ it (``region="sleeves"``) or only outside it (``region="torso"``).
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -275,6 +277,11 @@ class Editor:
         applied to sleeve and neckline edits (they add or remove garment), nor when no garment is
         found (under 5% of the photo).
         """
+        # the whole edit leaves GrabCut's thread a core of its own (see _core_for_mask)
+        with _core_for_mask(keep_background and self.device.type == "cpu"):
+            return self._edit(image, request, region, source, torso_request, keep_background)
+
+    def _edit(self, image, request, region, source, torso_request, keep_background: bool) -> EditResult:
         times: dict = {}
         t = time.perf_counter()
         request = self.schema.parse_edit(request) if isinstance(request, str) else self.schema.validate_edit(request)
@@ -289,7 +296,7 @@ class Editor:
         pa = np.asarray(proxy)
         wh, ww = work_size(*pa.shape[:2])
         work = pa if (wh, ww) == pa.shape[:2] else cv2_resize_area(pa, (wh, ww))
-        # the garment mask (GrabCut, ~40 ms of one core) is found while the models run
+        # the garment mask (GrabCut, ~70 ms of one core at 160 px) is found while the models run
         seg = worker_pool().submit(garment_mask_small, work) if keep_background else None
         times["preprocess"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -353,11 +360,47 @@ def cv2_resize_area(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(arr, (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
-def garment_mask_small(work: np.ndarray) -> np.ndarray | None:
-    """The garment of a photo (uint8 [H,W,3]) as a boolean mask at GrabCut's working size
-    (:func:`amgan.data.garment_mask.segment`), or None when no garment is found (under
-    :data:`MIN_GARMENT` of the photo)."""
+_THREADS = threading.Lock()
+_THREADS_HELD = [0, 0]  # [edits inside _core_for_mask, torch's thread count before the first of them]
+
+
+@contextmanager
+def _core_for_mask(active: bool):
+    """torch's intra-op threads one fewer (at least 1) for an edit whose garment mask (GrabCut) runs
+    on a thread of its own.
+
+    On 2 cores, two torch threads beside GrabCut's thread oversubscribe the machine and every stage
+    waits: a 400x533 colour edit (int8 generator, idle machine) took 144 ms, and 92 ms with one torch
+    thread for the whole edit. Held for the whole edit, not the models only: torch's idle pool threads
+    still compete with the composite (models only: 101-107 ms). Concurrent edits share one reduction;
+    the last one out restores the count."""
+    if not active:
+        yield
+        return
+    with _THREADS:
+        if _THREADS_HELD[0] == 0:
+            _THREADS_HELD[1] = torch.get_num_threads()
+            if _THREADS_HELD[1] > 1:
+                torch.set_num_threads(_THREADS_HELD[1] - 1)
+        _THREADS_HELD[0] += 1
+    try:
+        yield
+    finally:
+        with _THREADS:
+            _THREADS_HELD[0] -= 1
+            if _THREADS_HELD[0] == 0 and _THREADS_HELD[1] > 1:
+                torch.set_num_threads(_THREADS_HELD[1])
+
+
+MASK_SIDE = 160  # the editor's GrabCut: working size (long side, px) ...
+MASK_ITERATIONS = 3  # ... and iterations
+
+
+def garment_mask_small(work: np.ndarray, side: int | None = None, iterations: int | None = None) -> np.ndarray | None:
+    """The garment of a photo (uint8 [H,W,3]) as a boolean mask at the editor's GrabCut size
+    (:data:`MASK_SIDE` px, :data:`MASK_ITERATIONS` iterations; :func:`amgan.data.garment_mask.segment`),
+    or None when no garment is found (under :data:`MIN_GARMENT` of the photo)."""
     from amgan.data.garment_mask import segment, to_work_size
 
-    fg = segment(to_work_size(work))
+    fg = segment(to_work_size(work, side or MASK_SIDE), iterations=iterations or MASK_ITERATIONS)
     return None if fg.mean() < MIN_GARMENT else fg

@@ -325,3 +325,48 @@ def test_attention_floor_cuts_faint_attention_and_round_trips_in_the_model_folde
     save_pretrained(tmp_path / "bad_spread", p)
     with pytest.raises(CheckpointError, match="colour_spread must be in"):
         Editor.from_checkpoint(tmp_path / "bad_spread", device="cpu")
+
+
+def test_an_edit_leaves_the_garment_mask_a_core_and_restores_torch_threads(tiny_editor_path, shop_image):
+    """While GrabCut runs beside the models, torch uses one thread fewer (at least 1); the count comes
+    back after the edit, after a failed edit and after concurrent edits, and is left alone without a mask."""
+    import threading
+
+    from amgan.editor import _core_for_mask
+
+    ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        seen = []
+        with _core_for_mask(True):
+            seen.append(torch.get_num_threads())
+            with _core_for_mask(True):  # a second edit at the same time shares the reduction
+                seen.append(torch.get_num_threads())
+            seen.append(torch.get_num_threads())
+        with _core_for_mask(False):
+            seen.append(torch.get_num_threads())
+        assert seen == [2, 2, 2, 3] and torch.get_num_threads() == 3
+        with pytest.raises(Exception):
+            ed.edit(shop_image, {"color": "no-such-colour"})
+        assert torch.get_num_threads() == 3
+        errors = []
+
+        def work():
+            try:
+                ed.edit(shop_image, {"color": "red"})
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(3)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert not errors and torch.get_num_threads() == 3
+        torch.set_num_threads(1)
+        with _core_for_mask(True):
+            assert torch.get_num_threads() == 1  # never below one
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
