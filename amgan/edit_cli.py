@@ -94,6 +94,8 @@ def run_edit(args) -> int:
     ed = Editor.from_checkpoint(args.checkpoint, device=device_or_error(args.device), int8=getattr(args, "int8", None))
     request = ed.schema.parse_edit(request_text)
     source = ed.schema.parse_values(args.source) or None
+    for note in ed.caveats_for(request):  # what this model is known to do badly with this request
+        print(f"amgan edit: note: {note}", file=sys.stderr)
     if args.image:
         res = ed.edit(args.image, request, region=region, source=source,
                       keep_background=args.keep_background)
@@ -102,7 +104,7 @@ def run_edit(args) -> int:
             _save(Path(args.mask_out), res.mask, mask_fmt)
         print(json.dumps({"out": str(out), "request": res.request, "region": res.region,
                           "source": res.source_attributes, "background_kept": res.background_kept,
-                          "timings": res.timings}))
+                          "caveats": res.caveats, "timings": res.timings}))
         return 0
     from amgan.data.manifest import read_manifest
 
@@ -132,5 +134,6 @@ def run_edit(args) -> int:
             atomic_write_text(out / "edits.csv", buf.getvalue())
     if failed:
         raise UserError(f"stopped after {len(rows)} of {len(m)} edits (edits.csv lists them): {failed}")
-    print(json.dumps({"out": str(out), "edited": len(rows), "request": request, "region": region or "whole"}))
+    print(json.dumps({"out": str(out), "edited": len(rows), "request": request, "region": region or "whole",
+                      "caveats": ed.caveats_for(request)}))
     return 0

@@ -53,6 +53,7 @@ class EditResult:
     source_attributes: dict  # the values the edit started from (classifier reading + ``source``)
     timings: dict = field(default_factory=dict)  # seconds per stage
     background_kept: bool = False  # the change was gated by the photo's garment mask (Editor.edit)
+    caveats: list = field(default_factory=list)  # the model's known weaknesses for the groups edited
 
     @property
     def target_attributes(self) -> dict:
@@ -84,21 +85,25 @@ class Editor:
 
     def __init__(self, G: Generator, C: AttributeClassifier, schema: Schema, processor: ImageProcessor | int,
                  device=None, reader_processor: ImageProcessor | None = None, attention_floor: float = 0.0,
-                 colour_spread: float = 0.0):
+                 colour_spread: float = 0.0, caveats: Mapping[str, str] | None = None):
         """``processor``: the generator's image path; ``reader_processor``: the CAM classifier's own
         (a reader trained at a higher resolution than the generator), None = the generator's.
         ``attention_floor`` t: the generator's mask a becomes ``a * clip((a - t) / t, 0, 1)`` (0 below
         t, a ramp to a at 2t), cutting the faint attention a short training run spreads over the
         background; 0 = the mask as trained. ``colour_spread`` s in [0, 1]: how far a whole-garment
         colour edit of a photo is evened out into one colour transform for the garment
-        (:func:`amgan.composite.recolour_maps`; 0 = the generator's local colour as is). Both are
-        inference settings saved with the model (``config.json``, ``editor``)."""
+        (:func:`amgan.composite.recolour_maps`; 0 = the generator's local colour as is). ``caveats``:
+        {group: what the model is known to do badly when that group is edited} (measured, from its
+        model card), returned with every edit of the group (:attr:`EditResult.caveats`) so the CLI
+        and the demo can say it. All three are settings saved with the model (``config.json``,
+        ``editor``)."""
         if not 0.0 <= float(attention_floor) < 0.5:
             raise ValueError(f"attention_floor must be in [0, 0.5), got {attention_floor}")
         if not 0.0 <= float(colour_spread) <= 1.0:
             raise ValueError(f"colour_spread must be in [0, 1], got {colour_spread}")
         self.attention_floor = float(attention_floor)
         self.colour_spread = float(colour_spread)
+        self.caveats = _check_caveats(caveats or {}, schema)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.G = G.to(self.device).eval().requires_grad_(False)
         self.C = C.to(self.device).eval().requires_grad_(False)
@@ -114,6 +119,10 @@ class Editor:
         if x.shape[-1] == s:
             return x
         return F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=x.shape[-1] > s)
+
+    def caveats_for(self, groups) -> list[str]:
+        """The model's caveats for the edited ``groups`` (names), in schema order, each once."""
+        return [self.caveats[g] for g in self.schema.names if g in self.caveats and g in set(groups)]
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device=None, int8: bool | None = None) -> "Editor":
@@ -333,6 +342,7 @@ class Editor:
         if torso_request is not None:
             res.request = {"sleeves": dict(request), "torso": dict(torso_request)}
         res.background_kept = garment is not None
+        res.caveats = self.caveats_for(groups)
         times["composite"] = time.perf_counter() - t
         res.timings = {k: round(v, 4) for k, v in times.items()}
         return res
@@ -358,6 +368,23 @@ def cv2_resize_area(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     import cv2
 
     return cv2.resize(arr, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+MAX_CAVEAT = 400  # characters of one caveat
+
+
+def _check_caveats(caveats: Mapping, schema: Schema) -> dict[str, str]:
+    """{group: text} checked: known group names, non-empty text of at most :data:`MAX_CAVEAT` characters."""
+    if not isinstance(caveats, Mapping):
+        raise ValueError(f"caveats must be a mapping {{group: text}}, got {type(caveats).__name__}")
+    out = {}
+    for g, text in caveats.items():
+        if g not in schema.names:
+            raise ValueError(f"caveat for unknown group {g!r}; groups: {', '.join(schema.names)}")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_CAVEAT:
+            raise ValueError(f"caveat for {g!r} must be non-empty text of at most {MAX_CAVEAT} characters")
+        out[g] = " ".join(text.split())
+    return out
 
 
 _THREADS = threading.Lock()

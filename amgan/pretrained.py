@@ -331,7 +331,8 @@ def build_editor(p: Pretrained, device=None, int8: bool | None = None):
         ed = Editor(G.float(), C, Schema.from_dict(p.schema), p.image_processor, device,
                     reader_processor=ImageProcessor.from_dict(rp) if rp else None,
                     attention_floor=float(settings.get("attention_floor", 0.0)),
-                    colour_spread=float(settings.get("colour_spread", 0.0)))
+                    colour_spread=float(settings.get("colour_spread", 0.0)),
+                    caveats=settings.get("caveats"))
     except ValueError as e:
         raise CheckpointError(f"{p.path}: bad editor settings ({e})") from None
     ed.checkpoint_step = int(p.info.get("step") or 0)

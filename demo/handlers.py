@@ -333,6 +333,7 @@ class DemoLogic:
         res = self.pipeline.edit(photo, req, region=region, source=known or None)
         info = {"request": req, "region": res.region, "source": known, "amgan_source": res.source_attributes,
                 "predicted": res.source_attributes, "target": res.target_attributes, "size": list(photo.size),
+                "notes": list(res.caveats),
                 "timings_ms": {"edit": render.ms(res.timings),
                                "total": round((time.perf_counter() - t0) * 1000, 1)}}
         return (*self._images(photo, res), info)
@@ -380,6 +381,7 @@ class DemoLogic:
             times["edit"] = render.ms(r.edit.timings)
             times["search"] = render.ms({s: v for s, v in r.timings.items() if s != "edit"})
             info.update(amgan_source=r.source, predicted=r.source, target=r.target)
+            info["notes"] += r.edit.caveats
             amgan_gallery, info["amgan"] = render.gallery_and_matches(r.hits, self.schema, self.store, r.matches)
         if "flam" in out.results:
             # FLAM reads the source attributes off the search feature itself (its embedders saw street

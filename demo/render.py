@@ -43,7 +43,9 @@ def ms(timings: dict) -> dict:
 
 
 def timings_markdown(info) -> str:
-    """One line per step from ``info["timings_ms"]`` ({step: {stage: ms} or ms})."""
+    """The notes of a result (``info["notes"]``: the model's caveats for the request, what applied to
+    one method only), then one line per step from ``info["timings_ms"]`` ({step: {stage: ms} or ms})."""
+    notes = "".join(f"**Note:** {n}\n\n" for n in (info or {}).get("notes") or ())
     t = (info or {}).get("timings_ms") or {}
     parts = []
     for step, v in t.items():
@@ -54,7 +56,7 @@ def timings_markdown(info) -> str:
             parts.append(f"**{step}** {v:.1f} ms")
     if "total" in t:
         parts.append(f"**total** {t['total']:.1f} ms")
-    return "Time on the server: " + " · ".join(parts) if parts else ""
+    return notes + ("Time on the server: " + " · ".join(parts) if parts else "")
 
 
 def request_text(request: dict) -> str:

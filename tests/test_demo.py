@@ -637,3 +637,25 @@ def test_png_store_prunes_results_and_keeps_the_catalogue(tmp_path):
     assert store.prune(max_age=-1) == 1 and not os.path.exists(result) and os.path.exists(thumb)
     store.close()
     assert not root.exists()
+
+
+def test_a_models_caveats_are_shown_with_the_edits_they_concern(client, demo_server, test_images):
+    """The editor's caveats for the edited groups arrive in info["notes"] and at the top of the timings line."""
+    from demo.render import timings_markdown
+
+    ed = demo_server["editor"]
+    old = ed.caveats
+    ed.caveats = {"pattern": "Pattern edits are weak with this model."}
+    try:
+        *_, info = client.predict(gradio_client.handle_file(test_images[0]), "pattern=striped", "whole",
+                                  api_name="/edit")
+        assert info["notes"] == ["Pattern edits are weak with this model."]
+        assert timings_markdown(info).startswith("**Note:** Pattern edits are weak with this model.")
+        *_, info = client.predict(gradio_client.handle_file(test_images[0]), "color=red", "whole", "amgan", 2,
+                                  api_name="/edit_and_search")
+        assert info["notes"] == [] and "Note" not in timings_markdown(info)
+        *_, info = client.predict(gradio_client.handle_file(test_images[0]), "pattern=striped", "whole", "amgan", 2,
+                                  api_name="/edit_and_search")
+        assert info["notes"] == ["Pattern edits are weak with this model."]
+    finally:
+        ed.caveats = old

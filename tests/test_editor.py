@@ -370,3 +370,38 @@ def test_an_edit_leaves_the_garment_mask_a_core_and_restores_torch_threads(tiny_
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_models_caveats_come_with_the_edits_they_concern(tiny_editor_path, synth_tiny, tmp_path, capsys):
+    """``editor.caveats`` of a model folder: checked at load, returned with each edit of a group they name
+    (EditResult.caveats), printed by ``amgan edit`` on stderr and put in its JSON."""
+    from amgan.checkpoint import CheckpointError
+    from amgan.cli import main
+    from amgan.pretrained import convert
+
+    folder = convert(tiny_editor_path, tmp_path / "model")
+    cfg = json.loads((folder / "config.json").read_text())
+
+    def with_caveats(caveats):
+        cfg["model"]["editor"] = {"caveats": caveats}
+        (folder / "config.json").write_text(json.dumps(cfg))
+
+    with_caveats({"sleeve": "Sleeve edits   are weak here."})
+    ed = Editor.from_checkpoint(folder, device="cpu")
+    src = next((synth_tiny / "images").glob("*_shop.png"))
+    assert ed.edit(src, {"color": "red"}).caveats == []
+    assert ed.edit(src, {"sleeve": "long"}).caveats == ["Sleeve edits are weak here."]
+    assert ed.caveats_for(["color", "sleeve"]) == ["Sleeve edits are weak here."]
+    rc = main(["edit", "--checkpoint", str(folder), "--image", str(src), "--edit", "color=red,sleeve=long",
+               "--out", str(tmp_path / "o.png")])
+    out = capsys.readouterr()
+    assert rc == 0 and "note: Sleeve edits are weak here." in out.err
+    assert json.loads(out.out.strip().splitlines()[-1])["caveats"] == ["Sleeve edits are weak here."]
+    assert main(["edit", "--checkpoint", str(folder), "--image", str(src), "--edit", "color=red",
+                 "--out", str(tmp_path / "o.png")]) == 0
+    assert "note:" not in capsys.readouterr().err
+    for bad, needle in (({"sleeves": "x"}, "unknown group 'sleeves'"), ({"sleeve": " "}, "non-empty"),
+                        ({"sleeve": "x" * 401}, "at most 400"), (["sleeve"], "mapping")):
+        with_caveats(bad)
+        with pytest.raises(CheckpointError, match=needle):
+            Editor.from_checkpoint(folder, device="cpu")
