@@ -15,7 +15,7 @@ import gradio as gr
 
 from amgan.errors import UserError
 from demo.handlers import AS_READ, EDIT_SIDE, K_MAX, DemoLogic, check_k, load_photo, not_an_image, shown
-from demo.render import timings_markdown
+from demo.render import notes_markdown, timings_markdown
 
 __all__ = ["build_demo", "launch_demo", "PhotoInput", "MatchCount", "CSS", "QUEUE_SIZE", "DELETE_CACHE"]
 
@@ -138,6 +138,7 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
                 request_box = gr.Textbox(label="Request sent", interactive=False, elem_id="request")
                 source_box = gr.Textbox("", label="Known values sent (your corrections)", interactive=False,
                                         elem_id="source")
+        result_notes = gr.Markdown(elem_id="result-notes")  # the model's caveats for this edit, beside it
         with gr.Row():
             shown_image = dict(format="png", interactive=False, height=260, buttons=["download", "fullscreen"],
                                elem_classes="pixelated")
@@ -153,8 +154,9 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
         with gr.Accordion("Details (JSON: request, attributes, matches, timings)", open=False):
             info = gr.JSON(label="info", elem_id="info")
 
-        results = [edited, mask, cam, gal_amgan, gal_flam, gal_plain, info, timings, request_box, source_box]
-        cleared = [None, None, None, [], [], [], None, "", "", ""]
+        results = [edited, mask, cam, gal_amgan, gal_flam, gal_plain, info, timings, result_notes, request_box,
+                   source_box]
+        cleared = [None, None, None, [], [], [], None, "", "", "", ""]
         private = dict(api_visibility="private")
         models = dict(concurrency_id=MODELS, concurrency_limit=concurrency)
         light = dict(concurrency_limit=None, **private)  # no network: never waits for a model slot
@@ -167,7 +169,8 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
             box.input(functools.partial(logic.menu_after_correction, g.name), [box, reading], menu, **light)
         compose = dict(fn=logic.compose, inputs=[image, instruction, *menus, *corrections],
                        outputs=[request_box, source_box], **models, **private)
-        show_time = dict(fn=timings_markdown, inputs=info, outputs=timings, **light)
+        show_time = dict(fn=lambda i: (timings_markdown(i), notes_markdown(i)), inputs=info,
+                         outputs=[timings, result_notes], **light)
 
         def clear_results():
             return cleared

@@ -42,10 +42,14 @@ def ms(timings: dict) -> dict:
     return {k: round(float(v) * 1000, 1) for k, v in timings.items()}
 
 
+def notes_markdown(info) -> str:
+    """The notes of a result (``info["notes"]``: the model's caveats for the groups edited, what applied
+    to one method only), one paragraph each."""
+    return "\n\n".join(f"**Note:** {n}" for n in (info or {}).get("notes") or ())
+
+
 def timings_markdown(info) -> str:
-    """The notes of a result (``info["notes"]``: the model's caveats for the request, what applied to
-    one method only), then one line per step from ``info["timings_ms"]`` ({step: {stage: ms} or ms})."""
-    notes = "".join(f"**Note:** {n}\n\n" for n in (info or {}).get("notes") or ())
+    """One line per step from ``info["timings_ms"]`` ({step: {stage: ms} or ms})."""
     t = (info or {}).get("timings_ms") or {}
     parts = []
     for step, v in t.items():
@@ -56,7 +60,7 @@ def timings_markdown(info) -> str:
             parts.append(f"**{step}** {v:.1f} ms")
     if "total" in t:
         parts.append(f"**total** {t['total']:.1f} ms")
-    return notes + ("Time on the server: " + " · ".join(parts) if parts else "")
+    return "Time on the server: " + " · ".join(parts) if parts else ""
 
 
 def request_text(request: dict) -> str:
