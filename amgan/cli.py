@@ -19,10 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from amgan import __version__
 from amgan.config import add_config_arguments, config_argv
-from amgan.errors import run_cli
+from amgan.errors import UserError, run_cli
 from amgan.training.run import add_run_arguments
 
 
@@ -103,6 +104,23 @@ def _quantize(args) -> int:
     print(json.dumps(quantize_editor(args.editor, args.photos, split=args.split, n=args.n, n_check=args.check,
                                      requests=args.requests, tolerance=args.tolerance, seed=args.seed,
                                      progress=not args.quiet)))
+    return 0
+
+
+def _calibrate_colours(args) -> int:
+    from amgan.colour_calibration import fit_colour_calibration, write_calibration
+    from amgan.edit_cli import device_or_error
+    from amgan.editor import Editor
+
+    if not (Path(args.editor) / "config.json").is_file():
+        raise UserError(f"--editor {args.editor}: give a model folder (config.json + weights.pt); the offsets are "
+                        "written into its config.json")
+    ed = Editor.from_checkpoint(args.editor, device=device_or_error(args.device))
+    res = fit_colour_calibration(ed, args.photos, split=args.split, n_photos=args.n, targets=args.targets,
+                                 min_refs=args.min_refs, min_edits=args.min_edits, strength=args.strength,
+                                 seed=args.seed, progress=not args.quiet)
+    res["written"] = None if args.dry_run else str(write_calibration(args.editor, res["colour_calibration"]))
+    print(json.dumps(res))
     return 0
 
 
@@ -220,6 +238,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=_quantize)
+
+    s = sub.add_parser("calibrate-colours", help="measure how far the editor's colours are from photos of each colour "
+                                                 "name (train photos) and store the offsets in the model folder",
+                       formatter_class=fmt)
+    s.add_argument("--editor", required=True, help="the editor's model folder (config.json is updated)")
+    s.add_argument("--photos", required=True, help="an annotated photo data set (manifest.csv with garment masks)")
+    s.add_argument("--split", default="train", choices=["train", "val"], help="the photos measured (never test)")
+    s.add_argument("--n", type=int, default=120, help="photos edited")
+    s.add_argument("--targets", type=int, default=4, help="colour edits per photo (names rotate)")
+    s.add_argument("--min-refs", type=int, default=20, help="fewest labelled photos for a colour to get an offset")
+    s.add_argument("--min-edits", type=int, default=10, help="fewest edits for a colour to get an offset")
+    s.add_argument("--strength", type=float, default=1.0, help="share of the measured offset stored, in (0, 1]")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    s.add_argument("--dry-run", action="store_true", help="measure and print; write nothing")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=_calibrate_colours)
 
     s = sub.add_parser("train-reader", help="train the attribute reader for photos (frozen trunk, cached maps)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)

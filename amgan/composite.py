@@ -47,7 +47,7 @@ import torch
 from amgan.data.garment_mask import BORDER as GRABCUT_BORDER  # the frame GrabCut takes as certain background
 
 __all__ = ["WORK_SIDE", "SMOOTH", "GAIN_RANGE", "Maps", "work_size", "to_grid", "guided_coefficients", "guided_filter",
-           "recolour_maps", "recolour_pixels", "reshape_maps", "snap_mask", "matte_coefficients", "apply", "composite", "worker_pool"]
+           "recolour_maps", "recolour_pixels", "shift_lab", "reshape_maps", "snap_mask", "matte_coefficients", "apply", "composite", "worker_pool"]
 
 WORK_SIDE = 640  # the working grid (matte, maps) is at most this long, long side ...
 WORK_MIN = 320  # ... and at least this (or the photo's own size); see work_size
@@ -168,7 +168,8 @@ class Maps:
 
 
 def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma: float = SMOOTH,
-                  gain_range: tuple[float, float] = GAIN_RANGE, spread: float = 0.0) -> torch.Tensor:
+                  gain_range: tuple[float, float] = GAIN_RANGE, spread: float = 0.0,
+                  shift=None) -> torch.Tensor:
     """The local colour transform from the photo ``x`` to its edit ``y`` at the model's resolution.
 
     ``x``, ``y``: [1,3,S,S] in [0,1]; ``weight``: [1,1,S,S] in [0,1], the pixels the local means are
@@ -194,6 +195,9 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
     its shading and detail): the means of ``x`` and ``y`` over the ground, each pixel weighted by how
     much the edit changed it (the generator's colour where it did recolour, not where it left the
     photo alone). For whole-garment colour edits only; pattern and region edits need the local maps.
+
+    ``shift``: a CIELAB offset [dL*, da*, db*] added to the edit's local ground colour (the editor's
+    colour calibration for the requested colour name, :mod:`amgan.colour_calibration`); None = none.
 
     -> [1,7,S,S] maps for :func:`apply` (0..255 units where they are levels): ``1 / (255 Yx)``,
     ``Cx`` (2), ``g``, ``oY``, ``Cy - Cx`` (2), and where no garment is within reach ``g = 1`` and the
@@ -236,6 +240,8 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
             gx, gy = (xs * wg).sum((0, 1)), (ys * wg).sum((0, 1))
             mx = (1 - spread) * mx + spread * gx
             my = (1 - spread) * my + spread * gy
+    if shift is not None:
+        my = shift_lab(my, shift)
     Yx, Yy = mx @ _Y, my @ _Y
     g = np.clip((Yy + 1e-3) / (Yx + 1e-3), *gain_range)
     oY = Yy - g * Yx
@@ -245,6 +251,17 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
     out[~ok] = 0.0  # no garment within reach: no change
     out[~ok, 3] = 1.0
     return torch.from_numpy(np.ascontiguousarray(out.astype(np.float32))).permute(2, 0, 1)[None]
+
+
+def shift_lab(rgb: np.ndarray, shift) -> np.ndarray:
+    """sRGB colours [..., 3] in [0, 1] moved by a CIELAB offset [dL*, da*, db*] (D65, scikit-image's
+    conversion), clipped to the sRGB gamut."""
+    from skimage.color import lab2rgb, rgb2lab
+
+    a = np.clip(np.asarray(rgb, np.float64), 0, 1)
+    lab = rgb2lab(a.reshape(-1, 1, 3)) + np.asarray(shift, np.float64).reshape(1, 1, 3)
+    lab[..., 0] = np.clip(lab[..., 0], 0, 100)
+    return np.clip(lab2rgb(lab), 0, 1).reshape(a.shape).astype(np.asarray(rgb).dtype)
 
 
 def _membership(cb, cr, s, gb, gr, sigma: float) -> np.ndarray:
@@ -470,7 +487,8 @@ def apply(photo: np.ndarray, maps: Maps) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Tensor, a: torch.Tensor,
               geometry: tuple, garment: np.ndarray | None, *, recolour: bool,
-              cam: torch.Tensor | None = None, spread: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              cam: torch.Tensor | None = None, spread: float = 0.0,
+              shift=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The edit at the photo's resolution (see the module doc).
 
     ``photo``: uint8 [H,W,3]; ``work``: the photo on the working grid (:func:`work_size`), uint8;
@@ -478,7 +496,7 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     the photo sits in the square (in the units of the image the processor was given); ``garment``:
     the garment mask (bool or float, any size; None = none found: the attention is the matte);
     ``recolour``: colour/pattern edits (True) or outline edits (False); ``cam``: a [1,1,S,S] map
-    brought to full size too; ``spread``: see :func:`recolour_maps` (recolour only). -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
+    brought to full size too; ``spread``, ``shift``: see :func:`recolour_maps` (recolour only). -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
     garment matte; without a garment, the matte made from the attention), CAM uint8 [H,W] (zeros
     without ``cam``)).
     """
@@ -504,7 +522,7 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     c = zero if cam is None else cam.detach().float().cpu()
     shift_w = None
     if recolour:
-        change = recolour_maps(x, y, weight, spread=spread)
+        change = recolour_maps(x, y, weight, spread=spread, shift=shift)
         shift_w = to_grid(change[:, 4:], geometry, (h, w))
         change = change[:, :4]
         aux = torch.cat([zero, shown, zero, c], 1)

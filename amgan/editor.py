@@ -85,7 +85,8 @@ class Editor:
 
     def __init__(self, G: Generator, C: AttributeClassifier, schema: Schema, processor: ImageProcessor | int,
                  device=None, reader_processor: ImageProcessor | None = None, attention_floor: float = 0.0,
-                 colour_spread: float = 0.0, caveats: Mapping[str, str] | None = None):
+                 colour_spread: float = 0.0, caveats: Mapping[str, str] | None = None,
+                 colour_calibration: Mapping[str, list] | None = None):
         """``processor``: the generator's image path; ``reader_processor``: the CAM classifier's own
         (a reader trained at a higher resolution than the generator), None = the generator's.
         ``attention_floor`` t: the generator's mask a becomes ``a * clip((a - t) / t, 0, 1)`` (0 below
@@ -95,8 +96,10 @@ class Editor:
         (:func:`amgan.composite.recolour_maps`; 0 = the generator's local colour as is). ``caveats``:
         {group: what the model is known to do badly when that group is edited} (measured, from its
         model card), returned with every edit of the group (:attr:`EditResult.caveats`) so the CLI
-        and the demo can say it. All three are settings saved with the model (``config.json``,
-        ``editor``)."""
+        and the demo can say it. ``colour_calibration``: {colour name: [dL*, da*, db*]}, the CIELAB offset
+        added to the edit's colour when a photo is recoloured to that name (fitted on train photos by
+        :mod:`amgan.colour_calibration`; none = the generator's colour as is). All four are settings
+        saved with the model (``config.json``, ``editor``)."""
         if not 0.0 <= float(attention_floor) < 0.5:
             raise ValueError(f"attention_floor must be in [0, 0.5), got {attention_floor}")
         if not 0.0 <= float(colour_spread) <= 1.0:
@@ -104,6 +107,7 @@ class Editor:
         self.attention_floor = float(attention_floor)
         self.colour_spread = float(colour_spread)
         self.caveats = _check_caveats(caveats or {}, schema)
+        self.colour_calibration = _check_calibration(colour_calibration or {}, schema)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.G = G.to(self.device).eval().requires_grad_(False)
         self.C = C.to(self.device).eval().requires_grad_(False)
@@ -333,8 +337,9 @@ class Editor:
         if not torch.isfinite(out.y).all():
             raise RuntimeError("the edit produced non-finite pixels (a broken model?)")
         spread = self.colour_spread if (groups == {"color"} and region in (None, "whole")) else 0.0
+        shift = self.colour_calibration.get(request.get("color")) if recolour and torso_request is None else None
         edited, mask, cam = composite(np.asarray(rgb), work, x, out.y, out.a, geom, garment, recolour=recolour,
-                                      cam=out.cam, spread=spread)
+                                      cam=out.cam, spread=spread, shift=shift)
         src = self.schema.decode(out.source_labels[0].cpu().numpy())
         res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(mask), cam=Image.fromarray(cam),
                          request=dict(request), region=region if region not in (None, "whole") else "whole",
@@ -384,6 +389,31 @@ def _check_caveats(caveats: Mapping, schema: Schema) -> dict[str, str]:
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_CAVEAT:
             raise ValueError(f"caveat for {g!r} must be non-empty text of at most {MAX_CAVEAT} characters")
         out[g] = " ".join(text.split())
+    return out
+
+
+MAX_SHIFT = 50.0  # CIELAB units: a larger calibration offset is a mistake, not a calibration
+
+
+def _check_calibration(calibration: Mapping, schema: Schema) -> dict[str, list[float]]:
+    """{colour name: [dL*, da*, db*]} checked: names of the schema's 'color' group, three finite numbers
+    each within +-:data:`MAX_SHIFT`."""
+    if not isinstance(calibration, Mapping):
+        raise ValueError(f"colour_calibration must be a mapping {{colour: [dL, da, db]}}, got {type(calibration).__name__}")
+    if calibration and "color" not in schema.names:
+        raise ValueError("colour_calibration needs a 'color' group in the schema")
+    out = {}
+    for name, v in calibration.items():
+        values = schema.group("color").values
+        if name not in values:
+            raise ValueError(f"colour_calibration for unknown colour {name!r}; colours: {', '.join(values)}")
+        try:
+            v = [float(t) for t in v]
+        except (TypeError, ValueError):
+            raise ValueError(f"colour_calibration[{name!r}] must be three numbers [dL, da, db]") from None
+        if len(v) != 3 or not all(np.isfinite(v)) or max(abs(t) for t in v) > MAX_SHIFT:
+            raise ValueError(f"colour_calibration[{name!r}] must be three finite numbers within +-{MAX_SHIFT:g}, got {v}")
+        out[name] = v
     return out
 
 

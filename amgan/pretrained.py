@@ -94,8 +94,19 @@ def render_card(p: Pretrained) -> str:
     arch = {"kind": p.kind, "model": p.model,
             "image_processor": p.image_processor.to_dict() if p.image_processor else None,
             "code_version": p.info.get("code_version")}
-    lines.extend(["## Format", "", "Weights in `weights.pt` (load with `torch.load(weights_only=True)`), "
-                  "constructor arguments and image processor in `config.json`:", "", "```json",
+    parts = ["Weights in `weights.pt` (load with `torch.load(weights_only=True)`), constructor arguments and "
+             "image processor in `config.json`"]
+    if p.path and (Path(p.path) / "int8.pt").is_file():
+        parts.append("`int8.pt`: the activation ranges of the generator's int8 body on the CPU (`amgan quantize`; "
+                     "used by default on the CPU, `int8=False` for float; see PROVENANCE.md)")
+    settings = (p.model or {}).get("editor") or {}
+    if settings.get("caveats"):
+        parts.append("`editor.caveats`: what the model is known to do badly per edited group, shown with every "
+                     "such edit by `amgan edit` and the demo")
+    if settings.get("colour_calibration"):
+        parts.append("`editor.colour_calibration`: the CIELAB offset added to the edit's colour per colour name "
+                     "(`amgan calibrate-colours`, measured on train photos)")
+    lines.extend(["## Format", "", "; ".join(parts) + ":", "", "```json",
                   json.dumps(arch, indent=2), "```", ""])
     return "\n".join(lines).rstrip() + "\n"
 
@@ -332,7 +343,7 @@ def build_editor(p: Pretrained, device=None, int8: bool | None = None):
                     reader_processor=ImageProcessor.from_dict(rp) if rp else None,
                     attention_floor=float(settings.get("attention_floor", 0.0)),
                     colour_spread=float(settings.get("colour_spread", 0.0)),
-                    caveats=settings.get("caveats"))
+                    caveats=settings.get("caveats"), colour_calibration=settings.get("colour_calibration"))
     except ValueError as e:
         raise CheckpointError(f"{p.path}: bad editor settings ({e})") from None
     ed.checkpoint_step = int(p.info.get("step") or 0)

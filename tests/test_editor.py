@@ -405,3 +405,37 @@ def test_a_models_caveats_come_with_the_edits_they_concern(tiny_editor_path, syn
         with_caveats(bad)
         with pytest.raises(CheckpointError, match=needle):
             Editor.from_checkpoint(folder, device="cpu")
+
+
+class _FlatG(torch.nn.Module):
+    """z = mid grey everywhere, a = 1: every edit asks for the same flat colour."""
+
+    def forward(self, x, c, m):
+        a = torch.ones_like(x[:, :1])
+        z = torch.full_like(x, 0.5)
+        return z, z, a
+
+
+def test_colour_calibration_moves_the_recoloured_garment_by_its_offset(tiny_editor_path):
+    """An editor's colour_calibration for the requested name moves the edited garment's CIELAB colour by
+    that offset (the photo's shading kept), only for that name; bad offsets are refused."""
+    from PIL import ImageDraw
+
+    from amgan.probes import region_mean_lab as garment_lab
+
+    ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
+    ed.G = _FlatG()
+    photo = Image.new("RGB", (200, 260), (120, 110, 100))
+    ImageDraw.Draw(photo).rectangle((50, 60, 150, 200), fill=(200, 30, 40))
+    inner = np.zeros((260, 200), bool)
+    inner[80:180, 70:130] = True
+    plain = garment_lab(np.asarray(ed.edit(photo, {"color": "gray"}).image), inner)
+    ed.colour_calibration = {"gray": [-15.0, 0.0, 8.0]}
+    moved = garment_lab(np.asarray(ed.edit(photo, {"color": "gray"}).image), inner)
+    assert np.allclose(moved - plain, [-15, 0, 8], atol=2.5), moved - plain
+    other = garment_lab(np.asarray(ed.edit(photo, {"color": "blue"}).image), inner)
+    assert np.allclose(other, plain, atol=0.5)  # another name: no offset (the generator's colour is the same)
+    for bad, needle in (({"grey": [1, 2, 3]}, "unknown colour 'grey'"), ({"gray": [1, 2]}, "three finite"),
+                        ({"gray": [60, 0, 0]}, "within"), ({"gray": "dark"}, "three numbers")):
+        with pytest.raises(ValueError, match=needle):
+            Editor(ed.G, ed.C, ed.schema, ed.processor, "cpu", colour_calibration=bad)
