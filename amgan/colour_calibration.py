@@ -3,9 +3,9 @@
     amgan calibrate-colours --editor checkpoints/amgan_photo128 --photos data/clothing [--n 120] [--dry-run]
 
 A generator trained mostly on renders draws each colour name a little off what photos of that name
-look like: measured on ``amgan_photo128`` and train-split photos, its "black" has L* 29 where photos
-labelled black have 19, its "white" 71 against 84, its red is lighter and less saturated than red
-photos; the annotator (and a shopper) read such edits as grey, grey and pink. The calibration
+look like: measured on ``amgan_photo128`` and train-split photos, its "black" has L* 31 where photos
+labelled black have 19, its "white" 70 against 83, its red is lighter and less saturated than red
+photos (``reports/edits_photo128/colour_calibration.json``); the annotator (and a shopper) read such edits as grey, grey and pink. The calibration
 measures, per colour name, on photos of the ``--split`` (train by default; never the test split):
 
 - the **reference**: the median garment colour (CIELAB, exposure-normalised as the annotator does,
@@ -18,8 +18,8 @@ and stores ``strength x (reference - edit)`` as ``editor.colour_calibration`` in
 ``config.json``. :class:`amgan.editor.Editor` adds it to the edit's local colour when a photo is
 recoloured to that name (:func:`amgan.composite.recolour_maps`, ``shift``); the photo's shading, folds
 and prints are kept as before. A name with fewer than ``--min-refs`` labelled photos or ``--min-edits``
-edits gets no offset (its medians are too noisy), and is listed with the reason; so is one whose offset exceeds 50 CIELAB units (the editor does not draw that
-colour at all: no offset repairs that).
+edits gets no offset (its medians are too noisy), and is listed with the reason; so is one whose
+offset exceeds 50 CIELAB units (the editor does not draw that colour at all: no offset repairs that).
 """
 from __future__ import annotations
 
@@ -129,11 +129,11 @@ def fit_colour_calibration(editor, photos_root, *, split: str = "train", n_photo
 
 def write_calibration(folder, shifts: dict) -> Path:
     """Put ``shifts`` into a model folder's ``config.json`` (``model.editor.colour_calibration``) and
-    remake its model card, both atomically; checked by loading the editor first."""
+    remake its model card, both atomically; the offsets are checked as the editor checks them at load."""
+    from amgan.attributes import Schema
     from amgan.editor import _check_calibration
     from amgan.io import atomic_write_text
     from amgan.pretrained import CARD, CONFIG, load_pretrained, render_card
-    from amgan.attributes import Schema
 
     folder = Path(folder)
     if not (folder / CONFIG).is_file():

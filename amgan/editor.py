@@ -403,8 +403,8 @@ def _check_calibration(calibration: Mapping, schema: Schema) -> dict[str, list[f
     if calibration and "color" not in schema.names:
         raise ValueError("colour_calibration needs a 'color' group in the schema")
     out = {}
+    values = schema.group("color").values if calibration else ()
     for name, v in calibration.items():
-        values = schema.group("color").values
         if name not in values:
             raise ValueError(f"colour_calibration for unknown colour {name!r}; colours: {', '.join(values)}")
         try:
@@ -453,11 +453,11 @@ MASK_SIDE = 160  # the editor's GrabCut: working size (long side, px) ...
 MASK_ITERATIONS = 3  # ... and iterations
 
 
-def garment_mask_small(work: np.ndarray, side: int | None = None, iterations: int | None = None) -> np.ndarray | None:
+def garment_mask_small(work: np.ndarray) -> np.ndarray | None:
     """The garment of a photo (uint8 [H,W,3]) as a boolean mask at the editor's GrabCut size
     (:data:`MASK_SIDE` px, :data:`MASK_ITERATIONS` iterations; :func:`amgan.data.garment_mask.segment`),
     or None when no garment is found (under :data:`MIN_GARMENT` of the photo)."""
     from amgan.data.garment_mask import segment, to_work_size
 
-    fg = segment(to_work_size(work, side or MASK_SIDE), iterations=iterations or MASK_ITERATIONS)
+    fg = segment(to_work_size(work, MASK_SIDE), iterations=MASK_ITERATIONS)
     return None if fg.mean() < MIN_GARMENT else fg
