@@ -47,7 +47,7 @@ import torch
 from amgan.data.garment_mask import BORDER as GRABCUT_BORDER  # the frame GrabCut takes as certain background
 
 __all__ = ["WORK_SIDE", "SMOOTH", "GAIN_RANGE", "Maps", "work_size", "to_grid", "guided_coefficients", "guided_filter",
-           "recolour_maps", "recolour_pixels", "shift_lab", "reshape_maps", "snap_mask", "matte_coefficients", "apply", "composite", "worker_pool"]
+           "recolour_maps", "recolour_pixels", "member_margin", "shift_lab", "reshape_maps", "snap_mask", "matte_coefficients", "apply", "composite", "worker_pool"]
 
 WORK_SIDE = 640  # the working grid (matte, maps) is at most this long, long side ...
 WORK_MIN = 320  # ... and at least this (or the photo's own size); see work_size
@@ -58,6 +58,9 @@ MEMBER_SHARE = 0.5  # a shade of the ground keeps at least this share of its chr
 MEMBER_ITERS = 2  # re-weightings of the ground's local means by membership
 MEMBER_FLOOR = 0.01  # least weight of a garment pixel in those means
 GAIN_RANGE = (0.4, 2.5)  # luma gain limits: keep at least 40% of the photo's local contrast, amplify <= 2.5x
+MEMBER_BLUR = 3.0  # Gaussian sigma (photo pixels) of the membership map: pixel-scale chroma noise (sensor,
+# JPEG's half-resolution chroma) must not make a pixel's weight flicker, which a large luma change (a black
+# or white target) turns into speckle over the fabric's own detail
 MATTE_RADIUS = 0.012  # guided-filter window radius, fraction of the working grid's long side
 SNAP_CONTRAST = 0.06  # garment and background colours closer than this (RMS, RGB in [0,1]): not snapped
 EDGE_RADIUS = 0.003  # the final, narrow guided filter of the snapped matte (2 px at 640)
@@ -282,10 +285,18 @@ def _membership(cb, cr, s, gb, gr, sigma: float) -> np.ndarray:
     return np.exp(short, out=short)
 
 
-def recolour_pixels(xs: np.ndarray, P: np.ndarray, Q: np.ndarray) -> np.ndarray:
+def member_margin(member_blur: float = MEMBER_BLUR) -> int:
+    """Pixels of context a block needs on each side for :func:`recolour_pixels`' blurred membership to
+    be the same as on the whole photo (to float precision: the kernel's 3-sigma radius)."""
+    return int(np.ceil(3 * member_blur)) if member_blur > 0 else 0
+
+
+def recolour_pixels(xs: np.ndarray, P: np.ndarray, Q: np.ndarray, member_blur: float = MEMBER_BLUR) -> np.ndarray:
     """The change of :func:`recolour_maps`'s transform at pixels ``xs`` (float32 [h,w,3], 0..255), the
     maps brought to those pixels: ``P`` [h,w,4] = (1/(255 Yx), Cx_b, Cx_r, g), ``Q`` [h,w,3] =
-    (oY, Cy_b - Cx_b, Cy_r - Cx_r). -> float32 [h,w,3], 0..255 units."""
+    (oY, Cy_b - Cx_b, Cy_r - Cx_r). The membership map is blurred by ``member_blur`` px (reflected at the
+    block's edge: callers working in blocks give a margin of :func:`member_margin` px and keep the
+    inside). -> float32 [h,w,3], 0..255 units."""
     cv2 = _cv2()
     ycc = cv2.transform(xs, _YCC)  # planar maps from here on: a third of the time of [..., c] slices
     Y, Cb, Cr = ycc[..., 0], ycc[..., 1], ycc[..., 2]
@@ -293,6 +304,8 @@ def recolour_pixels(xs: np.ndarray, P: np.ndarray, Q: np.ndarray) -> np.ndarray:
     oY, qb, qr = cv2.split(Q)
     s = Y * inv
     u = _membership(Cb, Cr, s, xb, xr, 255 * MEMBER_SIGMA)
+    if member_blur > 0:
+        u = cv2.GaussianBlur(u, (0, 0), member_blur, borderType=cv2.BORDER_REFLECT)
     kk = 1 - CHROMA_DETAIL  # dC = s (Cy - Cx) - (1 - k) (C - s Cx)
     dCb = s * (qb + kk * xb) - kk * Cb
     dCr = s * (qr + kk * xr) - kk * Cr
@@ -445,8 +458,12 @@ def apply(photo: np.ndarray, maps: Maps) -> tuple[np.ndarray, np.ndarray, np.nda
     cam = cam8 if cam8.shape == (H, W) else cv2.resize(cam8, (W, H), interpolation=cv2.INTER_LINEAR)
     R0, R1, C0, C1 = _support(maps, H, W)
 
+    g = member_margin() if maps.recolour else 0  # photo around a strip for the blurred membership
+
     def strip(r0: int, r1: int) -> None:
-        x = photo[r0:r1, C0:C1].astype(np.float32)
+        ra, rb, ca, cb = max(0, r0 - g), min(H, r1 + g), max(0, C0 - g), min(W, C1 + g)
+        xe = photo[ra:rb, ca:cb].astype(np.float32)
+        x = xe[r0 - ra: r1 - ra, C0 - ca: C1 - ca]
         mt, aux = _warp(maps.matte, H, W, r0, r1, C0, C1), _warp(maps.aux, H, W, r0, r1, C0, C1)
         m = np.einsum("hwc,hwc->hw", x, mt[..., :3])
         m *= 1 / 255
@@ -464,11 +481,13 @@ def apply(photo: np.ndarray, maps: Maps) -> tuple[np.ndarray, np.ndarray, np.nda
             return
         c0, c1 = int(cols[0]), int(cols[-1]) + 1
         xs, ms = x[:, c0:c1], m[:, c0:c1, None]
-        ch = _warp(maps.change, H, W, r0, r1, C0 + c0, C0 + c1)
-        if maps.recolour:
-            d = recolour_pixels(xs, ch, _warp(maps.shift, H, W, r0, r1, C0 + c0, C0 + c1))
+        if maps.recolour:  # on the block with its margin, then its inside
+            a0, a1 = max(ca, C0 + c0 - g), min(cb, C0 + c1 + g)
+            d = recolour_pixels(xe[:, a0 - ca: a1 - ca], _warp(maps.change, H, W, ra, rb, a0, a1),
+                                _warp(maps.shift, H, W, ra, rb, a0, a1))
+            d = np.ascontiguousarray(d[r0 - ra: r1 - ra, C0 + c0 - a0: C0 + c1 - a0])
         else:
-            d = ch[..., :3].copy()
+            d = _warp(maps.change, H, W, r0, r1, C0 + c0, C0 + c1)[..., :3].copy()
         d *= ms
         d += xs
         d += 0.5

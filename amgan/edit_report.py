@@ -79,8 +79,15 @@ def photos_markdown(res: dict) -> list[str]:
              f"| independent reader still reads the source sleeve | {_rate(s.get('reader_reads_source_rate'))} |",
              f"| detail kept | {_mean(s.get('detail_kept'))} (n={s['detail_kept']['n']}) |",
              f"| background change, border band / outside the mask | {_mean(s.get('border_change'), 4)} / "
-             f"{_mean(s.get('outside_change'), 4)} |", "",
-             "Detail kept, references on the same photos (what a score means): an edit that changed nothing but "
+             f"{_mean(s.get('outside_change'), 4)} |", ""]
+    bt = res.get("colour_edits_by_target") or {}
+    if bt:
+        lines += ["Colour edits per requested colour (where an editor's colours fall short):", "",
+                  "| requested colour | edits | annotator's majority name | detail kept |", "| --- | --- | --- | --- |"]
+        lines += [f"| {t} | {v['detail_kept']['n']} | {_rate(v.get('majority_hit')).split(' (n=')[0]} | "
+                  f"{_mean(v.get('detail_kept'))} |" for t, v in bt.items()]
+        lines += [""]
+    lines += ["Detail kept, references on the same photos (what a score means): an edit that changed nothing but "
              "went through the model's resolution and back, and an exact recolour (hue rotated on the garment).", "",
              "| reference | detail kept |", "| --- | --- |"]
     lines += [f"| {k.replace('_', ' ')} | {_mean(v)} (n={v['n']}) |" for k, v in ref.items()]

@@ -289,6 +289,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
     unedited: dict[str, list] = {"annotator_colour_ok": [], "reader_colour_ok": [], "reader_sleeve_ok": []}
     skipped, samples, times = 0, [], {"edit": 0.0, "probes": 0.0}
     units: dict[str, list] = {"color": [], "sleeve": []}  # the photo of each edit (the bootstrap's unit)
+    by_target: dict[str, dict[str, list]] = {}  # colour edits per requested colour: hits, detail, photo
     t0 = time.perf_counter()
     for i in tqdm(rows, desc="photos", unit="photo", disable=not progress):
         photo = to_rgb(m.image_path(i))
@@ -330,6 +331,10 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                 c_vals["name_hit"].append(hit)
                 c_vals["majority_hit"].append(reading.best == target)
                 c_vals["anchor_hit"].append(P.anchor_hit(e, mask, target, src_colour).hit)
+                bt = by_target.setdefault(target, {"majority_hit": [], "detail_kept": [], "unit": []})
+                bt["majority_hit"].append(reading.best == target)
+                bt["detail_kept"].append(line["detail"])
+                bt["unit"].append(i)
                 if reader:
                     c_vals["reader_colour_ok"].append(bool(read[eci] == editor.schema.group("color").index(target)))
                 vals = c_vals
@@ -352,6 +357,8 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
     result = {
         "data": str(root), "split": split, "groups": list(groups), "photos": n_photos, "photos_skipped": skipped, "seed": seed,
         "colour_edits": _summ(c_vals, units["color"]), "sleeve_edits": _summ(s_vals, units["sleeve"]),
+        "colour_edits_by_target": {t: _summ({k: v for k, v in bt.items() if k != "unit"}, bt["unit"])
+                                   for t, bt in sorted(by_target.items())},
         "bootstrap_unit": "photo",
         "detail_references": _summ(ref), "unedited": _summ(unedited),
         "reader": reader.name if reader else None,
