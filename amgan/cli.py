@@ -285,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mask-out", help="write the attention mask here (--image)")
     s.add_argument("--keep-background", action=argparse.BooleanOptionalAction, default=True,
                    help="gate colour/pattern edits by the photo's garment mask (GrabCut) so the background keeps its pixels")
+    s.add_argument("--even-colour", dest="colour_spread", type=float, default=None, metavar="S",
+                   help="evenness of a whole-garment colour edit in [0, 1]: 1 = one dye over the whole garment, "
+                        "0 = the generator's colour where it put it (default: the model's own setting)")
     s.add_argument("--device", default=None, help="cpu or cuda (None: cuda when present)")
     s.add_argument("--int8", action=argparse.BooleanOptionalAction, default=None,
                    help="the generator's body in int8 (the model folder's int8.pt; default: when it has one and the "

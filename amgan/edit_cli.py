@@ -77,6 +77,9 @@ def run_edit(args) -> int:
     if request_text is None:
         raise UserError("say what to change with --edit, e.g. --edit \"make it red\" or --edit color=red")
     region = None if args.region == "whole" else args.region
+    spread = getattr(args, "colour_spread", None)
+    if spread is not None and not 0.0 <= spread <= 1.0:  # before a model loads; also refuses nan
+        raise UserError(f"--even-colour must be in [0, 1] (1: one dye over the whole garment), got {spread}")
     out = Path(args.out)
     if args.image:
         for flag, path in (("--out", out), ("--mask-out", args.mask_out)):
@@ -98,7 +101,7 @@ def run_edit(args) -> int:
         print(f"amgan edit: note: {note}", file=sys.stderr)
     if args.image:
         res = ed.edit(args.image, request, region=region, source=source,
-                      keep_background=args.keep_background)
+                      keep_background=args.keep_background, colour_spread=spread)
         _save(out, res.image, fmt)
         if args.mask_out:
             _save(Path(args.mask_out), res.mask, mask_fmt)
@@ -116,7 +119,7 @@ def run_edit(args) -> int:
             rel = Path(m.paths[i]).with_suffix(".png")  # inside the data folder: checked by read_manifest
             try:
                 res = ed.edit(m.image_path(i), request, region=region, source=source,
-                              keep_background=args.keep_background)
+                              keep_background=args.keep_background, colour_spread=spread)
             except UserError as e:
                 failed = f"{m.paths[i]}: {e}"
                 break

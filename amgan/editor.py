@@ -276,7 +276,7 @@ class Editor:
 
     # ---- editing a photo
     def edit(self, image, request, region: str | None = None, source: Mapping[str, str] | None = None,
-             torso_request=None, keep_background: bool = True) -> EditResult:
+             torso_request=None, keep_background: bool = True, colour_spread: float | None = None) -> EditResult:
         """Edit ``image`` as ``request`` asks ("make it red", {"color": "red"}) inside ``region``.
 
         ``source``: attribute values known from elsewhere (catalogue metadata, FLAM's reading of a
@@ -289,12 +289,24 @@ class Editor:
         floor or the wall behind keeps its pixels where the generator's attention spills over. Not
         applied to sleeve and neckline edits (they add or remove garment), nor when no garment is
         found (under 5% of the photo).
+
+        ``colour_spread``: this edit's evenness of a whole-garment colour edit, in [0, 1] (None: the
+        editor's own :attr:`colour_spread`); 1 = one dye over the whole garment. The editor is not changed.
         """
+        if colour_spread is not None:
+            try:
+                colour_spread = float(colour_spread)
+            except (TypeError, ValueError):
+                raise ValueError(f"colour_spread must be a number in [0, 1], got {str(colour_spread)[:40]!r}") from None
+            if not 0.0 <= colour_spread <= 1.0:  # also refuses nan
+                raise ValueError(f"colour_spread must be in [0, 1], got {colour_spread}")
         # the whole edit leaves GrabCut's thread a core of its own (see _core_for_mask)
         with _core_for_mask(keep_background and self.device.type == "cpu"):
-            return self._edit(image, request, region, source, torso_request, keep_background)
+            return self._edit(image, request, region, source, torso_request, keep_background,
+                              self.colour_spread if colour_spread is None else colour_spread)
 
-    def _edit(self, image, request, region, source, torso_request, keep_background: bool) -> EditResult:
+    def _edit(self, image, request, region, source, torso_request, keep_background: bool,
+              colour_spread: float) -> EditResult:
         times: dict = {}
         t = time.perf_counter()
         request = self.schema.parse_edit(request) if isinstance(request, str) else self.schema.validate_edit(request)
@@ -336,7 +348,7 @@ class Editor:
         t = time.perf_counter()
         if not torch.isfinite(out.y).all():
             raise RuntimeError("the edit produced non-finite pixels (a broken model?)")
-        spread = self.colour_spread if (groups == {"color"} and region in (None, "whole")) else 0.0
+        spread = colour_spread if (groups == {"color"} and region in (None, "whole")) else 0.0
         shift = self.colour_calibration.get(request.get("color")) if recolour and torso_request is None else None
         edited, mask, cam = composite(np.asarray(rgb), work, x, out.y, out.a, geom, garment, recolour=recolour,
                                       cam=out.cam, spread=spread, shift=shift)

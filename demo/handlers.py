@@ -165,6 +165,15 @@ def check_region(region) -> str:
     return region
 
 
+def check_even(even) -> bool:
+    """The "even colour" switch: a bool (None, as from an API call that leaves it out: off)."""
+    if even is None:
+        return False
+    if isinstance(even, bool):
+        return bool(even)
+    raise RequestError(f"even must be true or false, got {shorten(str(even))!r}")
+
+
 def check_method(method) -> str:
     if method not in METHODS:
         raise RequestError(f"Unknown method {shorten(str(method))!r}: choose amgan, flam or both.")
@@ -323,15 +332,19 @@ class DemoLogic:
 
     # ---- named endpoints
     @page_errors
-    def edit(self, image, request, region, source=""):
-        """/edit(image, request, region, source) -> (edited, mask overlay, cam overlay, info).
-        ``source``: values known about the photo ("sleeve=short"), put in the classifier's reading."""
+    def edit(self, image, request, region, source="", even=False):
+        """/edit(image, request, region, source, even) -> (edited, mask overlay, cam overlay, info).
+        ``source``: values known about the photo ("sleeve=short"), put in the classifier's reading;
+        ``even``: a whole-garment colour edit becomes one dye over the garment (``Editor.edit``'s
+        ``colour_spread=1``; off: the model's own setting)."""
         t0 = time.perf_counter()
+        even = check_even(even)
         photo = load_photo(image, EDIT_SIDE)
         req, region = self.check_edit(request, region)
         known = self.parse_source(source)
-        res = self.pipeline.edit(photo, req, region=region, source=known or None)
-        info = {"request": req, "region": res.region, "source": known, "amgan_source": res.source_attributes,
+        res = self.pipeline.edit(photo, req, region=region, source=known or None, colour_spread=1.0 if even else None)
+        info = {"request": req, "region": res.region, "even_colour": even, "source": known,
+                "amgan_source": res.source_attributes,
                 "predicted": res.source_attributes, "target": res.target_attributes, "size": list(photo.size),
                 "notes": list(res.caveats),
                 "timings_ms": {"edit": render.ms(res.timings),
@@ -344,8 +357,8 @@ class DemoLogic:
         return self._search(image, k)
 
     @page_errors
-    def edit_and_search(self, image, request, region, method, k, source=""):
-        """/edit_and_search(image, request, region, method, k, source)
+    def edit_and_search(self, image, request, region, method, k, source="", even=False):
+        """/edit_and_search(image, request, region, method, k, source, even)
         -> (edited, mask overlay, cam overlay, AMGAN gallery, FLAM gallery, info).
 
         ``source``: values known about the photo ("sleeve=short, color=blue"; empty: none); both
@@ -357,14 +370,15 @@ class DemoLogic:
         the attributes it searched for.
         """
         t0 = time.perf_counter()
-        k, method = check_k(k), check_method(method)
+        k, method, even = check_k(k), check_method(method), check_even(even)
         self.need_search()
         if method != "amgan" and not self.has_flam:
             raise RequestError(f"FLAM is off: {self.flam_off}. Choose the method 'amgan'.")
         photo = load_photo(image, EDIT_SIDE)
         req, region = self.check_edit(request, region)
         known = self.parse_source(source)
-        info: dict = {"request": req, "region": region, "method": method, "k": k, "source": known, "notes": []}
+        info: dict = {"request": req, "region": region, "even_colour": even, "method": method, "k": k,
+                      "source": known, "notes": []}
         times: dict = {}
         images, amgan_gallery, flam_gallery = [None, None, None], [], []
         if method == "flam":  # the classifier's reading, for the JSON (FLAM starts from its own)
@@ -374,7 +388,7 @@ class DemoLogic:
             read.update(known)
             info.update(predicted=read, target={**read, **req})
         out = self.pipeline.run(photo, req, method=method, region=None if method == "flam" else region,
-                                source=known or None, k=k)
+                                source=known or None, k=k, colour_spread=1.0 if even else None)
         if "amgan" in out.results:
             r = out.results["amgan"]
             images = self._images(photo, r.edit)

@@ -127,6 +127,8 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
                                               min_width=120) for g in schema.manipulable[i:i + 2]]
             with gr.Column(scale=3):
                 region = gr.Radio(REGIONS, value="whole", label="Region (color and pattern edits)", elem_id="region")
+                even = gr.Checkbox(False, label="Even colour: one dye over the whole garment (colour edits)",
+                                   elem_id="even")
                 method = gr.Radio(METHODS, value="both" if has_flam else "amgan", interactive=has_flam,
                                   label="Method" + ("" if has_flam else " (FLAM is off)"), elem_id="method")
                 k_slider = MatchCount(1, K_MAX, value=min(k, K_MAX), step=1, label="Matches (k)", elem_id="k")
@@ -177,11 +179,11 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
 
         # every action: clear all results, then fill what it computes
         gr.on([go.click, instruction.submit], clear_results, None, results, **light).success(**compose).success(
-            logic.edit_and_search, [image, request_box, region, method, k_slider, source_box],
+            logic.edit_and_search, [image, request_box, region, method, k_slider, source_box, even],
             [edited, mask, cam, gal_amgan, gal_flam, info], api_name="edit_and_search", **models).success(
             **show_time).success(logic.baseline, [image, k_slider], gal_plain, **models, **private)
         edit_only.click(clear_results, None, results, **light).success(**compose).success(
-            logic.edit, [image, request_box, region, source_box], [edited, mask, cam, info], api_name="edit",
+            logic.edit, [image, request_box, region, source_box, even], [edited, mask, cam, info], api_name="edit",
             **models).success(**show_time)
         search_plain.click(clear_results, None, results, **light).success(
             logic.search, [image, k_slider], [gal_plain, info], api_name="search", **models).success(**show_time)

@@ -150,16 +150,17 @@ class EditAndSearch:
         res = self.retriever.search(image, k=k)
         return MethodResult("plain", res.hits, timings=dict(res.timings))
 
-    def edit(self, image, request, region=None, source=None):
+    def edit(self, image, request, region=None, source=None, colour_spread=None):
         if self.editor is None:
             raise RequestError("no AMGAN editor is loaded: image edits are not available")
-        return self.editor.edit(image, request, region=region, source=source)
+        extra = {} if colour_spread is None else {"colour_spread": colour_spread}
+        return self.editor.edit(image, request, region=region, source=source, **extra)
 
-    def amgan(self, image, request, *, region=None, source=None, k: int = 10) -> MethodResult:
-        """Edit the photo with AMGAN, then search with the edit."""
+    def amgan(self, image, request, *, region=None, source=None, k: int = 10, colour_spread=None) -> MethodResult:
+        """Edit the photo with AMGAN, then search with the edit (``colour_spread``: see :meth:`Editor.edit`)."""
         self._need_search()
         t = time.perf_counter()
-        ed = self.edit(image, request, region=region, source=source)
+        ed = self.edit(image, request, region=region, source=source, colour_spread=colour_spread)
         t_edit = time.perf_counter() - t
         res = self.retriever.search(ed.image, k=k)
         target = ed.target_attributes if "sleeves" not in ed.request else {**ed.source_attributes,
@@ -180,8 +181,10 @@ class EditAndSearch:
                                      for h in res.hits], timings=dict(res.timings))
 
     # ---- the whole flow
-    def run(self, image, request, *, method: str = "amgan", region=None, source=None, k: int = 10) -> PipelineResult:
-        """Edit and search by ``method`` ("amgan", "flam" or "both"); ``source`` = known values."""
+    def run(self, image, request, *, method: str = "amgan", region=None, source=None, k: int = 10,
+            colour_spread=None) -> PipelineResult:
+        """Edit and search by ``method`` ("amgan", "flam" or "both"); ``source`` = known values;
+        ``colour_spread``: AMGAN's evenness of a whole-garment colour edit (None: the editor's own)."""
         if method not in METHODS:
             raise RequestError(f"unknown method {str(method)[:40]!r}; valid methods: {', '.join(METHODS)}")
         if self.retriever is not None:
@@ -198,7 +201,7 @@ class EditAndSearch:
             raise RequestError("a region edit is an AMGAN edit: choose method amgan or both")
         out = {}
         if "amgan" in wanted:
-            out["amgan"] = self.amgan(image, req, region=region, source=source, k=k)
+            out["amgan"] = self.amgan(image, req, region=region, source=source, k=k, colour_spread=colour_spread)
         if "flam" in wanted:
             out["flam"] = self.flam(image, req, source=source, k=k)
         return PipelineResult(request=req, region=region or "whole", results=out)

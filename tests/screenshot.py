@@ -20,12 +20,15 @@ from pathlib import Path
 CHROMIUM = "/usr/bin/chromium"
 
 
-def drive(page, image: str | Path, color: str = "red", timeout_ms: int = 60_000):
-    """On a loaded demo page: upload ``image``, choose ``color``, Edit and search, wait for the results."""
+def drive(page, image: str | Path, color: str = "red", timeout_ms: int = 60_000, even: bool = False):
+    """On a loaded demo page: upload ``image``, choose ``color`` (and tick **Even colour** when ``even``),
+    Edit and search, wait for the results."""
     page.locator("#photo input[type=file]").set_input_files(str(image))
     page.locator("#predicted").get_by_text("color", exact=True).wait_for(timeout=timeout_ms)
     page.locator("#menu-color input").click()
     page.get_by_role("option", name=color, exact=True).click()
+    if even:
+        page.locator("#even input[type=checkbox]").check()
     page.locator("#go").click()
     page.locator("#edited img").first.wait_for(timeout=timeout_ms)
     page.locator("#gallery-amgan img").first.wait_for(timeout=timeout_ms)
@@ -34,7 +37,7 @@ def drive(page, image: str | Path, color: str = "red", timeout_ms: int = 60_000)
 
 
 def take_screenshot(url: str, image: str | Path, out: str | Path, color: str = "red", timeout_ms: int = 60_000,
-                    browser=None) -> Path:
+                    browser=None, even: bool = False) -> Path:
     """Headless Chromium on ``url``: :func:`drive`, then a full-page PNG written to ``out`` (atomically).
     ``browser``: a Playwright browser to open the page in (default: launch Chromium for it)."""
     from amgan.io import atomic_write_bytes
@@ -45,14 +48,14 @@ def take_screenshot(url: str, image: str | Path, out: str | Path, color: str = "
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
             try:
-                return take_screenshot(url, image, out, color, timeout_ms, browser=b)
+                return take_screenshot(url, image, out, color, timeout_ms, browser=b, even=even)
             finally:
                 b.close()
     ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
     try:
         page = ctx.new_page()
         page.goto(url, timeout=timeout_ms)
-        drive(page, image, color, timeout_ms)
+        drive(page, image, color, timeout_ms, even=even)
         png = page.screenshot(full_page=True)
     finally:
         ctx.close()
@@ -71,6 +74,8 @@ def main(argv=None, browser=None) -> int:
     p = argparse.ArgumentParser(prog="python tests/screenshot.py", description=__doc__.splitlines()[0])
     p.add_argument("out", nargs="?", default="docs/demo.png", help="the PNG to write (default docs/demo.png)")
     p.add_argument("--color", default="red", help="the colour chosen in the menu")
+    p.add_argument("--example", type=int, default=0, help="which of the demo's examples is uploaded")
+    p.add_argument("--even", action="store_true", help="tick Even colour before editing")
     for name in ("editor", "embedder", "flam", "data", "index"):
         p.add_argument(f"--{name}", default=DEFAULTS[name])
     args = p.parse_args(argv)
@@ -83,8 +88,8 @@ def main(argv=None, browser=None) -> int:
     port = _free_port()
     launch_demo(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     try:
-        out = take_screenshot(f"http://127.0.0.1:{port}", parts["examples"][0], args.out, args.color,
-                              browser=browser)
+        out = take_screenshot(f"http://127.0.0.1:{port}", parts["examples"][args.example], args.out, args.color,
+                              browser=browser, even=args.even)
     finally:
         demo.close()
         demo.logic.store.close()

@@ -199,6 +199,9 @@ CLI_CASES = [
     Cli("edit-region-unknown", "amgan", _edit("--region", "elbows"), "invalid choice: 'elbows'"),
     Cli("edit-source-unknown-value", "amgan", _edit("--source", "sleeve=medium"), "valid values"),
     Cli("edit-source-unreadable", "amgan", _edit("--source", "sleeve"), "expected group=value"),
+    Cli("edit-even-colour-out-of-range", "amgan", _edit("--even-colour", "2"), "--even-colour must be in [0, 1]"),
+    Cli("edit-even-colour-nan", "amgan", _edit("--even-colour", "nan"), "--even-colour must be in [0, 1]"),
+    Cli("edit-even-colour-word", "amgan", _edit("--even-colour", "yes"), "invalid float value: 'yes'"),
     # amgan edit: checkpoints
     Cli("edit-checkpoint-text", "amgan", _edit(checkpoint="{text_ck}"), "not a readable checkpoint"),
     Cli("edit-checkpoint-missing", "amgan", _edit(checkpoint="{out}/none.pt"), "model not found"),

@@ -160,6 +160,12 @@ def test_colour_spread_evens_a_patchy_colour_edit_and_keeps_the_texture(editor):
     finally:
         editor.colour_spread = 0.0
     assert abs((pat - photo)[..., 0][right].mean()) < 8
+    # the same for one edit without touching the editor
+    once = np.asarray(editor.edit(Image.fromarray(photo), {"color": "red"}, colour_spread=1.0).image).astype(np.float32)
+    assert editor.colour_spread == 0.0 and np.array_equal(once, outs[1.0])
+    for bad in (1.5, -0.1, float("nan"), "lots"):
+        with pytest.raises(ValueError, match="colour_spread must be"):
+            editor.edit(Image.fromarray(photo), {"color": "red"}, colour_spread=bad)
     from amgan.composite import recolour_maps
 
     with pytest.raises(ValueError, match="spread must be in"):

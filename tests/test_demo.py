@@ -52,12 +52,13 @@ def test_named_endpoints_and_nothing_else(client):
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert set(api) == {"/edit", "/search", "/edit_and_search"}
     assert [p["parameter_name"] for p in api["/edit_and_search"]["parameters"]] == [
-        "image", "request", "region", "method", "k", "source"]
-    assert [p["parameter_name"] for p in api["/edit"]["parameters"]] == ["image", "request", "region", "source"]
+        "image", "request", "region", "method", "k", "source", "even"]
+    assert [p["parameter_name"] for p in api["/edit"]["parameters"]] == ["image", "request", "region", "source", "even"]
     assert [p["parameter_name"] for p in api["/search"]["parameters"]] == ["image", "k"]
-    for name in ("/edit", "/edit_and_search"):  # the known values are optional: empty = none
-        src = api[name]["parameters"][-1]
+    for name in ("/edit", "/edit_and_search"):  # the known values and the even colour are optional: none, off
+        src, even = api[name]["parameters"][-2:]
         assert src["parameter_has_default"] and src["parameter_default"] == ""
+        assert even["parameter_has_default"] and even["parameter_default"] is False
     assert len(api["/edit_and_search"]["returns"]) == 6 and len(api["/search"]["returns"]) == 2
 
 
@@ -659,3 +660,22 @@ def test_a_models_caveats_are_shown_with_the_edits_they_concern(client, demo_ser
         assert info["notes"] == ["Pattern edits are weak with this model."]
     finally:
         ed.caveats = old
+
+
+def test_even_colour_is_one_dye_for_this_edit_only(client, demo_server, test_images):
+    """The "even colour" switch edits with Editor.edit(colour_spread=1) for that request, leaves the shared
+    editor as it was, and is said in info; a value that is not true/false is a message."""
+    ed, path = demo_server["editor"], test_images[0]
+    before = ed.colour_spread
+    edited, *_, info = client.predict(gradio_client.handle_file(path), "make it red", "whole", "", True,
+                                      api_name="/edit")
+    ref = ed.edit(Image.open(path), {"color": "red"}, colour_spread=1.0)
+    assert np.abs(_png(edited) - np.asarray(ref.image).astype(int)).max() <= 1
+    assert info["even_colour"] is True and ed.colour_spread == before
+    *_, info = client.predict(gradio_client.handle_file(path), "make it red", "whole", "amgan", 2, "", True,
+                              api_name="/edit_and_search")
+    assert info["even_colour"] is True
+    *_, info = client.predict(gradio_client.handle_file(path), "make it red", "whole", api_name="/edit")
+    assert info["even_colour"] is False
+    with pytest.raises(gradio_client.exceptions.AppError, match="even must be true or false"):
+        client.predict(gradio_client.handle_file(path), "make it red", "whole", "", "very", api_name="/edit")

@@ -162,6 +162,12 @@ def test_edit_cli_single_and_manifest(tiny_editor_path, synth_tiny, tmp_path, ca
     assert rc == 0 and Image.open(tmp_path / "o.png").size == (32, 32) and Image.open(tmp_path / "m.png").mode == "L"
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert info["request"] == {"color": "red", "sleeve": "long"}
+    # --even-colour: one dye for this edit (the same picture as the editor's colour_spread=1)
+    assert main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(src), "--edit", "red",
+                 "--even-colour", "1", "--out", str(tmp_path / "even.png")]) == 0
+    even_ref = Editor.from_checkpoint(tiny_editor_path).edit(str(src), {"color": "red"}, colour_spread=1.0).image
+    assert np.abs(np.asarray(Image.open(tmp_path / "even.png")).astype(int) - np.asarray(even_ref).astype(int)).max() <= 1
+    capsys.readouterr()
     # the old --set still works, with a deprecation note; the output format follows the suffix
     assert main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(src), "--set", "red",
                  "--out", str(tmp_path / "o.jpg")]) == 0
