@@ -14,9 +14,10 @@ the photo's size:
    fabric's own chroma texture. Per pixel the transform is weighted by how much the pixel looks like
    a shade of the ground (:data:`MEMBER_SIGMA`): prints, logos and stripes of another colour keep
    theirs. That weight is smoothed over :data:`MEMBER_BLUR` photo pixels, so the pixel-scale noise of
-   a photo's chroma does not make it flicker (a flicker times a large change is speckle). Applied to every pixel of the photo (:func:`recolour_pixels`): the edit's low frequencies
-   (its colour and lightness) on the photo's own high frequencies; the generator's speckle and its
-   pixel grid are below the smoothing scale.
+   a photo's chroma does not make it flicker (a flicker times a large change is speckle). Applied to
+   every pixel of the photo (:func:`recolour_pixels`): the edit's low frequencies (its colour and
+   lightness) on the photo's own high frequencies; the generator's speckle and its pixel grid are
+   below the smoothing scale.
 2. **Matte** (:func:`matte_coefficients`): where the garment is, following the photo's edges. The
    garment mask (GrabCut at 160 px) is snapped onto the photo's edges on a working grid
    (:func:`work_size`, 320-640 px; :func:`snap_mask`: near the mask's edge a pixel is garment when its
