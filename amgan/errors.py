@@ -38,6 +38,9 @@ def run_cli(prog: str, args) -> int:
     ``PROG: error: ...`` and exit status 2; any other exception keeps its traceback."""
     import sys
 
+    from amgan.allocator import keep_freed_memory
+
+    keep_freed_memory()  # large freed blocks are reused, not faulted in again (amgan.allocator)
     try:
         return int(args.fn(args) or 0)
     except UserError as e:

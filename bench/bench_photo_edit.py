@@ -327,10 +327,16 @@ def main(argv=None) -> int:
                    help="measure the previous composite (x + up(y - x_small), feathered gate) with the same editor")
     p.add_argument("--float", action="store_true",
                    help="run the generator in float even where the model folder has an int8 generator (int8.pt)")
+    p.add_argument("--malloc-default", action="store_true",
+                   help="leave glibc's malloc as it comes (default: amgan.allocator.keep_freed_memory(), as the "
+                        "demo and the amgan/fir commands run)")
     p.add_argument("--out", default=str(ROOT / "bench/out/photo_edit.json"))
     a = p.parse_args(argv)
+    from amgan.allocator import keep_freed_memory
     from amgan.editor import Editor
     from amgan.io import atomic_write_text
+
+    malloc_tuned = False if a.malloc_default else keep_freed_memory()
 
     data = Path(a.data)
     have_data = (data / "manifest.csv").is_file()
@@ -364,7 +370,7 @@ def main(argv=None) -> int:
         res["quality"] = (quality(ed, data, a.photos, a.save_edits) if have_data
                           else f"skipped: {data}/manifest.csv not found (make photos)")
     if a.part in ("all", "latency"):
-        res["latency"] = latency(ed, data, a.reps)
+        res["latency"] = {**latency(ed, data, a.reps), "malloc_tuned": malloc_tuned}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(a.out, json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))

@@ -62,6 +62,7 @@ from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no telemetry, no version check
 
+from amgan.allocator import keep_freed_memory  # noqa: E402
 from amgan.errors import UserError  # noqa: E402
 from demo.handlers import DemoLogic, load_photo  # noqa: E402
 from demo.layout import build_demo, launch_demo  # noqa: E402
@@ -121,6 +122,7 @@ def _sigterm_stops():
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()  # an edit reuses the memory the last one freed (amgan.allocator)
     logging.basicConfig(level=logging.WARNING, format="demo: %(message)s")
     log.setLevel(logging.INFO)
     problem = port_problem(args.host, args.port)
