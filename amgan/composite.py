@@ -174,7 +174,7 @@ class Maps:
 
 def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma: float = SMOOTH,
                   gain_range: tuple[float, float] = GAIN_RANGE, spread: float = 0.0,
-                  shift=None) -> torch.Tensor:
+                  shift=None, attention: torch.Tensor | None = None) -> torch.Tensor:
     """The local colour transform from the photo ``x`` to its edit ``y`` at the model's resolution.
 
     ``x``, ``y``: [1,3,S,S] in [0,1]; ``weight``: [1,1,S,S] in [0,1], the pixels the local means are
@@ -197,9 +197,11 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
 
     ``spread`` in [0, 1] blends these local means towards the garment's single colour pair (1: one
     colour transform for the whole garment, so a patchy edit becomes an even dye while the photo keeps
-    its shading and detail): the means of ``x`` and ``y`` over the ground, each pixel weighted by how
-    much the edit changed it (the generator's colour where it did recolour, not where it left the
-    photo alone). For whole-garment colour edits only; pattern and region edits need the local maps.
+    its shading and detail). With ``attention`` ([1,1,S,S], the generator's mask a): the mean of ``x``
+    and of the generator's own colour ``z = x + (y - x) / a`` over the ground where a > 1/2, weighted by
+    a (y = a z + (1 - a) x: where the generator painted, not the blend of old and new colour a partial
+    edit leaves). Without it: the means of ``x`` and ``y``, each pixel weighted by how much the edit
+    changed it. For whole-garment colour edits only; pattern and region edits need the local maps.
 
     ``shift``: a CIELAB offset [dL*, da*, db*] added to the edit's local ground colour (the editor's
     colour calibration for the requested colour name, :mod:`amgan.colour_calibration`); None = none.
@@ -238,7 +240,18 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
         mx = beta * _gauss(np.ascontiguousarray(xs * wt[..., None]), sigma) / den + (1 - beta) * gx
         my = beta * _gauss(np.ascontiguousarray(ys * wt[..., None]), sigma) / den + (1 - beta) * gy
         u = member(mx)
-    if spread > 0:
+    if spread > 0 and attention is not None:
+        # the generator's own colour z where it painted (y = a z + (1 - a) x, a > 1/2), not y itself: the
+        # mean of a partial edit lies between the old colour and the new one (red asked blue reads purple)
+        at = attention.detach().float().cpu()[0, 0].numpy()
+        wg = w * u * at * (at > 0.5)
+        if wg.sum() > 1e-3 * max(1.0, w.sum()):
+            z = np.clip(xs + (ys - xs) / np.maximum(at, 0.5)[..., None], 0, 1)
+            wg = (wg / wg.sum())[..., None]
+            gx, gy = (xs * wg).sum((0, 1)), (z * wg).sum((0, 1))
+            mx = (1 - spread) * mx + spread * gx
+            my = (1 - spread) * my + spread * gy
+    elif spread > 0:
         wg = w * u * np.abs(ys - xs).sum(-1)  # where the edit changed the ground, and by how much
         if wg.sum() > 1e-3 * max(1.0, w.sum()):
             wg = (wg / wg.sum())[..., None]
@@ -543,7 +556,7 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     c = zero if cam is None else cam.detach().float().cpu()
     shift_w = None
     if recolour:
-        change = recolour_maps(x, y, weight, spread=spread, shift=shift)
+        change = recolour_maps(x, y, weight, spread=spread, shift=shift, attention=a)
         shift_w = to_grid(change[:, 4:], geometry, (h, w))
         change = change[:, :4]
         aux = torch.cat([zero, shown, zero, c], 1)
