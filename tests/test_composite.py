@@ -344,3 +344,17 @@ def test_a_noisy_fabric_turned_black_keeps_its_detail(editor, monkeypatch):
         a, b = _highpass(photo.astype(np.float32) @ luma)[inner], _highpass(out @ luma)[inner]
         corr[blur] = np.corrcoef(a, b)[0, 1]
     assert corr[C.MEMBER_BLUR] > corr[0.0] + 0.02 and corr[C.MEMBER_BLUR] > 0.8, corr
+
+
+def test_spread_takes_the_generators_own_colour_not_a_partial_blend(editor):
+    """A generator that paints a chroma shift with attention 0.6 leaves y = 0.6 z + 0.4 x: the blend of the old
+    colour and the new. As is (spread 0) the garment moves by 0.6 of the shift; with spread 1 the even dye is
+    the generator's own colour z (x + (y - x) / a), so the garment moves by the whole shift."""
+    photo, g = _garment_photo()
+    editor.G = _FakeG(lambda x: x + CHROMA_SHIFT, mask=lambda x: torch.full_like(x[:, :1], 0.6))
+    inner = _erode(g, 12)
+    moved = {}
+    for spread in (0.0, 1.0):
+        out = np.asarray(editor.edit(Image.fromarray(photo), {"color": "red"}, colour_spread=spread).image)
+        moved[spread] = (out.astype(np.float32) - photo)[..., 0][inner].mean() / (0.2 * 255)
+    assert abs(moved[0.0] - 0.6) < 0.1 and abs(moved[1.0] - 1.0) < 0.1, moved
