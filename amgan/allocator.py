@@ -26,7 +26,7 @@ __all__ = ["keep_freed_memory", "MMAP_THRESHOLD", "TRIM_THRESHOLD"]
 MMAP_THRESHOLD = 32 << 20  # blocks up to 32 MiB (glibc's largest allowed value on 64-bit) come from the heap
 TRIM_THRESHOLD = 256 << 20  # freed heap memory kept for reuse, up to 256 MiB
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
-_DONE: dict = {}
+_APPLIED: list = [None]  # the (mmap, trim) thresholds last applied
 
 
 def keep_freed_memory(mmap_threshold: int = MMAP_THRESHOLD, trim_threshold: int = TRIM_THRESHOLD) -> bool:
@@ -36,8 +36,7 @@ def keep_freed_memory(mmap_threshold: int = MMAP_THRESHOLD, trim_threshold: int 
         raise ValueError(f"mmap_threshold must be 1 byte .. 32 MiB (glibc's limit), got {mmap_threshold!r}")
     if not (isinstance(trim_threshold, int) and trim_threshold > 0):
         raise ValueError(f"trim_threshold must be a positive number of bytes, got {trim_threshold!r}")
-    key = (mmap_threshold, trim_threshold)
-    if _DONE.get(key):
+    if _APPLIED[0] == (mmap_threshold, trim_threshold):
         return True
     if not sys.platform.startswith("linux"):
         return False
@@ -48,6 +47,5 @@ def keep_freed_memory(mmap_threshold: int = MMAP_THRESHOLD, trim_threshold: int 
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     ok = bool(mallopt(_M_TRIM_THRESHOLD, trim_threshold)) and bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold))
-    _DONE.clear()
-    _DONE[key] = ok
+    _APPLIED[0] = (mmap_threshold, trim_threshold) if ok else None
     return ok

@@ -241,22 +241,19 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
         mx = beta * _gauss(np.ascontiguousarray(xs * wt[..., None]), sigma) / den + (1 - beta) * gx
         my = beta * _gauss(np.ascontiguousarray(ys * wt[..., None]), sigma) / den + (1 - beta) * gy
         u = member(mx)
-    if spread > 0 and attention is not None:
-        # the generator's own colour z where it painted (y = a z + (1 - a) x, a > 1/2), not y itself: the
-        # mean of a partial edit lies between the old colour and the new one (red asked blue reads purple)
-        at = attention.detach().float().cpu()[0, 0].numpy()
-        wg = w * u * at * (at > 0.5)
-        if wg.sum() > 1e-3 * max(1.0, w.sum()):
-            z = np.clip(xs + (ys - xs) / np.maximum(at, 0.5)[..., None], 0, 1)
-            wg = (wg / wg.sum())[..., None]
-            gx, gy = (xs * wg).sum((0, 1)), (z * wg).sum((0, 1))
-            mx = (1 - spread) * mx + spread * gx
-            my = (1 - spread) * my + spread * gy
-    elif spread > 0:
-        wg = w * u * np.abs(ys - xs).sum(-1)  # where the edit changed the ground, and by how much
+    if spread > 0:
+        if attention is not None:
+            # the generator's own colour z where it painted (y = a z + (1 - a) x, a > 1/2), not y itself: the
+            # mean of a partial edit lies between the old colour and the new one (red asked blue reads purple)
+            at = attention.detach().float().cpu()[0, 0].numpy()
+            wg = w * u * at * (at > 0.5)
+            target = np.clip(xs + (ys - xs) / np.maximum(at, 0.5)[..., None], 0, 1)
+        else:
+            wg = w * u * np.abs(ys - xs).sum(-1)  # where the edit changed the ground, and by how much
+            target = ys
         if wg.sum() > 1e-3 * max(1.0, w.sum()):
             wg = (wg / wg.sum())[..., None]
-            gx, gy = (xs * wg).sum((0, 1)), (ys * wg).sum((0, 1))
+            gx, gy = (xs * wg).sum((0, 1)), (target * wg).sum((0, 1))
             mx = (1 - spread) * mx + spread * gx
             my = (1 - spread) * my + spread * gy
     if shift is not None:

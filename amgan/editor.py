@@ -71,6 +71,17 @@ class BatchEdit:
     target_labels: torch.Tensor  # [B,G] source with the request put in
 
 
+def _check_spread(value) -> float:
+    """A colour_spread setting as a float in [0, 1] (nan and non-numbers refused)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"colour_spread must be a number in [0, 1], got {str(value)[:40]!r}") from None
+    if not 0.0 <= v <= 1.0:  # also refuses nan
+        raise ValueError(f"colour_spread must be in [0, 1], got {value}")
+    return v
+
+
 def _to_pil(t: torch.Tensor) -> Image.Image:
     """[1,C,H,W] in [0,1] -> PIL (RGB for 3 channels, L for 1)."""
     arr = (t[0].permute(1, 2, 0).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
@@ -102,10 +113,8 @@ class Editor:
         saved with the model (``config.json``, ``editor``)."""
         if not 0.0 <= float(attention_floor) < 0.5:
             raise ValueError(f"attention_floor must be in [0, 0.5), got {attention_floor}")
-        if not 0.0 <= float(colour_spread) <= 1.0:
-            raise ValueError(f"colour_spread must be in [0, 1], got {colour_spread}")
         self.attention_floor = float(attention_floor)
-        self.colour_spread = float(colour_spread)
+        self.colour_spread = _check_spread(colour_spread)
         self.caveats = _check_caveats(caveats or {}, schema)
         self.colour_calibration = _check_calibration(colour_calibration or {}, schema)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -293,17 +302,10 @@ class Editor:
         ``colour_spread``: this edit's evenness of a whole-garment colour edit, in [0, 1] (None: the
         editor's own :attr:`colour_spread`); 1 = one dye over the whole garment. The editor is not changed.
         """
-        if colour_spread is not None:
-            try:
-                colour_spread = float(colour_spread)
-            except (TypeError, ValueError):
-                raise ValueError(f"colour_spread must be a number in [0, 1], got {str(colour_spread)[:40]!r}") from None
-            if not 0.0 <= colour_spread <= 1.0:  # also refuses nan
-                raise ValueError(f"colour_spread must be in [0, 1], got {colour_spread}")
+        spread = self.colour_spread if colour_spread is None else _check_spread(colour_spread)
         # the whole edit leaves GrabCut's thread a core of its own (see _core_for_mask)
         with _core_for_mask(keep_background and self.device.type == "cpu"):
-            return self._edit(image, request, region, source, torso_request, keep_background,
-                              self.colour_spread if colour_spread is None else colour_spread)
+            return self._edit(image, request, region, source, torso_request, keep_background, spread)
 
     def _edit(self, image, request, region, source, torso_request, keep_background: bool,
               colour_spread: float) -> EditResult:

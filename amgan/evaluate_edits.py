@@ -329,10 +329,11 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
             if group == "color":
                 hit, reading = P.colour_name_hit(e, mask, target)
                 c_vals["name_hit"].append(hit)
-                c_vals["majority_hit"].append(reading.best == target)
+                majority = reading.best == target
+                c_vals["majority_hit"].append(majority)
                 c_vals["anchor_hit"].append(P.anchor_hit(e, mask, target, src_colour).hit)
                 bt = by_target.setdefault(target, {"majority_hit": [], "detail_kept": [], "unit": []})
-                bt["majority_hit"].append(reading.best == target)
+                bt["majority_hit"].append(majority)
                 bt["detail_kept"].append(line["detail"])
                 bt["unit"].append(i)
                 if reader:

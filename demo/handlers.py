@@ -170,7 +170,7 @@ def check_even(even) -> bool:
     if even is None:
         return False
     if isinstance(even, bool):
-        return bool(even)
+        return even
     raise RequestError(f"even must be true or false, got {shorten(str(even))!r}")
 
 
