@@ -55,6 +55,12 @@ def _synth_md(res: dict) -> list[str]:
     return lines
 
 
+def _interior(d: dict) -> str:
+    """The interior detail mean of a summary, or 'not measured' (reports written before it existed)."""
+    v = d.get("detail_kept_interior")
+    return _mean(v) if v else "not measured"
+
+
 def photos_markdown(res: dict) -> list[str]:
     """The real-photo tables of a report (also a section of ``fir evaluate``'s)."""
     c, s, ref, un = res["colour_edits"], res["sleeve_edits"], res["detail_references"], res["unedited"]
@@ -71,26 +77,30 @@ def photos_markdown(res: dict) -> list[str]:
              f"| annotator's majority name is the requested colour | {_rate(c.get('majority_hit'))} |",
              f"| garment colour closer to the target's anchor than to the source's | {_rate(c.get('anchor_hit'))} |",
              f"| independent reader reads the requested colour | {_rate(c.get('reader_colour_ok'))} |",
-             f"| detail kept (high-pass correlation) | {_mean(c.get('detail_kept'))} (n={c['detail_kept']['n']}) |",
+             f"| detail kept (high-pass correlation), garment mask | {_mean(c.get('detail_kept'))} (n={c['detail_kept']['n']}) |",
+             f"| detail kept, garment interior (outline left out) | {_interior(c)} |",
              f"| background change, border band | {_mean(c.get('border_change'), 4)} |",
              f"| background change, outside the dilated mask | {_mean(c.get('outside_change'), 4)} |", "",
              "| sleeve edits | rate or mean [95% interval] (n) |", "| --- | --- |",
              f"| independent reader reads the requested sleeve | {_rate(s.get('reader_sleeve_ok'))} |",
              f"| independent reader still reads the source sleeve | {_rate(s.get('reader_reads_source_rate'))} |",
-             f"| detail kept | {_mean(s.get('detail_kept'))} (n={s['detail_kept']['n']}) |",
+             f"| detail kept, garment mask / interior | {_mean(s.get('detail_kept'))} / {_interior(s)} (n={s['detail_kept']['n']}) |",
              f"| background change, border band / outside the mask | {_mean(s.get('border_change'), 4)} / "
              f"{_mean(s.get('outside_change'), 4)} |", ""]
     bt = res.get("colour_edits_by_target") or {}
     if bt:
         lines += ["Colour edits per requested colour (where an editor's colours fall short):", "",
-                  "| requested colour | edits | annotator's majority name | detail kept |", "| --- | --- | --- | --- |"]
+                  "| requested colour | edits | annotator's majority name | detail kept, mask | interior |",
+                  "| --- | --- | --- | --- | --- |"]
         lines += [f"| {t} | {v['detail_kept']['n']} | {_rate(v.get('majority_hit')).split(' (n=')[0]} | "
-                  f"{_mean(v.get('detail_kept'))} |" for t, v in bt.items()]
+                  f"{_mean(v.get('detail_kept'))} | {_interior(v)} |" for t, v in bt.items()]
         lines += [""]
     lines += ["Detail kept, references on the same photos (what a score means): an edit that changed nothing but "
              "went through the model's resolution and back, and an exact recolour (hue rotated on the garment).", "",
-             "| reference | detail kept |", "| --- | --- |"]
-    lines += [f"| {k.replace('_', ' ')} | {_mean(v)} (n={v['n']}) |" for k, v in ref.items()]
+             "| reference | detail kept, mask | interior |", "| --- | --- | --- |"]
+    ref_in = res.get("detail_references_interior") or {}
+    lines += [f"| {k.replace('_', ' ')} | {_mean(v)} (n={v['n']}) | {_mean(ref_in.get(k)) if ref_in.get(k) else 'not measured'} |"
+              for k, v in ref.items()]
     lines += ["", "Unedited photos (the judges' own accuracy; the annotator's agrees with its labels by construction "
               "unless a label was set by a person):", "",
               f"- annotator reads the labelled colour: {_rate(un.get('annotator_colour_ok'))}",
@@ -125,7 +135,10 @@ def report_markdown(res: dict) -> str:
               "- **annotator reads**: `amgan.data.annotate`'s colour reader (CIEDE2000 palette, exposure normalised) on "
               "the edited photo's garment mask; confident = the name of at least 60% of the garment pixels.",
               "- **detail kept**: Pearson correlation of L* minus its Gaussian blur (sigma 2 px at the photo's "
-              "resolution) between photo and edit on the garment mask.",
+              "resolution) between photo and edit on the garment mask; **interior**: on the mask less its outer "
+              "6 px (3 sigma), where the high-pass reads the fabric only. Near the outline it also reads the floor, "
+              "and a colour edit rightly changes the garment-against-floor contrast (a white shirt on a wooden floor "
+              "turned blue flips that edge's sign while its folds stay).",
               "- **background change**: mean |edit - photo| on the outer 5% band and outside the mask dilated by 3% "
               "of the long side (0..1).", ""]
     return "\n".join(lines) + "\n"

@@ -282,10 +282,11 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
     if not rows:
         raise UserError(f"--photos: {root} has no {split}-split photos with a garment mask and a known colour or sleeve")
     c_vals: dict[str, list] = {k: [] for k in ("name_hit", "majority_hit", "anchor_hit", "reader_colour_ok",
-                                               "detail_kept", "border_change", "outside_change")}
+                                               "detail_kept", "detail_kept_interior", "border_change", "outside_change")}
     s_vals: dict[str, list] = {k: [] for k in ("reader_sleeve_ok", "reader_reads_source_rate", "detail_kept",
-                                               "border_change", "outside_change")}
+                                               "detail_kept_interior", "border_change", "outside_change")}
     ref: dict[str, list] = {**{f"round_trip_{s}": [] for s in REFERENCE_SIZES}, "exact_recolour": []}
+    ref_in: dict[str, list] = {k: [] for k in ref}  # the same on the garment's interior
     unedited: dict[str, list] = {"annotator_colour_ok": [], "reader_colour_ok": [], "reader_sleeve_ok": []}
     skipped, samples, times = 0, [], {"edit": 0.0, "probes": 0.0}
     units: dict[str, list] = {"color": [], "sleeve": []}  # the photo of each edit (the bootstrap's unit)
@@ -302,9 +303,11 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
         src_colour = colours[m.labels[i, ci]] if m.labels[i, ci] >= 0 else None
         src_sleeve = sleeves[m.labels[i, si]] if m.labels[i, si] >= 0 else None
         t = time.perf_counter()
-        for s in REFERENCE_SIZES:
-            ref[f"round_trip_{s}"].append(P.detail_kept(arr, P.round_trip(arr, s), mask))
-        ref["exact_recolour"].append(P.detail_kept(arr, P.hue_rotate(arr, mask), mask))
+        inner = P.interior(mask)
+        for name, back in [*((f"round_trip_{s}", P.round_trip(arr, s)) for s in REFERENCE_SIZES),
+                           ("exact_recolour", P.hue_rotate(arr, mask))]:
+            ref[name].append(P.detail_kept(arr, back, mask))
+            ref_in[name].append(P.detail_kept(arr, back, inner))
         read0 = reader.read_image(photo) if reader else None
         if src_colour:
             unedited["annotator_colour_ok"].append(P.colour_name_hit(arr, mask, src_colour)[0])
@@ -325,16 +328,19 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
             bg = P.background_change(arr, e, mask)
             read = reader.read_image(res.image) if reader else None
             line = {"photo": Path(m.paths[i]).name, "group": group, "source": src_colour if group == "color" else src_sleeve,
-                    "target": target, "detail": P.detail_kept(arr, e, mask), "border": bg["border"]}
+                    "target": target, "detail": P.detail_kept(arr, e, mask),
+                    "detail_interior": P.detail_kept(arr, e, inner), "border": bg["border"]}
             if group == "color":
                 hit, reading = P.colour_name_hit(e, mask, target)
                 c_vals["name_hit"].append(hit)
                 majority = reading.best == target
                 c_vals["majority_hit"].append(majority)
                 c_vals["anchor_hit"].append(P.anchor_hit(e, mask, target, src_colour).hit)
-                bt = by_target.setdefault(target, {"majority_hit": [], "detail_kept": [], "unit": []})
+                bt = by_target.setdefault(target, {"majority_hit": [], "detail_kept": [], "detail_kept_interior": [],
+                                                   "unit": []})
                 bt["majority_hit"].append(majority)
                 bt["detail_kept"].append(line["detail"])
+                bt["detail_kept_interior"].append(line["detail_interior"])
                 bt["unit"].append(i)
                 if reader:
                     c_vals["reader_colour_ok"].append(bool(read[eci] == editor.schema.group("color").index(target)))
@@ -348,6 +354,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                 line["read"] = editor.schema.group("sleeve").values[read[esi]] if reader else "-"
             units[group].append(i)
             vals["detail_kept"].append(line["detail"])
+            vals["detail_kept_interior"].append(line["detail_interior"])
             vals["border_change"].append(bg["border"])
             vals["outside_change"].append(bg["outside"])
             times["probes"] += time.perf_counter() - t
@@ -361,7 +368,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
         "colour_edits_by_target": {t: _summ({k: v for k, v in bt.items() if k != "unit"}, bt["unit"])
                                    for t, bt in sorted(by_target.items())},
         "bootstrap_unit": "photo",
-        "detail_references": _summ(ref), "unedited": _summ(unedited),
+        "detail_references": _summ(ref), "detail_references_interior": _summ(ref_in), "unedited": _summ(unedited),
         "reader": reader.name if reader else None,
         "seconds": round(time.perf_counter() - t0, 1),
         "seconds_per_edit": round(times["edit"] / max(1, len(c_vals["detail_kept"]) + len(s_vals["detail_kept"])), 3),

@@ -24,6 +24,10 @@ and the region maps of source and truth (0 background, > 0 garment parts).
   blur of L*, sigma :data:`DETAIL_SIGMA` px at the photo's own resolution) of photo and edit
   over the garment mask. References (:func:`round_trip`, :func:`hue_rotate`): a 64-px round
   trip of a photo scores about 0.24, 128 px 0.53, 256 px 0.86, an exact recolour 0.98.
+  :func:`detail_kept_interior`: the same on the garment's interior (:func:`interior`, the mask
+  less its outer 3 sigma), where the high-pass sees only the garment: near the outline it also
+  sees the floor, and the garment-against-floor contrast is what a colour edit changes (a white
+  shirt on a wooden floor turned blue flips that edge's sign; the fabric's folds stay).
 - :func:`background_change`: mean |edit - photo| over the outer :data:`BORDER_BAND` band of
   the photo, and over the pixels outside the garment mask dilated by :data:`DILATE` of the
   photo's long side.
@@ -44,7 +48,7 @@ __all__ = [
     "CHANGE_THRESHOLD", "DETAIL_SIGMA", "BORDER_BAND", "DILATE", "TIE_TOL", "Hit",
     "as_float", "to_lab", "region_mean_lab", "colour_distance", "colour_hit", "changed_pixels", "shape_hit",
     "l1", "ssim", "outside_change", "colour_name_hit", "garment_lab", "anchor_distances", "anchor_hit",
-    "lightness", "luminance_highpass", "detail_kept", "hue_rotate", "round_trip", "border_band", "dilate_mask",
+    "lightness", "luminance_highpass", "detail_kept", "interior", "detail_kept_interior", "hue_rotate", "round_trip", "border_band", "dilate_mask",
     "background_change",
 ]
 
@@ -274,6 +278,27 @@ def detail_kept(photo, edit, mask, sigma: float = DETAIL_SIGMA) -> float:
     a, b = a - a.mean(), b - b.mean()
     den = float(np.sqrt((a * a).sum() * (b * b).sum()))
     return float((a * b).sum() / den) if den > 0 else float("nan")
+
+
+def interior(mask, sigma: float = DETAIL_SIGMA) -> np.ndarray:
+    """Bool [H, W]: the mask less its outer ``ceil(3 sigma)`` px (an elliptical erosion): the pixels
+    whose ``sigma`` high-pass reads the garment only, not the floor beyond its outline."""
+    import cv2
+
+    m = np.asarray(mask) > 0
+    r = int(np.ceil(3 * sigma))
+    if r <= 0:
+        return m
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.erode(m.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+
+
+def detail_kept_interior(photo, edit, mask, sigma: float = DETAIL_SIGMA) -> float:
+    """:func:`detail_kept` on the garment's :func:`interior`: the fabric's own detail (folds, weave,
+    seams, prints), without the outline, whose contrast against the floor a colour edit rightly
+    changes. nan as :func:`detail_kept` (a garment thinner than 6 sigma has no interior)."""
+    m = np.asarray(mask)
+    return detail_kept(photo, edit, interior(m, sigma) if m.ndim == 2 else m, sigma)
 
 
 def hue_rotate(rgb, mask, shift: float = 0.5) -> np.ndarray:

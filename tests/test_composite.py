@@ -358,3 +358,33 @@ def test_spread_takes_the_generators_own_colour_not_a_partial_blend(editor):
         out = np.asarray(editor.edit(Image.fromarray(photo), {"color": "red"}, colour_spread=spread).image)
         moved[spread] = (out.astype(np.float32) - photo)[..., 0][inner].mean() / (0.2 * 255)
     assert abs(moved[0.0] - 0.6) < 0.1 and abs(moved[1.0] - 1.0) < 0.1, moved
+
+
+def test_light_floor_inside_a_dark_garments_mask_is_not_dyed(editor, monkeypatch):
+    """A black dress with the light floor seen through its sheer hem (inside the garment mask), turned yellow:
+    a pixel many times lighter than the dark ground is not a shade of it (MEMBER_LIGHTER), so the floor there
+    does not become a saturated, clipped yellow band, while a highlight on the fabric (1.6x the ground) still
+    takes the new colour. Without the lightness term the floor patch changes several times more."""
+    import amgan.composite as C
+
+    photo, g = _garment_photo(texture=3.0)
+    h, w = g.shape
+    ph = photo.astype(np.float32)
+    ph[g] = (26, 26, 28)  # black fabric
+    hem = np.zeros_like(g)
+    hem[h - h // 6 - 40: h - h // 6, w // 4: w - w // 4] = True  # the floor through the tulle, inside the mask
+    ph[hem] = (190, 184, 170)
+    sheen = np.zeros_like(g)
+    sheen[h // 3: h // 3 + 30, w // 3: w // 3 + 30] = True
+    ph[sheen] = (42, 42, 45)  # a highlight on the fabric
+    photo = np.clip(ph + 0.5, 0, 255).astype(np.uint8)
+    editor.G = _FakeG(lambda x: x * 0 + torch.tensor([0.85, 0.75, 0.1]).view(1, 3, 1, 1))  # paints yellow
+    change = {}
+    for lighter in (0.0, C.MEMBER_LIGHTER):
+        monkeypatch.setattr(C, "MEMBER_LIGHTER", lighter)
+        out = np.asarray(editor.edit(Image.fromarray(photo), {"color": "yellow"}).image).astype(np.float32)
+        d = np.abs(out - photo).mean(-1)
+        change[lighter] = (d[_erode(hem, 8)].mean(), d[_erode(sheen, 4)].mean(), d[_erode(g & ~_dilate(hem, 20), 12)].mean())
+    floor, sheen_d, ground = change[C.MEMBER_LIGHTER]
+    assert floor < 0.3 * change[0.0][0] and floor < 20, change  # the floor keeps (near) its own colour
+    assert sheen_d > 0.6 * ground and ground > 60, change  # the fabric, highlight included, is dyed

@@ -131,6 +131,8 @@ def test_photo_edits_on_renders_as_photos(editor, synth_tiny, monkeypatch):
     res, _ = evaluate_photo_edits(editor, synth_tiny, None, limit=4, progress=False)
     c = res["colour_edits"]
     assert c["detail_kept"]["mean"] == 1.0 and c["border_change"]["mean"] == 0.0
+    assert c["detail_kept_interior"]["mean"] == 1.0  # (tiny renders: some garments have no 6-px interior)
+    assert 0 < c["detail_kept_interior"]["n"] <= c["detail_kept"]["n"]
     assert c["outside_change"]["mean"] == 0.0 and c["anchor_hit"]["acc"] in (0.0, None)
     assert c["name_hit"]["acc"] in (0.0, None)
 

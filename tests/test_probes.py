@@ -210,6 +210,31 @@ def test_detail_kept_against_a_naive_reference(photo_mask):
     assert np.isnan(P.detail_kept(tex, tex, np.zeros_like(photo_mask)))
 
 
+def test_detail_kept_interior_leaves_out_the_outline_a_colour_edit_rightly_changes():
+    """A light garment on a mid floor turned dark, its texture kept: the outline's contrast flips sign, which
+    the whole-mask probe counts as detail lost; the interior (mask less 3 sigma) reads the texture only. A
+    blurred garment loses its detail on both."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(4)
+    h, w = 120, 100
+    mask = np.zeros((h, w), bool)
+    mask[20:100, 25:75] = True
+    tex = gaussian_filter(rng.normal(0, 1, (h, w)), 0.7) * 0.05
+    photo = np.full((h, w, 3), 0.5)
+    photo[mask] = 0.85 + tex[mask][:, None]
+    dark = photo.copy()
+    dark[mask] = 0.15 + tex[mask][:, None]
+    inner = P.interior(mask)
+    assert inner.sum() == (80 - 12) * (50 - 12)  # 6 px (3 sigma) off every side of a rectangle
+    assert P.detail_kept(photo, dark, mask) < 0.9
+    assert P.detail_kept_interior(photo, dark, mask) > 0.97
+    blurred = photo.copy()
+    blurred[mask] = gaussian_filter(photo, (3, 3, 0))[mask]
+    assert P.detail_kept_interior(photo, blurred, mask) < 0.5
+    assert np.isnan(P.detail_kept_interior(photo, dark, np.pad(np.ones((4, 4), bool), ((0, 116), (0, 96)))))
+
+
 def test_lightness_is_cielab_L():
     from skimage.color import rgb2lab
 
