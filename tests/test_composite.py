@@ -388,3 +388,35 @@ def test_light_floor_inside_a_dark_garments_mask_is_not_dyed(editor, monkeypatch
     floor, sheen_d, ground = change[C.MEMBER_LIGHTER]
     assert floor < 0.3 * change[0.0][0] and floor < 20, change  # the floor keeps (near) its own colour
     assert sheen_d > 0.6 * ground and ground > 60, change  # the fabric, highlight included, is dyed
+
+
+def test_an_outline_edits_tint_on_the_floor_is_not_a_new_sleeve(editor):
+    """A sleeve edit whose generator tints everything (its attention spilling over the floor, no new
+    outline) leaves the floor away from the garment as it was (the tint moves the floor a tenth of the way
+    to the garment's colour: OUTLINE_MOVE); one that paints the floor's colour over a strip of the garment
+    (a sleeve taken off) turns that strip to floor, and the floor still keeps its pixels."""
+    photo, g = _garment_photo(texture=6.0)
+    h, w = g.shape
+    side = max(h, w)
+    x0 = (side - w) // 2
+    tint = torch.tensor([0.08, -0.05, 0.06]).view(1, 3, 1, 1)
+    away = ~_dilate(g, 12)
+    editor.G = _FakeG(lambda x: x + tint)
+    out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "sleeveless"}).image).astype(np.float32)
+    assert np.abs(out[away] - photo[away]).mean() < 1.0, np.abs(out[away] - photo[away]).mean()
+    floor = torch.tensor([196, 188, 170], dtype=torch.float32).view(1, 3, 1, 1) / 255
+
+    def take_off(x):  # photo columns 75-115 (the garment's left side) painted as floor
+        S = x.shape[-1]
+        z = x + tint
+        c0, c1 = int((x0 + 70) * S / side), int((x0 + 115) * S / side)
+        z[..., :, c0:c1] = floor
+        return z
+
+    editor.G = _FakeG(take_off)
+    out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "sleeveless"}).image).astype(np.float32)
+    strip = np.zeros_like(g)
+    strip[:, 82:108] = True
+    strip &= _erode(g, 8)
+    assert np.abs(out[strip] - np.array([196, 188, 170])).mean() < 25  # now floor
+    assert np.abs(out[away] - photo[away]).mean() < 1.0
