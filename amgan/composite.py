@@ -188,7 +188,7 @@ class Maps:
 
 def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma: float = SMOOTH,
                   gain_range: tuple[float, float] = GAIN_RANGE, spread: float = 0.0,
-                  shift=None, attention: torch.Tensor | None = None) -> torch.Tensor:
+                  shift=None, attention: torch.Tensor | None = None, neutral: bool = False) -> torch.Tensor:
     """The local colour transform from the photo ``x`` to its edit ``y`` at the model's resolution.
 
     ``x``, ``y``: [1,3,S,S] in [0,1]; ``weight``: [1,1,S,S] in [0,1], the pixels the local means are
@@ -219,6 +219,8 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
 
     ``shift``: a CIELAB offset [dL*, da*, db*] added to the edit's local ground colour (the editor's
     colour calibration for the requested colour name, :mod:`amgan.colour_calibration`); None = none.
+    ``neutral``: the requested colour has no hue (black, white, grey): the edit's ground chroma is 0,
+    its lightness the edit's (the fabric keeps :data:`CHROMA_DETAIL` of its own chroma texture).
 
     -> [1,8,S,S] maps for :func:`apply` (0..255 units where they are levels): ``1 / (255 Yx)``,
     ``Cx`` (2), ``g``, ``oY``, ``Cy - Cx`` (2), ``1 / (255 Yg)`` (``Yg``: the luma of the whole garment's
@@ -279,6 +281,8 @@ def recolour_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma:
     g = np.clip((Yy + 1e-3) / (Yx + 1e-3), *gain_range)
     oY = Yy - g * Yx
     Cx, Cy = mx @ _CBCR, my @ _CBCR
+    if neutral:  # black, white, grey: no hue of the generator's own (a bluish black reads navy)
+        Cy = np.zeros_like(Cy)
     inv = 1.0 / (255 * np.maximum(Yx, 16 / 255))
     out = np.concatenate([inv[..., None], Cx * 255, g[..., None], oY[..., None] * 255, (Cy - Cx) * 255,
                           np.full_like(inv[..., None], 1.0 / (255 * Yg))], -1)
@@ -593,7 +597,7 @@ def apply(photo: np.ndarray, maps: Maps) -> tuple[np.ndarray, np.ndarray, np.nda
 def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Tensor, a: torch.Tensor,
               geometry: tuple, garment: np.ndarray | None, *, recolour: bool,
               cam: torch.Tensor | None = None, spread: float = 0.0,
-              shift=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              shift=None, neutral: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The edit at the photo's resolution (see the module doc).
 
     ``photo``: uint8 [H,W,3]; ``work``: the photo on the working grid (:func:`work_size`), uint8;
@@ -601,7 +605,7 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     the photo sits in the square (in the units of the image the processor was given); ``garment``:
     the garment mask (bool or float, any size; None = none found: the attention is the matte);
     ``recolour``: colour/pattern edits (True) or outline edits (False); ``cam``: a [1,1,S,S] map
-    brought to full size too; ``spread``, ``shift``: see :func:`recolour_maps` (recolour only). -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
+    brought to full size too; ``spread``, ``shift``, ``neutral``: see :func:`recolour_maps` (recolour only). -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
     garment matte; without a garment, the matte made from the attention), CAM uint8 [H,W] (zeros
     without ``cam``)).
     """
@@ -627,7 +631,7 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     c = zero if cam is None else cam.detach().float().cpu()
     shift_w = None
     if recolour:
-        change = recolour_maps(x, y, weight, spread=spread, shift=shift, attention=a)
+        change = recolour_maps(x, y, weight, spread=spread, shift=shift, attention=a, neutral=neutral)
         shift_w = to_grid(change[:, 4:], geometry, (h, w))
         change = change[:, :4]
         aux = torch.cat([zero, shown, zero, c], 1)

@@ -352,8 +352,9 @@ class Editor:
             raise RuntimeError("the edit produced non-finite pixels (a broken model?)")
         spread = colour_spread if (groups == {"color"} and region in (None, "whole")) else 0.0
         shift = self.colour_calibration.get(request.get("color")) if recolour and torso_request is None else None
+        neutral = groups == {"color"} and torso_request is None and request.get("color") in NEUTRAL_COLOURS
         edited, mask, cam = composite(np.asarray(rgb), work, x, out.y, out.a, geom, garment, recolour=recolour,
-                                      cam=out.cam, spread=spread, shift=shift)
+                                      cam=out.cam, spread=spread, shift=shift, neutral=neutral)
         src = self.schema.decode(out.source_labels[0].cpu().numpy())
         res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(mask), cam=Image.fromarray(cam),
                          request=dict(request), region=region if region not in (None, "whole") else "whole",
@@ -368,6 +369,7 @@ class Editor:
 
 
 GATED_GROUPS = frozenset({"color", "pattern"})  # edits that keep the garment's outline
+NEUTRAL_COLOURS = frozenset({"black", "white", "gray", "grey"})  # no hue: the edit's chroma is 0 (recolour_maps)
 MIN_GARMENT = 0.05  # a garment mask under this share of the photo is a failed segmentation
 
 

@@ -420,3 +420,17 @@ def test_an_outline_edits_tint_on_the_floor_is_not_a_new_sleeve(editor):
     strip &= _erode(g, 8)
     assert np.abs(out[strip] - np.array([196, 188, 170])).mean() < 25  # now floor
     assert np.abs(out[away] - photo[away]).mean() < 1.0
+
+
+def test_a_colour_without_hue_is_dyed_neutral(editor):
+    """A generator whose black is navy-tinted: asked "black", the garment comes out a neutral dark (the
+    request has no hue, so the edit's chroma is not taken); asked "blue", the same paint keeps its hue."""
+    photo, g = _garment_photo(texture=4.0)
+    editor.G = _FakeG(lambda x: x * 0 + torch.tensor([0.10, 0.10, 0.22]).view(1, 3, 1, 1))
+    inner = _erode(g, 12)
+    blue_minus_red = {}
+    for name in ("black", "blue"):
+        out = np.asarray(editor.edit(Image.fromarray(photo), {"color": name}).image).astype(np.float32)
+        blue_minus_red[name] = (out[inner][:, 2] - out[inner][:, 0]).mean()
+    assert abs(blue_minus_red["black"]) < 6, blue_minus_red
+    assert blue_minus_red["blue"] > 15, blue_minus_red
