@@ -453,7 +453,7 @@ def outline_added(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, a: tor
     floor colour (``f`` = 1) (Gaussian means, ``sigma`` model pixels, over the mask and over the floor
     beyond its rim); a pixel that the edit moved towards the garment by more than
     :data:`OUTLINE_MOVE` of the way is new garment (a ramp between the two shares), times the
-    attention. The faint tint a generator's attention leaves on the floor or the street is not,
+    attention (with no floor on the square to tell by: the attention). The faint tint a generator's attention leaves on the floor or the street is not,
     and keeps the photo's pixels. Where the two colours are closer than :data:`OUTLINE_CONTRAST`
     (RMS over RGB) colour cannot tell them apart: nothing is added. -> [1,1,S,S] in [0,1]."""
     cv2 = _cv2()
@@ -473,8 +473,8 @@ def outline_added(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, a: tor
 
     G, has_g = local_mean(w)
     F, has_f = local_mean(floor)
-    if not (has_g and has_f):
-        return torch.zeros_like(at)
+    if not (has_g and has_f):  # no floor (or no garment) on the square to tell them apart: the attention
+        return at.clone()
     dv = F - G
     c2 = (dv * dv).sum(-1)
 
