@@ -14,9 +14,10 @@ the photo's size:
    fabric's own chroma texture. Per pixel the transform is weighted by how much the pixel looks like
    a shade of the ground (:data:`MEMBER_SIGMA`): prints, logos and stripes of another colour keep
    theirs, and so does what is much lighter than the garment's ground (:data:`MEMBER_LIGHTER`: the
-   floor at a dark garment's edge or through its sheer hem, a light print on dark fabric). That weight is smoothed over :data:`MEMBER_BLUR` photo pixels, so the pixel-scale noise of
-   a photo's chroma does not make it flicker (a flicker times a large change is speckle). Applied to
-   every pixel of the photo (:func:`recolour_pixels`): the edit's low frequencies (its colour and
+   floor at a dark garment's edge or through its sheer hem, a light print on dark fabric). That
+   weight is smoothed over :data:`MEMBER_BLUR` photo pixels, so the pixel-scale noise of a photo's
+   chroma does not make it flicker (a flicker times a large change is speckle). Applied to every
+   pixel of the photo (:func:`recolour_pixels`): the edit's low frequencies (its colour and
    lightness) on the photo's own high frequencies; the generator's speckle and its pixel grid are
    below the smoothing scale.
 2. **Matte** (:func:`matte_coefficients`): where the garment is, following the photo's edges. The
@@ -181,7 +182,7 @@ class Maps:
 
     matte: np.ndarray  # guided-filter coefficients of the matte (guide in [0,1]): a_r, a_g, a_b, b
     change: np.ndarray  # recolour: 1/(255 Yx), Cx_b, Cx_r, g (see recolour_maps); reshape: d_r, d_g, d_b, 0 (0..255)
-    aux: np.ndarray  # 0, the attention, a lower bound of the matte (reshape: the attention), the CAM
+    aux: np.ndarray  # 0, the attention, a lower bound of the matte (reshape: outline_added), the CAM
     recolour: bool  # True: out = x + m * recolour_pixels(x, change, shift); False: out = x + m * d
     shift: np.ndarray | None = None  # recolour: oY, Cy_b - Cx_b, Cy_r - Cx_r, 1/(255 Yg) [h,w,4] (0..255 units)
 
@@ -453,8 +454,8 @@ def outline_added(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, a: tor
     floor colour (``f`` = 1) (Gaussian means, ``sigma`` model pixels, over the mask and over the floor
     beyond its rim); a pixel that the edit moved towards the garment by more than
     :data:`OUTLINE_MOVE` of the way is new garment (a ramp between the two shares), times the
-    attention (with no floor on the square to tell by: the attention). The faint tint a generator's attention leaves on the floor or the street is not,
-    and keeps the photo's pixels. Where the two colours are closer than :data:`OUTLINE_CONTRAST`
+    attention (with no floor on the square to tell by: the attention). The faint tint a generator's
+    attention leaves on the floor or the street is not, and keeps the photo's pixels. Where the two colours are closer than :data:`OUTLINE_CONTRAST`
     (RMS over RGB) colour cannot tell them apart: nothing is added. -> [1,1,S,S] in [0,1]."""
     cv2 = _cv2()
     xs, ys = (t.detach().float().cpu()[0].permute(1, 2, 0).numpy() for t in (x, y))
@@ -626,7 +627,7 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     a = a.detach().float().cpu()
     zero = torch.zeros_like(a)
     # aux: K, what the returned mask multiplies the matte by (the attention; without a garment the
-    # matte is the attention itself), the matte's lower bound (outline edits: the attention), the CAM
+    # matte is the attention itself), the matte's lower bound (outline edits: outline_added), the CAM
     shown = a if garment is not None else torch.ones_like(a)
     c = zero if cam is None else cam.detach().float().cpu()
     shift_w = None

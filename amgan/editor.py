@@ -369,7 +369,7 @@ class Editor:
 
 
 GATED_GROUPS = frozenset({"color", "pattern"})  # edits that keep the garment's outline
-NEUTRAL_COLOURS = frozenset({"black", "white", "gray", "grey"})  # no hue: the edit's chroma is 0 (recolour_maps)
+NEUTRAL_COLOURS = frozenset({"black", "white", "gray"})  # no hue: the edit's chroma is 0 (recolour_maps)
 MIN_GARMENT = 0.05  # a garment mask under this share of the photo is a failed segmentation
 
 
