@@ -4,10 +4,10 @@
         --out reports/ablation_gpu7/README.md --copy
 
 Per variant and view: the ground-truth probes (colour hit of colour edits; shape hit of sleeve,
-neckline and pattern edits), the change outside the garment (mean over the groups) and the
-independent evaluator's edited-attribute accuracy pooled over the four groups, each rate with a
-bootstrap 95% interval; the difference of every variant from the first one on that pooled
-accuracy (with its interval), beside the paper's deltas (Ak et al. ICCV 2019, Table 3,
+neckline and pattern edits), the change outside the garment (mean over the groups), the probes'
+hits pooled over the four groups and the independent evaluator's edited-attribute accuracy pooled
+the same way, each rate with a bootstrap 95% interval; the difference of every variant from the
+first one on both pooled rates (with its interval), beside the paper's deltas (Ak et al. ICCV 2019, Table 3,
 DeepFashion-Synthesis). ``--copy`` puts each variant's metrics.json beside the table.
 """
 from __future__ import annotations
@@ -49,32 +49,48 @@ def pooled_judge(groups: dict) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def pooled_probes(groups: dict) -> np.ndarray:
+    """The ground-truth hits of every edit of a view, 0/1 (colour hit of the colour edits, shape hit of
+    the sleeve, neckline and pattern edits; rebuilt from the per-group counts)."""
+    out = []
+    for name, g in groups.items():
+        h = g.get("colour_hit") if name == "color" else g.get("shape_hit")
+        if h and h.get("acc") is not None:
+            out.append(_ones(h["acc"], h["n"]))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> str:
+    """a - b in points with a bootstrap 95% interval (independent resamples of the two sets)."""
+    rng = np.random.default_rng(0)
+    d = [a[rng.integers(0, len(a), len(a))].mean() - b[rng.integers(0, len(b), len(b))].mean() for _ in range(1000)]
+    return f"{100 * (a.mean() - b.mean()):+.1f} [{100 * np.quantile(d, 0.025):+.1f}, {100 * np.quantile(d, 0.975):+.1f}] points"
+
+
 def table(evals: dict[str, dict]) -> str:
     first = next(iter(evals))
     lines = []
     for view in ("shop", "street"):
         lines += [f"### {view} views", "",
                   "| variant | step | colour hit | sleeve hit | neckline hit | pattern hit | change outside | "
+                  "ground-truth hits (all groups) | difference from full | "
                   "evaluator: edited attribute (all groups) | difference from full | paper's difference |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         base = pooled_judge(evals[first]["synth"]["views"][view])
+        base_p = pooled_probes(evals[first]["synth"]["views"][view])
         for name, m in evals.items():
             g = m["synth"]["views"][view]
-            pj = pooled_judge(g)
+            pj, pp = pooled_judge(g), pooled_probes(g)
             lo, hi = bootstrap_ci(pj)
-            if name == first:
-                diff = "-"
-            else:
-                rng = np.random.default_rng(0)
-                d = [pj[rng.integers(0, len(pj), len(pj))].mean() - base[rng.integers(0, len(base), len(base))].mean()
-                     for _ in range(1000)]
-                diff = f"{100 * (pj.mean() - base.mean()):+.1f} [{100 * np.quantile(d, 0.025):+.1f}, " \
-                       f"{100 * np.quantile(d, 0.975):+.1f}] points"
+            plo, phi = bootstrap_ci(pp)
+            diff = "-" if name == first else _diff(pj, base)
+            diff_p = "-" if name == first else _diff(pp, base_p)
             paper = f"{PAPER_DELTA[name]:+.1f} points" if name in PAPER_DELTA else "-"
             outside = np.mean([x["outside_change"]["mean"] for x in g.values()])
             lines.append(f"| {NAMES.get(name, name)} | {m.get('editor_step')} | {_rate(g['color'].get('colour_hit'))} | "
                          f"{_rate(g['sleeve']['shape_hit'])} | {_rate(g['neckline']['shape_hit'])} | "
-                         f"{_rate(g['pattern']['shape_hit'])} | {outside:.3f} | {pj.mean():.2f} [{lo:.2f}, {hi:.2f}] "
+                         f"{_rate(g['pattern']['shape_hit'])} | {outside:.3f} | {pp.mean():.2f} [{plo:.2f}, {phi:.2f}] "
+                         f"(n={len(pp)}) | {diff_p} | {pj.mean():.2f} [{lo:.2f}, {hi:.2f}] "
                          f"(n={len(pj)}) | {diff} | {paper} |")
         lines.append("")
     return "\n".join(lines)

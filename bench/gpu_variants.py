@@ -51,19 +51,27 @@ def train(args) -> int:
                         "--quiet"], check=True)
     print(json.dumps({"render_seconds": round(time.time() - t0, 1)}), flush=True)
     names = args.variants or [n for n in VARIANTS if n != "full_s1"]
-    procs = {}
-    for name in names:
-        sets = [f"train.out={runs / name}", f"train.max_minutes={args.minutes}", f"data.root={args.synth}",
-                f"data.photo_roots=[{args.photos}]", f"train.threads={args.threads}", *VARIANTS[name], *args.set]
-        argv = [py, "-m", "amgan", "train", "--config", args.config, "--no-progress"]
-        for s in sets:
-            argv += ["--set", s]
-        log = open(runs / f"{name}.log", "w")
-        procs[name] = (subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log)
-    status = {}
-    for name, (p, log) in procs.items():
-        status[name] = p.wait()
-        log.close()
+    lanes = args.lanes or len(names)  # at most this many variants train at once (2 on a 2-core CPU)
+    pending, running, status = list(names), {}, {}
+    while pending or running:
+        while pending and len(running) < lanes:
+            name = pending.pop(0)
+            sets = [f"train.out={runs / name}", f"train.max_minutes={args.minutes}", f"data.root={args.synth}",
+                    f"data.photo_roots=[{args.photos}]", f"train.threads={args.threads}", *VARIANTS[name], *args.set]
+            argv = [py, "-m", "amgan", "train", "--config", args.config, "--no-progress"]
+            for s in sets:
+                argv += ["--set", s]
+            log = open(runs / f"{name}.log", "w")
+            running[name] = (subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log)
+            print(json.dumps({"started": name, "seconds": round(time.time() - t0, 1)}), flush=True)
+        time.sleep(2)
+        for name, (p, log) in list(running.items()):
+            if p.poll() is not None:
+                status[name] = p.returncode
+                log.close()
+                del running[name]
+                print(json.dumps({"finished": name, "rc": p.returncode, "seconds": round(time.time() - t0, 1)}),
+                      flush=True)
     print(json.dumps({"exit_codes": status, "seconds": round(time.time() - t0, 1)}), flush=True)
     if args.pack:
         pack(runs, Path(args.pack), names)
@@ -140,6 +148,7 @@ def main(argv=None) -> int:
     t.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
     t.add_argument("--threads", type=int, default=2, help="torch threads per training process")
     t.add_argument("--variants", nargs="*", choices=list(VARIANTS))
+    t.add_argument("--lanes", type=int, default=0, help="variants trained at once (0: all of them)")
     t.add_argument("--set", action="append", default=[], help="extra config override for every variant")
     u = sub.add_parser("unpack")
     u.add_argument("packed")
