@@ -85,6 +85,10 @@ def photos_markdown(res: dict) -> list[str]:
              f"| independent reader reads the requested sleeve | {_rate(s.get('reader_sleeve_ok'))} |",
              f"| independent reader still reads the source sleeve | {_rate(s.get('reader_reads_source_rate'))} |",
              f"| detail kept, garment mask / interior | {_mean(s.get('detail_kept'))} / {_interior(s)} (n={s['detail_kept']['n']}) |",
+             f"| colour change of the garment's interior (mean CIE76 per pixel; a sleeve request should not recolour) | "
+             f"{_mean(s['colour_change_interior'], 2) if s.get('colour_change_interior') else 'not measured'} |",
+             f"| the annotator's majority colour name is unchanged | "
+             f"{_rate(s['colour_name_kept_rate']) if s.get('colour_name_kept_rate') else 'not measured'} |",
              f"| background change, border band / outside the mask | {_mean(s.get('border_change'), 4)} / "
              f"{_mean(s.get('outside_change'), 4)} |", ""]
     bt = res.get("colour_edits_by_target") or {}

@@ -354,7 +354,8 @@ class Editor:
         shift = self.colour_calibration.get(request.get("color")) if recolour and torso_request is None else None
         neutral = groups == {"color"} and torso_request is None and request.get("color") in NEUTRAL_COLOURS
         edited, mask, cam = composite(np.asarray(rgb), work, x, out.y, out.a, geom, garment, recolour=recolour,
-                                      cam=out.cam, spread=spread, shift=shift, neutral=neutral)
+                                      cam=out.cam, spread=spread, shift=shift, neutral=neutral,
+                                      removal_only=groups == {"sleeve"})
         src = self.schema.decode(out.source_labels[0].cpu().numpy())
         res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(mask), cam=Image.fromarray(cam),
                          request=dict(request), region=region if region not in (None, "whole") else "whole",

@@ -284,7 +284,8 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
     c_vals: dict[str, list] = {k: [] for k in ("name_hit", "majority_hit", "anchor_hit", "reader_colour_ok",
                                                "detail_kept", "detail_kept_interior", "border_change", "outside_change")}
     s_vals: dict[str, list] = {k: [] for k in ("reader_sleeve_ok", "reader_reads_source_rate", "detail_kept",
-                                               "detail_kept_interior", "border_change", "outside_change")}
+                                               "detail_kept_interior", "border_change", "outside_change",
+                                               "colour_change_interior", "colour_name_kept_rate")}
     ref: dict[str, list] = {**{f"round_trip_{s}": [] for s in REFERENCE_SIZES}, "exact_recolour": []}
     ref_in: dict[str, list] = {k: [] for k in ref}  # the same on the garment's interior
     unedited: dict[str, list] = {"annotator_colour_ok": [], "reader_colour_ok": [], "reader_sleeve_ok": []}
@@ -319,6 +320,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
         jobs = [("color", c) for c in (colour_targets(m.paths[i], src_colour, colours, 2, seed)
                                        if src_colour and "color" in groups else [])]
         jobs += [("sleeve", v) for v in sleeves if src_sleeve and v != src_sleeve and "sleeve" in groups]
+        before = None  # the annotator's majority name of the unedited garment (sleeve edits)
         for group, target in jobs:
             t = time.perf_counter()
             res = editor.edit(photo, {group: target})
@@ -350,6 +352,11 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                 if reader:
                     s_vals["reader_sleeve_ok"].append(bool(read[esi] == editor.schema.group("sleeve").index(target)))
                     s_vals["reader_reads_source_rate"].append(bool(read[esi] == editor.schema.group("sleeve").index(src_sleeve)))
+                # a sleeve request must not recolour the garment: its interior's colours, and its name
+                s_vals["colour_change_interior"].append(P.colour_change(arr, e, inner))
+                if before is None:
+                    before = P.colour_name_hit(arr, mask, "")[1].best
+                s_vals["colour_name_kept_rate"].append(P.colour_name_hit(e, mask, "")[1].best == before)
                 vals = s_vals
                 line["read"] = editor.schema.group("sleeve").values[read[esi]] if reader else "-"
             units[group].append(i)

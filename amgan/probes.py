@@ -49,7 +49,7 @@ __all__ = [
     "as_float", "to_lab", "region_mean_lab", "colour_distance", "colour_hit", "changed_pixels", "shape_hit",
     "l1", "ssim", "outside_change", "colour_name_hit", "garment_lab", "anchor_distances", "anchor_hit",
     "lightness", "luminance_highpass", "detail_kept", "interior", "detail_kept_interior", "hue_rotate", "round_trip", "border_band", "dilate_mask",
-    "background_change",
+    "background_change", "colour_change",
 ]
 
 CHANGE_THRESHOLD = 0.05  # mean |truth - source| over channels (in [0, 1]) above which a pixel is changed
@@ -291,6 +291,18 @@ def interior(mask, sigma: float = DETAIL_SIGMA) -> np.ndarray:
         return m
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     return cv2.erode(m.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+
+
+def colour_change(photo, edit, mask) -> float:
+    """Mean CIE76 colour difference (CIELAB, per pixel) between photo and edit over ``mask``: how far
+    an edit moved the garment's colours. An edit that should not recolour (a sleeve or neckline
+    request) scores near 0 on the garment's :func:`interior`; patchy tints of the fabric or of its
+    print show here even when the mean colour stays. nan for an empty mask."""
+    e, p = _same(edit, photo, names=("edit", "photo"))
+    m = _mask(mask, e.shape[:2])
+    if not m.any():
+        return float("nan")
+    return float(np.linalg.norm(to_lab(e[m]) - to_lab(p[m]), axis=-1).mean())
 
 
 def detail_kept_interior(photo, edit, mask, sigma: float = DETAIL_SIGMA) -> float:

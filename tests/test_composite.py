@@ -434,3 +434,44 @@ def test_a_colour_without_hue_is_dyed_neutral(editor):
         blue_minus_red[name] = (out[inner][:, 2] - out[inner][:, 0]).mean()
     assert abs(blue_minus_red["black"]) < 6, blue_minus_red
     assert blue_minus_red["blue"] > 15, blue_minus_red
+
+
+def test_a_sleeve_edit_does_not_recolour_the_garment(editor):
+    """Inside the garment a sleeve request keeps only the change that turns garment into floor
+    (outline_removed): a generator that tints, darkens or speckles the fabric leaves the fabric's pixels
+    (before: the whole change, 15-20 levels); a strip painted as floor still becomes floor. A neckline
+    request (no removal rule) keeps the generator's change inside the garment."""
+    photo, g = _garment_photo(texture=6.0)
+    h, w = g.shape
+    side = max(h, w)
+    x0 = (side - w) // 2
+    inner = _erode(g, 8)
+    rng = torch.Generator().manual_seed(0)
+    speckle = torch.rand((1, 3, 128, 128), generator=rng) * 0.2 - 0.1
+    for paint in (lambda x: x + torch.tensor([0.08, -0.05, 0.06]).view(1, 3, 1, 1),  # a tint
+                  lambda x: x * 0.7,  # darker (away from the light floor)
+                  lambda x: x + torch.nn.functional.interpolate(speckle, size=x.shape[-2:])):  # speckle
+        editor.G = _FakeG(paint)
+        out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "long"}).image).astype(np.float32)
+        assert np.abs(out[inner] - photo[inner]).mean() < 2.0, np.abs(out[inner] - photo[inner]).mean()
+    editor.G = _FakeG(lambda x: x + torch.tensor([0.08, -0.05, 0.06]).view(1, 3, 1, 1))
+    neck = np.asarray(editor.edit(Image.fromarray(photo), {"neckline": "v_neck"}).image).astype(np.float32)
+    assert np.abs(neck[inner] - photo[inner]).mean() > 8
+    floor = torch.tensor([196, 188, 170], dtype=torch.float32).view(1, 3, 1, 1) / 255
+
+    def take_off(x):  # photo columns 70-115 (the garment's left side) painted as floor, the rest tinted
+        S = x.shape[-1]
+        z = x * 0.8
+        c0, c1 = int((x0 + 70) * S / side), int((x0 + 115) * S / side)
+        z[..., :, c0:c1] = floor
+        return z
+
+    editor.G = _FakeG(take_off)
+    out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "short"}).image).astype(np.float32)
+    strip = np.zeros_like(g)
+    strip[:, 82:108] = True
+    strip &= _erode(g, 8)
+    rest = inner.copy()
+    rest[:, 60:125] = False
+    assert np.abs(out[strip] - np.array([196, 188, 170])).mean() < 25  # now floor
+    assert np.abs(out[rest] - photo[rest]).mean() < 2.0  # the darkening elsewhere is not kept

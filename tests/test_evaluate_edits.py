@@ -135,6 +135,9 @@ def test_photo_edits_on_renders_as_photos(editor, synth_tiny, monkeypatch):
     assert 0 < c["detail_kept_interior"]["n"] <= c["detail_kept"]["n"]
     assert c["outside_change"]["mean"] == 0.0 and c["anchor_hit"]["acc"] in (0.0, None)
     assert c["name_hit"]["acc"] in (0.0, None)
+    s = res["sleeve_edits"]  # a sleeve edit that changes nothing keeps the garment's colours and their name
+    assert s["colour_name_kept_rate"]["acc"] == 1.0 and s["colour_name_kept_rate"]["n"] == s["detail_kept"]["n"]
+    assert s["colour_change_interior"]["mean"] in (0.0, None)
 
 
 def test_photo_split_and_groups(editor, synth_tiny):

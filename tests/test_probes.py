@@ -298,3 +298,22 @@ def test_mean_with_ci_leaves_out_nan_and_brackets_the_mean():
     assert mean_with_ci([np.nan]) == {"mean": None, "n": 0, "ci95": None}
     assert mean_with_ci([0.5] * 4)["ci95"] == [0.5, 0.5]
     assert accuracy_with_ci([True, False])["acc"] == 0.5
+
+
+def test_colour_change_is_the_mean_per_pixel_colour_difference_on_the_mask():
+    """0 for an unchanged garment; a patchy tint shows even where the garment's mean colour is unchanged
+    (half shifted one way, half the other); pixels off the mask do not count; an empty mask is nan."""
+    photo = np.full((20, 20, 3), 120, np.uint8)
+    mask = np.zeros((20, 20), bool)
+    mask[5:15, 5:15] = True
+    assert P.colour_change(photo, photo, mask) == 0.0
+    edit = photo.copy()
+    edit[5:10, 5:15] = (150, 120, 120)  # redder ...
+    edit[10:15, 5:15] = (90, 120, 120)  # ... and greener: the mean colour barely moves
+    d = P.colour_change(photo, edit, mask)
+    assert d > 10
+    assert np.linalg.norm(P.region_mean_lab(edit, mask) - P.region_mean_lab(photo, mask)) < d / 2
+    floor = photo.copy()
+    floor[~mask] = (0, 255, 0)
+    assert P.colour_change(photo, floor, mask) == 0.0
+    assert np.isnan(P.colour_change(photo, edit, np.zeros_like(mask)))
