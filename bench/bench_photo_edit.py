@@ -13,7 +13,8 @@ masks (``masks/``, the annotator's GrabCut):
 - ``detail_kept``: Pearson correlation, over the garment, of the luminance high-pass (CIELAB L*
   minus its Gaussian blur, sigma 2 px) of the photo and of the edit: 1 = every fold, seam and
   print kept in place (an exact recolour scores ~0.98; :func:`detail_kept`);
-- ``detail_kept_interior``: the same over the garment less a rim of 2% of the long side. Where the
+- ``detail_kept_inside_2pct``: the same over the garment less a rim of 2% of the long side (not the
+  probe ``amgan.probes.detail_kept_interior``, which leaves out 6 px). Where the
   garment meets the floor a recolour changes the edge's contrast itself (white on teal -> red on
   teal), so an exact recolour inside the hard garment mask scores ~0.8 over the whole garment and
   ~0.99 inside (``exact_recolour_in_hard_mask``, computed on the same photos);
@@ -90,7 +91,7 @@ except ImportError:
     pass
 
 
-def _interior(mask: np.ndarray, rim: float = 0.02) -> np.ndarray:
+def _inside_rim(mask: np.ndarray, rim: float = 0.02) -> np.ndarray:
     """The garment less a rim of ``rim`` of the long side (where the garment meets the floor)."""
     import cv2
 
@@ -207,26 +208,26 @@ def _test_rows(data: Path, n: int) -> list[dict]:
 def quality(ed, data: Path, n: int, save: Path | None) -> dict:
     from amgan.data.annotate import read_colour
 
-    per: dict[str, list] = {k: [] for k in ("detail_kept", "detail_kept_interior", "border_change", "halo", "blotch",
+    per: dict[str, list] = {k: [] for k in ("detail_kept", "detail_kept_inside_2pct", "border_change", "halo", "blotch",
                                             "garment_delta_e", "reads_as_requested", "seconds")}
-    ref: dict[str, list] = {"detail_kept": [], "detail_kept_interior": []}
+    ref: dict[str, list] = {"detail_kept": [], "detail_kept_inside_2pct": []}
     by_req: dict[str, dict[str, list]] = {c: {k: [] for k in per} for c in REQUESTS}
     rows = _test_rows(data, n)
     for r in rows:
         photo = np.asarray(Image.open(data / r["path"]).convert("RGB"))
         mask = np.asarray(Image.open(data / r["mask"])) > 0
-        inner = _interior(mask)
+        inner = _inside_rim(mask)
         # the reference: an exact recolour to red (linear gain 1, 0.3, 0.3) inside the hard garment mask
         exact = np.where(mask[..., None], np.clip(photo * np.array([1.0, 0.3, 0.3]), 0, 255).astype(np.uint8), photo)
         ref["detail_kept"].append(detail_kept(photo, exact, mask))
-        ref["detail_kept_interior"].append(detail_kept(photo, exact, inner))
+        ref["detail_kept_inside_2pct"].append(detail_kept(photo, exact, inner))
         for c in REQUESTS:
             t = time.perf_counter()
             res = ed.edit(Image.fromarray(photo), f"make it {c}")
             sec = time.perf_counter() - t
             edit = np.asarray(res.image.convert("RGB"))
             vals = {"detail_kept": detail_kept(photo, edit, mask),
-                    "detail_kept_interior": detail_kept(photo, edit, inner),
+                    "detail_kept_inside_2pct": detail_kept(photo, edit, inner),
                     "border_change": border_change(photo, edit),
                     "halo": halo(photo, edit, mask), "blotch": blotch(photo, edit, mask),
                     "garment_delta_e": garment_delta_e(photo, edit, mask),
@@ -284,7 +285,8 @@ def _key(request: str) -> str:
     return request.replace("make it ", "").replace(" ", "_")
 
 
-def sheet(data: Path, before: Path, ed, out: Path) -> Path:
+def sheet(data: Path, before: Path, ed, out: Path,
+          labels: tuple[str, str] = ("x + up(y - x_small), feathered GrabCut gate", "amgan.composite")) -> Path:
     """input | before | after rows at the photos' own size (before: ``--save-edits`` of an older tree, or
     edits made by it under ``before/<request words>/<stem>.png``), written as JPEG, atomically."""
     from PIL import ImageDraw
@@ -301,8 +303,7 @@ def sheet(data: Path, before: Path, ed, out: Path) -> Path:
         tile = Image.new("RGB", (3 * w, h + 22), "white")
         for i, im in enumerate((photo, prev, new)):
             tile.paste(im, (i * w, 22))
-        ImageDraw.Draw(tile).text((6, 5), f'input | before: x + up(y - x_small), feathered GrabCut gate | after: '
-                                          f'amgan.composite | "{req}"', fill="black")
+        ImageDraw.Draw(tile).text((6, 5), f'input | before: {labels[0]} | after: {labels[1]} | "{req}"', fill="black")
         tiles.append(tile)
     W = max(t.width for t in tiles)
     canvas = Image.new("RGB", (W, sum(t.height for t in tiles)), "white")
@@ -323,6 +324,8 @@ def main(argv=None) -> int:
     p.add_argument("--save-edits", type=Path, default=None)
     p.add_argument("--before", type=Path, default=None, help="edits of the older tree, for --part sheet")
     p.add_argument("--sheet", type=Path, default=None)
+    p.add_argument("--labels", nargs=2, metavar=("BEFORE", "AFTER"), default=None,
+                   help="the sheet's names of the two edited columns")
     p.add_argument("--legacy", action="store_true",
                    help="measure the previous composite (x + up(y - x_small), feathered gate) with the same editor")
     p.add_argument("--float", action="store_true",
@@ -359,7 +362,7 @@ def main(argv=None) -> int:
         if a.sheet is None or a.before is None:
             print("bench_photo_edit: --part sheet needs --sheet OUT.jpg and --before DIR", file=sys.stderr)
             return 2
-        print(sheet(data, a.before, ed, a.sheet))
+        print(sheet(data, a.before, ed, a.sheet, *([tuple(a.labels)] if a.labels else [])))
         return 0
     import amgan.editor
 
