@@ -54,6 +54,31 @@ def _garment_photo(w=301, h=403, seed=0, texture=20.0):
     return np.clip(photo + 0.5, 0, 255).astype(np.uint8), g
 
 
+FLOOR = (196, 188, 170)  # _garment_photo's floor
+
+
+def _strip_taken_off(paint, x0: int, side: int):
+    """A generator's edit: ``paint(x)`` with the photo's columns 70-115 (the garment's left side of
+    _garment_photo) painted as the floor: a sleeve taken off. ``x0``, ``side``: the photo on the square."""
+    floor = torch.tensor(FLOOR, dtype=torch.float32).view(1, 3, 1, 1) / 255
+
+    def edit(x):
+        S = x.shape[-1]
+        z = paint(x)
+        c0, c1 = int((x0 + 70) * S / side), int((x0 + 115) * S / side)
+        z[..., :, c0:c1] = floor
+        return z
+
+    return edit
+
+
+def _strip(g):
+    """The middle of the taken-off strip, inside the garment."""
+    strip = np.zeros_like(g)
+    strip[:, 82:108] = True
+    return strip & _erode(g, 8)
+
+
 def _highpass(a, sigma=2.0):
     import cv2
 
@@ -404,21 +429,10 @@ def test_an_outline_edits_tint_on_the_floor_is_not_a_new_sleeve(editor):
     editor.G = _FakeG(lambda x: x + tint)
     out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "sleeveless"}).image).astype(np.float32)
     assert np.abs(out[away] - photo[away]).mean() < 1.0, np.abs(out[away] - photo[away]).mean()
-    floor = torch.tensor([196, 188, 170], dtype=torch.float32).view(1, 3, 1, 1) / 255
-
-    def take_off(x):  # photo columns 75-115 (the garment's left side) painted as floor
-        S = x.shape[-1]
-        z = x + tint
-        c0, c1 = int((x0 + 70) * S / side), int((x0 + 115) * S / side)
-        z[..., :, c0:c1] = floor
-        return z
-
-    editor.G = _FakeG(take_off)
+    editor.G = _FakeG(_strip_taken_off(lambda x: x + tint, x0, side))
     out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "sleeveless"}).image).astype(np.float32)
-    strip = np.zeros_like(g)
-    strip[:, 82:108] = True
-    strip &= _erode(g, 8)
-    assert np.abs(out[strip] - np.array([196, 188, 170])).mean() < 25  # now floor
+    strip = _strip(g)
+    assert np.abs(out[strip] - np.array(FLOOR)).mean() < 25  # now floor
     assert np.abs(out[away] - photo[away]).mean() < 1.0
 
 
@@ -457,21 +471,10 @@ def test_a_sleeve_edit_does_not_recolour_the_garment(editor):
     editor.G = _FakeG(lambda x: x + torch.tensor([0.08, -0.05, 0.06]).view(1, 3, 1, 1))
     neck = np.asarray(editor.edit(Image.fromarray(photo), {"neckline": "v_neck"}).image).astype(np.float32)
     assert np.abs(neck[inner] - photo[inner]).mean() > 8
-    floor = torch.tensor([196, 188, 170], dtype=torch.float32).view(1, 3, 1, 1) / 255
-
-    def take_off(x):  # photo columns 70-115 (the garment's left side) painted as floor, the rest tinted
-        S = x.shape[-1]
-        z = x * 0.8
-        c0, c1 = int((x0 + 70) * S / side), int((x0 + 115) * S / side)
-        z[..., :, c0:c1] = floor
-        return z
-
-    editor.G = _FakeG(take_off)
+    editor.G = _FakeG(_strip_taken_off(lambda x: x * 0.8, x0, side))  # the rest darker
     out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "short"}).image).astype(np.float32)
-    strip = np.zeros_like(g)
-    strip[:, 82:108] = True
-    strip &= _erode(g, 8)
+    strip = _strip(g)
     rest = inner.copy()
     rest[:, 60:125] = False
-    assert np.abs(out[strip] - np.array([196, 188, 170])).mean() < 25  # now floor
+    assert np.abs(out[strip] - np.array(FLOOR)).mean() < 25  # now floor
     assert np.abs(out[rest] - photo[rest]).mean() < 2.0  # the darkening elsewhere is not kept
