@@ -452,12 +452,14 @@ def matte_coefficients(work: np.ndarray, mask: np.ndarray, radius: float = MATTE
     return a, b[..., None]
 
 
-def _garment_and_floor(xs: np.ndarray, w: np.ndarray, sigma: float):
-    """The photo's local garment and floor colours on the model's square: ``xs`` [S,S,3] in [0,1],
-    ``w`` the garment mask [S,S]. -> (G, F [S,S,3] Gaussian means over the mask and over the floor
-    beyond a 2-px rim, leaning on their means over the square where little is nearby), or None
-    when the square has no floor (or no garment) to tell them apart by."""
+def _square_colours(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma: float):
+    """What the outline maps compare, on the model's square: (xs, ys [S,S,3] the photo and the edit in
+    [0,1], G, F [S,S,3] the photo's local garment and floor colours: Gaussian means over the mask
+    ``weight`` and over the floor beyond its 2-px rim, leaning on their means over the square where
+    little is nearby), or None when the square has no floor (or no garment) to tell them apart by."""
     cv2 = _cv2()
+    xs, ys = (t.detach().float().cpu()[0].permute(1, 2, 0).numpy() for t in (x, y))
+    w = np.ascontiguousarray(weight.detach().float().cpu()[0, 0].numpy())
     on = (w > 0.5).astype(np.uint8)
     floor = 1.0 - cv2.dilate(on, np.ones((5, 5), np.uint8)).astype(np.float32)  # the floor beyond a 2-px rim
 
@@ -471,15 +473,7 @@ def _garment_and_floor(xs: np.ndarray, w: np.ndarray, sigma: float):
 
     G, has_g = local_mean(w)
     F, has_f = local_mean(floor)
-    return (G, F) if has_g and has_f else None
-
-
-def _square_maps(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, sigma: float):
-    """(xs, ys [S,S,3], G, F) for the outline maps, or None without a floor on the square."""
-    xs, ys = (t.detach().float().cpu()[0].permute(1, 2, 0).numpy() for t in (x, y))
-    w = np.ascontiguousarray(weight.detach().float().cpu()[0, 0].numpy())
-    gf = _garment_and_floor(xs, w, sigma)
-    return None if gf is None else (xs, ys, *gf)
+    return (xs, ys, G, F) if has_g and has_f else None
 
 
 def _ramp_map(v: np.ndarray, move: tuple[float, float], c2: np.ndarray) -> np.ndarray:
@@ -489,6 +483,33 @@ def _ramp_map(v: np.ndarray, move: tuple[float, float], c2: np.ndarray) -> np.nd
     out = np.clip((v - lo) / (hi - lo), 0, 1)
     out[c2 <= 3 * OUTLINE_CONTRAST ** 2] = 0
     return _gauss(np.ascontiguousarray(out.astype(np.float32)), 1.0)
+
+
+def _added(cols, a: torch.Tensor) -> torch.Tensor:
+    """:func:`outline_added` from :func:`_square_colours`' result."""
+    at = a.detach().float().cpu()
+    if cols is None:  # no floor (or no garment) on the square to tell them apart: the attention
+        return at.clone()
+    xs, ys, G, F = cols
+    dv = F - G
+    c2 = (dv * dv).sum(-1)
+
+    def floorness(im):  # the projection of (im - G) on (F - G): 0 at the garment's colour, 1 at the floor's
+        return np.clip(((im - G) * dv).sum(-1) / np.maximum(c2, 1e-6), 0, 1)
+
+    added = _ramp_map(floorness(xs) - floorness(ys), OUTLINE_MOVE, c2)
+    return torch.from_numpy(np.ascontiguousarray(added))[None, None] * at
+
+
+def _removed(cols, weight: torch.Tensor) -> torch.Tensor:
+    """:func:`outline_removed` from :func:`_square_colours`' result."""
+    if cols is None:
+        return torch.ones_like(weight.detach().float().cpu())
+    xs, ys, G, F = cols
+    dv = F - G
+    c2 = (dv * dv).sum(-1)
+    closer = (np.linalg.norm(xs - F, axis=-1) - np.linalg.norm(ys - F, axis=-1)) / np.sqrt(np.maximum(c2, 1e-6))
+    return torch.from_numpy(np.ascontiguousarray(_ramp_map(closer, REMOVE_MOVE, c2)))[None, None]
 
 
 def outline_added(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, a: torch.Tensor,
@@ -503,19 +524,7 @@ def outline_added(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, a: tor
     attention (with no floor on the square to tell by: the attention). The faint tint a generator's
     attention leaves on the floor or the street is not, and keeps the photo's pixels. Where the two colours are closer than :data:`OUTLINE_CONTRAST`
     (RMS over RGB) colour cannot tell them apart: nothing is added. -> [1,1,S,S] in [0,1]."""
-    at = a.detach().float().cpu()
-    m = _square_maps(x, y, weight, sigma)
-    if m is None:  # no floor (or no garment) on the square to tell them apart: the attention
-        return at.clone()
-    xs, ys, G, F = m
-    dv = F - G
-    c2 = (dv * dv).sum(-1)
-
-    def floorness(im):  # the projection of (im - G) on (F - G): 0 at the garment's colour, 1 at the floor's
-        return np.clip(((im - G) * dv).sum(-1) / np.maximum(c2, 1e-6), 0, 1)
-
-    added = _ramp_map(floorness(xs) - floorness(ys), OUTLINE_MOVE, c2)
-    return torch.from_numpy(np.ascontiguousarray(added))[None, None] * at
+    return _added(_square_colours(x, y, weight, sigma), a)
 
 
 def outline_removed(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor,
@@ -528,15 +537,7 @@ def outline_removed(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor,
     garment does on photos (a darker or tinted patch is not floor, even when its direction leans
     towards the floor's colour). Without a floor on the square to tell by: 1 (the change is kept).
     -> [1,1,S,S] in [0,1]."""
-    m = _square_maps(x, y, weight, sigma)
-    if m is None:
-        return torch.ones_like(weight.detach().float().cpu())
-    xs, ys, G, F = m
-    dv = F - G
-    c2 = (dv * dv).sum(-1)
-    gap = np.sqrt(np.maximum(c2, 1e-6))
-    closer = (np.linalg.norm(xs - F, axis=-1) - np.linalg.norm(ys - F, axis=-1)) / gap
-    return torch.from_numpy(np.ascontiguousarray(_ramp_map(closer, REMOVE_MOVE, c2)))[None, None]
+    return _removed(_square_colours(x, y, weight, sigma), weight)
 
 
 def _warp(src: np.ndarray, H: int, W: int, r0: int, r1: int, c0: int = 0, c1: int | None = None) -> np.ndarray:
@@ -690,11 +691,11 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
         aux = torch.cat([zero, shown, zero, c], 1)
     else:
         change = reshape_maps(x, y)
-        added = zero if garment is None else outline_added(x, y, weight, a)  # no garment: the attention is the matte
+        cols = None if garment is None else _square_colours(x, y, weight, OUTLINE_SIGMA)  # once for both maps
+        added = zero if garment is None else _added(cols, a)  # no garment: the attention is the matte
         if removal_only and garment is not None:  # inside the garment: only garment turned to floor
             inside = (weight / 0.25).clamp(0, 1)  # the mask's soft rim on the square counts as inside
-            keep = 1 - inside * (1 - outline_removed(x, y, weight))
-            change = change * keep
+            change = change * (1 - inside * (1 - _removed(cols, weight)))
         aux = torch.cat([zero, shown, added, c], 1)
     change_w, aux_w = to_grid(change, geometry, (h, w)), to_grid(aux, geometry, (h, w))
     if garment is not None:

@@ -355,8 +355,8 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                 # a sleeve request must not recolour the garment: its interior's colours, and its name
                 s_vals["colour_change_interior"].append(P.colour_change(arr, e, inner))
                 if before is None:
-                    before = P.colour_name_hit(arr, mask, "")[1].best
-                s_vals["colour_name_kept_rate"].append(P.colour_name_hit(e, mask, "")[1].best == before)
+                    before = P.colour_reading(arr, mask).best
+                s_vals["colour_name_kept_rate"].append(P.colour_reading(e, mask).best == before)
                 vals = s_vals
                 line["read"] = editor.schema.group("sleeve").values[read[esi]] if reader else "-"
             units[group].append(i)

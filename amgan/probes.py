@@ -47,7 +47,7 @@ import numpy as np
 __all__ = [
     "CHANGE_THRESHOLD", "DETAIL_SIGMA", "BORDER_BAND", "DILATE", "TIE_TOL", "Hit",
     "as_float", "to_lab", "region_mean_lab", "colour_distance", "colour_hit", "changed_pixels", "shape_hit",
-    "l1", "ssim", "outside_change", "colour_name_hit", "garment_lab", "anchor_distances", "anchor_hit",
+    "l1", "ssim", "outside_change", "colour_reading", "colour_name_hit", "garment_lab", "anchor_distances", "anchor_hit",
     "lightness", "luminance_highpass", "detail_kept", "interior", "detail_kept_interior", "hue_rotate", "round_trip", "border_band", "dilate_mask",
     "background_change", "colour_change",
 ]
@@ -195,15 +195,20 @@ def outside_change(edit, source, source_regions, truth_regions) -> float:
 
 
 # ---------------------------------------------------------------------------- photos: colour
-def colour_name_hit(edit, mask, target: str):
-    """(hit, reading): the annotator's colour reading of the edited garment
-    (:func:`amgan.data.annotate.annotate_photo` with the given mask) and whether its name is
-    ``target``. ``hit`` needs a confident reading (the annotator's threshold); the reading's
-    ``best`` is the majority name whatever the confidence."""
+def colour_reading(image, mask):
+    """The annotator's colour reading of the garment (:func:`amgan.data.annotate.annotate_photo` with
+    the given mask): ``color`` when confident (the annotator's threshold), ``best`` the majority name
+    whatever the confidence."""
     from amgan.data.annotate import annotate_photo
 
-    e = _as_uint8(edit)
-    reading = annotate_photo(e, _mask(mask, e.shape[:2]).astype(np.uint8)).colour
+    e = _as_uint8(image)
+    return annotate_photo(e, _mask(mask, e.shape[:2]).astype(np.uint8)).colour
+
+
+def colour_name_hit(edit, mask, target: str):
+    """(hit, reading): the annotator's :func:`colour_reading` of the edited garment and whether its
+    (confident) name is ``target``."""
+    reading = colour_reading(edit, mask)
     return reading.color == target, reading
 
 
