@@ -21,6 +21,7 @@ loss), no_la (no attention loss), stargan (none of the three).
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 import json
 import os
 import subprocess
@@ -53,26 +54,21 @@ def train(args) -> int:
     print(json.dumps({"render_seconds": round(time.time() - t0, 1)}), flush=True)
     names = args.variants or [n for n in VARIANTS if not n.endswith("_s1")]
     lanes = args.lanes or len(names)  # at most this many variants train at once (2 on a 2-core CPU)
-    pending, running, status = list(names), {}, {}
-    while pending or running:
-        while pending and len(running) < lanes:
-            name = pending.pop(0)
-            sets = [f"train.out={runs / name}", f"train.max_minutes={args.minutes}", f"data.root={args.synth}",
-                    f"data.photo_roots=[{args.photos}]", f"train.threads={args.threads}", *VARIANTS[name], *args.set]
-            argv = [py, "-m", "amgan", "train", "--config", args.config, "--no-progress"]
-            for s in sets:
-                argv += ["--set", s]
-            log = open(runs / f"{name}.log", "w")
-            running[name] = (subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), log)
-            print(json.dumps({"started": name, "seconds": round(time.time() - t0, 1)}), flush=True)
-        time.sleep(2)
-        for name, (p, log) in list(running.items()):
-            if p.poll() is not None:
-                status[name] = p.returncode
-                log.close()
-                del running[name]
-                print(json.dumps({"finished": name, "rc": p.returncode, "seconds": round(time.time() - t0, 1)}),
-                      flush=True)
+
+    def run(name: str) -> int:
+        sets = [f"train.out={runs / name}", f"train.max_minutes={args.minutes}", f"data.root={args.synth}",
+                f"data.photo_roots=[{args.photos}]", f"train.threads={args.threads}", *VARIANTS[name], *args.set]
+        argv = [py, "-m", "amgan", "train", "--config", args.config, "--no-progress"]
+        for s in sets:
+            argv += ["--set", s]
+        print(json.dumps({"started": name, "seconds": round(time.time() - t0, 1)}), flush=True)
+        with open(runs / f"{name}.log", "w") as log:
+            rc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT).returncode
+        print(json.dumps({"finished": name, "rc": rc, "seconds": round(time.time() - t0, 1)}), flush=True)
+        return rc
+
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        status = dict(zip(names, pool.map(run, names)))
     print(json.dumps({"exit_codes": status, "seconds": round(time.time() - t0, 1)}), flush=True)
     if args.pack:
         pack(runs, Path(args.pack), names)
