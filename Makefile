@@ -24,9 +24,12 @@ data: venv
 
 # the real photos (public clothing-dataset, CC0): convert + annotate into data/clothing
 CLOTHING ?= ../shared/data/clothing-dataset
+HAND_LABELS = amgan/data/labels/clothing_dev.csv amgan/data/labels/clothing_hand.csv
+
 photos: venv
 	test -f data/clothing/annotations.csv || ( $(BIN)/amgan data convert clothing_dataset --root $(CLOTHING) --out data/clothing --overwrite \
 	    && $(BIN)/amgan data annotate data/clothing --workers 2 )
+	$(BIN)/amgan data hand-labels data/clothing --labels $(HAND_LABELS) --exclude amgan/data/labels/clothing_checked.csv
 
 sheet: venv
 	$(BIN)/amgan data sheet data/synth64 --out docs/synth64_sheet.png --n 24

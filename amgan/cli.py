@@ -5,6 +5,7 @@
     amgan data convert FORMAT --root DIR --out DIR
     amgan data annotate DIR [--overwrite-labels] [--workers N] [--sheet OUT.png]
     amgan data annotate-eval DIR --checked FILE
+    amgan data hand-labels DIR --labels FILE [FILE ...] [--exclude BLIND.csv]
     amgan train-classifier --config C [--set k=v ...]
     amgan train --config C [--set k=v ...] [--resume [--allow-config-change]]
     amgan edit --checkpoint C --image IN --edit color=red [--region sleeves] [--source sleeve=short] --out OUT.png
@@ -152,6 +153,13 @@ def _data_annotate_eval(args) -> int:
     return 0
 
 
+def _data_hand_labels(args) -> int:
+    from amgan.data.hand_labels import apply_hand_labels
+
+    print(json.dumps(apply_hand_labels(args.dir, args.labels, exclude=args.exclude)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="amgan", description="AMGAN fashion attribute editing",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -205,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dir", help="an annotated photo set (annotations.csv, source.csv)")
     s.add_argument("--checked", required=True, help="hand-checked labels: image, color, color_alt")
     s.set_defaults(fn=_data_annotate_eval)
+
+    s = data.add_parser("hand-labels", help="put labels a person wrote down into a photo data set (after annotate)",
+                        formatter_class=fmt)
+    s.add_argument("dir", help="a photo data set (amgan data convert clothing_dataset + annotate)")
+    s.add_argument("--labels", nargs="+", required=True, help="label files: image, color, sleeve[, pattern]")
+    s.add_argument("--exclude", help="a blind test-set label file: its photos must not get labels here")
+    s.set_defaults(fn=_data_hand_labels)
 
     for name, fn, help_ in (("train-classifier", _train_classifier, "train the CAM attribute classifier"),
                             ("train", _train, "train AMGAN")):

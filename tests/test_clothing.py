@@ -256,3 +256,80 @@ def test_a_data_sets_own_masks_are_read_and_never_replaced(tmp_path):
     with open(out / "annotations.csv", newline="") as f:
         src = {r["path"]: (r["mask_source"], r["color"]) for r in csv.DictReader(f)}
     assert src == {"images/a-red-tee.jpg": ("given", "red"), "images/b-blue-long.jpg": ("grabcut", "blue")}
+
+
+def _hand_file(path, rows, header="image,sender_id,label,color,color_alt,pattern,sleeve"):
+    path.write_text(header + "\n" + "".join(",".join(r) + "\n" for r in rows))
+    return path
+
+
+def test_hand_labels_replace_the_annotator_and_the_class(tree, tmp_path, capsys):
+    out = convert_clothing_dataset(tree, tmp_path / "out", progress=False)
+    annotate(out, workers=1, progress=False)
+    before = {r["product_id"]: r for r in read_manifest(out).rows}
+    assert (before["a-red-tee"]["color"], before["a-red-tee"]["sleeve"]) == ("red", "short")
+    labels = _hand_file(tmp_path / "hand.csv", [
+        ("a-red-tee", "11", "T-Shirt", "pink", "red", "solid", "sleeveless"),  # a tank top the class calls a T-shirt
+        ("b-blue-long", "11", "Longsleeve", "unknown", "", "striped", "unknown"),  # stripes: no single colour
+        ("d-dress", "13", "Dress", "green", "", "print", "long"),  # print: not a schema pattern
+    ])
+    blind = _hand_file(tmp_path / "blind.csv", [("c-polo", "12", "Polo", "yellow", "", "solid", "short")])
+    assert cli_main(["data", "hand-labels", str(out), "--labels", str(labels), "--exclude", str(blind)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["photos"] == 3 and summary["groups"]["color"] == {"set": 2, "changed": 2, "emptied": 1, "kept": 0}
+    after = {r["product_id"]: r for r in read_manifest(out).rows}
+    assert (after["a-red-tee"]["color"], after["a-red-tee"]["sleeve"], after["a-red-tee"]["pattern"]) == \
+        ("pink", "sleeveless", "solid")
+    assert (after["b-blue-long"]["color"], after["b-blue-long"]["sleeve"], after["b-blue-long"]["pattern"]) == \
+        ("", "long", "striped")  # colour emptied, the class's sleeve kept
+    assert (after["d-dress"]["color"], after["d-dress"]["sleeve"], after["d-dress"]["pattern"]) == ("green", "long", "")
+    assert after["c-polo"] == before["c-polo"] and after["e-shirt"] == before["e-shirt"]
+    assert json.loads((out / "hand_labels.json").read_text())["photos"] == 3
+    # the same labels again: the same manifest
+    text = (out / "manifest.csv").read_bytes()
+    assert cli_main(["data", "hand-labels", str(out), "--labels", str(labels)]) == 0
+    assert (out / "manifest.csv").read_bytes() == text
+
+
+def test_hand_labels_refuse_bad_files_and_the_blind_set_with_nothing_written(tree, tmp_path, capsys):
+    out = convert_clothing_dataset(tree, tmp_path / "out", progress=False)
+    annotate(out, workers=1, progress=False)
+    text = (out / "manifest.csv").read_bytes()
+    bad = _hand_file(tmp_path / "bad.csv", [
+        ("a-red-tee", "11", "T-Shirt", "crimson", "", "solid", "short"),   # not a colour name
+        ("b-blue-long", "11", "Longsleeve", "blue", "", "paisley", "3/4"),  # pattern and sleeve wrong
+        ("../x", "11", "T-Shirt", "red", "", "solid", "short"),            # a path, not a name
+    ])
+    assert cli_main(["data", "hand-labels", str(out), "--labels", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv:2: color 'crimson'" in err and "bad.csv:3: sleeve '3/4'" in err and "pattern 'paisley'" in err
+    assert "bad.csv:4: bad image name '../x'" in err
+    twice = _hand_file(tmp_path / "twice.csv", [("a-red-tee", "11", "T-Shirt", "red", "", "solid", "short"),
+                                                ("a-red-tee", "11", "T-Shirt", "pink", "", "solid", "short")])
+    assert cli_main(["data", "hand-labels", str(out), "--labels", str(twice)]) == 2
+    assert "twice.csv:3: a-red-tee is labelled differently at" in capsys.readouterr().err
+    missing = _hand_file(tmp_path / "missing.csv", [("f-pants", "12", "Pants", "blue", "", "solid", "long"),
+                                                    ("c-polo", "12", "Polo", "yellow", "", "solid", "short")])
+    assert cli_main(["data", "hand-labels", str(out), "--labels", str(missing), "--exclude", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "f-pants is not in" in err and "c-polo is in the blind test set" in err
+    nocol = _hand_file(tmp_path / "nocol.csv", [("a-red-tee", "red")], header="image,colour")
+    assert cli_main(["data", "hand-labels", str(out), "--labels", str(nocol)]) == 2
+    assert "nocol.csv:1: missing column(s) color, sleeve" in capsys.readouterr().err
+    assert (out / "manifest.csv").read_bytes() == text and not (out / "hand_labels.json").exists()
+
+
+def test_the_shipped_hand_labels_are_valid_and_apart_from_the_blind_set():
+    from amgan.data.hand_labels import read_hand_labels
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "amgan" / "data" / "labels"
+    schema = SYNTH_SCHEMA
+    hand = read_hand_labels([folder / "clothing_dev.csv", folder / "clothing_hand.csv"],
+                            colors=schema.group("color").values, patterns=schema.group("pattern").values)
+    blind = read_hand_labels([folder / "clothing_checked.csv"], colors=schema.group("color").values,
+                             patterns=schema.group("pattern").values)
+    assert len(hand) == 1352 and len(blind) == 240 and not set(hand) & set(blind)
+    with open(folder / "clothing_hand.csv", newline="") as f:  # their senders are those of the train/val splits
+        senders = {r["sender_id"] for r in csv.DictReader(f)}
+    assert all(hash_split(s) in ("train", "val") for s in senders)
