@@ -63,6 +63,9 @@ class ReaderTrain:
     log_every: int = 100
     exclude: str = "amgan/data/labels/clothing_checked.csv"  # rows never trained on ("" = none)
     cache_dir: str = "runs/cache"  # frozen-trunk maps kept across runs, keyed by image bytes ("" = off)
+    # which photos' colour labels train the colour head: "all" (a person's where one looked, else the
+    # annotator's) or "hand" (only the photos of the data set's hand_labels.json; the rest unknown)
+    photo_colour: str = "all"
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ def load_reader_config(path, overrides=()) -> ReaderConfig:
         raise ConfigError(f"{path}: reader.photo_fraction must be in [0, 1], got {r.photo_fraction}")
     if not r.lr > 0:
         raise ConfigError(f"{path}: reader.lr must be > 0, got {r.lr}")
+    if r.photo_colour not in ("all", "hand"):
+        raise ConfigError(f"{path}: reader.photo_colour must be 'all' or 'hand', got {r.photo_colour!r}")
     return cfg
 
 
@@ -124,12 +129,22 @@ def load_split(cfg: ReaderConfig, trunk, split: str, exclude: set[str], progress
             schema = m.schema
         elif m.schema.to_dict()["groups"] != schema.to_dict()["groups"]:
             raise UserError(f"{root}: its schema differs from {cfg.data.roots[0]}'s; the reader needs one schema")
+        hand = _hand_labelled(root) if split == "train" and cfg.reader.photo_colour == "hand" else None
+        ci = m.schema.group_index("color") if "color" in m.schema.names else None
+        if hand is not None and not hand and any(v in cfg.data.photo_views for v in m.views):
+            raise UserError(f"{root}: reader.photo_colour is 'hand' but the data set has no hand labels "
+                            "(run amgan data hand-labels on it first, or set reader.photo_colour=all)")
         for i in m.indices(split, None):
             stem = Path(m.paths[i]).stem
             if split == "train" and stem in exclude:
                 continue
             paths.append(str(m.image_path(i)))
-            labels.append(m.labels[i])
+            lab = m.labels[i]
+            if (hand is not None and ci is not None and m.views[i] in cfg.data.photo_views
+                    and m.product_ids[i] not in hand):
+                lab = lab.copy()
+                lab[ci] = -1  # no person looked at this photo: its colour does not train
+            labels.append(lab)
             views.append(m.views[i])
             roots.append(root)
             names.append(stem)
@@ -138,6 +153,22 @@ def load_split(cfg: ReaderConfig, trunk, split: str, exclude: set[str], progress
         raise UserError(f"no {split} rows in {list(cfg.data.roots)}")
     feats, feats_f = _cached_maps(cfg, trunk, proc, paths, split == "train", progress, f"trunk {split}")
     return Split(feats, feats_f, torch.from_numpy(np.stack(labels)).long(), views, roots, names, pids), schema
+
+
+def _hand_labelled(root) -> set[str]:
+    """The photos (product ids) a person labelled in data set ``root`` (its ``hand_labels.json``,
+    written by ``amgan data hand-labels``); empty for a data set without photos' hand labels."""
+    from amgan.data.hand_labels import read_hand_labels
+
+    f = Path(root) / "hand_labels.json"
+    if not f.is_file():
+        return set()
+    files = json.loads(f.read_text())["files"]
+    from amgan.data.manifest import read_manifest
+
+    schema = read_manifest(Path(root) / "manifest.csv", check_files=False).schema
+    pats = schema.group("pattern").values if "pattern" in schema.names else ()
+    return set(read_hand_labels(files, colors=schema.group("color").values, patterns=pats))
 
 
 def _file_key(path: str) -> str:
@@ -271,11 +302,13 @@ def train_reader(cfg: ReaderConfig, out: str | Path, progress: bool = True) -> d
                    "EfficientNet-Lite0 trunk at stride 8, a trained conv adapter and linear heads.",
         "intended_use": "Reading a garment photo's attributes for the editor and the demo (what the edit starts "
                         "from); CAMs over the garment.",
-        "out_of_scope": "Pattern and neckline of real photos (no labels: learnt from renders only); garments other "
+        "out_of_scope": "Neckline of real photos (no labels: learnt from renders only); garments other "
                         "than tops and dresses; judging people.",
         "training_data": f"{', '.join(cfg.data.roots)} (train splits; photos split by contributor); "
-                         f"{len(exclude)} hand-checked photos excluded. Colour labels of photos come from "
-                         "`amgan data annotate` (CIELAB on GrabCut masks), sleeve and category from the class.",
+                         f"{len(exclude)} hand-checked photos excluded. Labels of photos: where a person looked "
+                         "(`amgan data hand-labels`), that person's colour, pattern and sleeve; elsewhere the colour "
+                         "from `amgan data annotate` (CIELAB on GrabCut masks) and the sleeve and category from the "
+                         "class.",
         "metrics": metrics,
         "licence": "Apache-2.0 (the project's licence); photos: clothing-dataset, CC0 1.0.",
         "provenance": f"amgan train-reader, config in {run.name}/config.yaml.",

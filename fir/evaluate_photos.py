@@ -202,7 +202,8 @@ def report_markdown(res: dict) -> str:
         lines += ["", f"## Colour against the hand-checked labels (`{res['checked_file']}`)", "",
                   "Strict: the person's colour; lenient: either name the person allowed. Photos the person called "
                   "unknown (multicolour, two colours in equal parts) are left out.", "",
-                  "| reader | all checked, strict | all checked, lenient | in test split, strict | in test split, lenient |",
+                  f"| reader | all checked, strict | all checked, lenient | in {res['split']} split, strict | in {res['split']} split, "
+                  "lenient |",
                   "| --- | --- | --- | --- | --- |"]
         for name, r in res["readers"].items():
             c = r["colour_vs_hand_checked"]

@@ -89,3 +89,45 @@ def test_trunk_maps_are_cached_by_image_bytes(synth_tiny, tmp_path, monkeypatch)
     m2 = train_reader(load_reader_config("configs/reader_test_tiny.yaml", over), tmp_path / "b", progress=False)
     assert calls == first  # nothing recomputed the second time
     assert m1["test_accuracy"] == m2["test_accuracy"]  # same maps, same seed: the same model
+
+
+def test_photo_colour_from_hand_labels_only(synth_tiny, photo_tiny, tmp_path):
+    """reader.photo_colour=hand: the colour of a photo no person labelled does not train; renders keep theirs."""
+    import csv
+    import json
+    import shutil
+
+    from amgan.data.manifest import read_manifest
+    from amgan.errors import UserError
+    from amgan.nets.classifier import AttributeClassifier
+    from amgan.train_reader import load_split
+
+    photos = tmp_path / "photos"
+    shutil.copytree(photo_tiny, photos)
+    m = read_manifest(photos / "manifest.csv")
+    train_ids = [m.product_ids[i] for i in m.indices("train", None)]
+    labelled = train_ids[:3]
+    hand = tmp_path / "hand.csv"
+    with open(hand, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image", "color", "sleeve"])
+        for pid in labelled:
+            w.writerow([pid, "red", "short"])
+    trunk = AttributeClassifier([2], backbone="efficientnet_lite0", pretrained=True).trunk.eval()
+    over = [f"data.roots=[{synth_tiny}, {photos}]", "reader.photo_colour=hand", f"reader.cache_dir={tmp_path / 'c'}"]
+    cfg = load_reader_config("configs/reader_test_tiny.yaml", over)
+    with pytest.raises(UserError, match="no hand labels"):
+        load_split(cfg, trunk, "train", set(), progress=False)
+    (photos / "hand_labels.json").write_text(json.dumps({"files": [str(hand)]}))
+    split, schema = load_split(cfg, trunk, "train", set(), progress=False)
+    ci = schema.group_index("color")
+    known = {pid: int(lab[ci]) for pid, lab, v in zip(split.product_ids, split.labels, split.views) if v == "photo"}
+    assert {pid for pid, c in known.items() if c >= 0} <= set(labelled)
+    assert all(c < 0 for pid, c in known.items() if pid not in labelled)
+    renders = [int(lab[ci]) for lab, v in zip(split.labels, split.views) if v != "photo"]
+    assert renders and min(renders) >= 0
+    everything, _ = load_split(load_reader_config("configs/reader_test_tiny.yaml", over[:1] + over[2:]), trunk,
+                               "train", set(), progress=False)
+    assert int((everything.labels[:, ci] >= 0).sum()) > int((split.labels[:, ci] >= 0).sum())
+    with pytest.raises(Exception, match="photo_colour"):
+        load_reader_config("configs/reader_test_tiny.yaml", ["reader.photo_colour=some"])
