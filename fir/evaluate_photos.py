@@ -164,6 +164,11 @@ def evaluate_photos(args, progress: bool = True) -> dict:
                 "all_checked": {"strict": accuracy_with_ci(strict), "lenient": accuracy_with_ci(lenient)},
                 "checked_in_test_split": {"strict": accuracy_with_ci(strict_t), "lenient": accuracy_with_ci(lenient_t)},
                 "person_said_unknown": unknown}
+            if "sleeve" in schema.names:  # the sleeve the person saw (files with a sleeve column)
+                si, sleeves = schema.group_index("sleeve"), schema.group("sleeve")
+                hits = [sleeves.values[pred[pos[stem_row[img]], si]] == r["sleeve"] for img, r in checked.items()
+                        if img in stem_row and (r.get("sleeve") or "") in sleeves.values]
+                res["sleeve_vs_hand_checked"] = accuracy_with_ci(hits)
         out["readers"][name] = res
     if args.embedder and not args.no_retrieval:
         from fir.evaluate_photos_retrieval import retrieval_part
@@ -185,8 +190,9 @@ def report_markdown(res: dict) -> str:
     groups = list(next(iter(res["readers"].values()))["test_split"])
     lines = [f"# Reading real photos ({res['data']}, {res['split']} split)", "",
              f"{res['photos_in_split']} photos in the split (by contributor). Accuracy over the photos whose label is "
-             "known, with a bootstrap 95% interval and the number of photos. Category and sleeve come from the "
-             "garment class, colour from the annotator.", "",
+             "known, with a bootstrap 95% interval and the number of photos. Labels: where a person looked "
+             "(`amgan data hand-labels`), that person's; elsewhere category and sleeve from the garment class, colour "
+             "from the annotator.", "",
              "| reader | " + " | ".join(groups) + " |", "| --- |" + " --- |" * len(groups)]
     for name, r in res["readers"].items():
         lines.append(f"| {name} | " + " | ".join(_cell(r["test_split"][g]) for g in groups) + " |")
@@ -209,6 +215,10 @@ def report_markdown(res: dict) -> str:
             c = r["colour_vs_hand_checked"]
             lines.append(f"| {name} | {_cell(c['all_checked']['strict'])} | {_cell(c['all_checked']['lenient'])} | "
                          f"{_cell(c['checked_in_test_split']['strict'])} | {_cell(c['checked_in_test_split']['lenient'])} |")
+        if any(r.get("sleeve_vs_hand_checked", {}).get("n") for r in res["readers"].values()):
+            lines += ["", "Sleeve against the same file (the sleeve the person saw; photos with sleeves out of frame "
+                      "left out): " + "; ".join(f"{name} {_cell(r.get('sleeve_vs_hand_checked', {}))}"
+                                                 for name, r in res["readers"].items()) + "."]
     if res.get("retrieval"):
         lines += retrieval_markdown(res["retrieval"])
     lines += ["", f"Run time: {res['seconds']} s."]

@@ -21,11 +21,12 @@ def test_reading_accuracy_matches_a_direct_count(synth_tiny, tiny_editor_path, t
     colors = m.schema.group("color").values
     for j, i in enumerate(test[: len(test) // 2]):
         true = colors[m.labels[i][m.schema.group_index("color")]]
+        sleeve = m.schema.group("sleeve").values[m.labels[i][m.schema.group_index("sleeve")]]
         rows.append({"image": Path(m.paths[i]).stem, "color": "unknown" if j == 0 else true,
-                     "color_alt": "red" if j == 1 else ""})
+                     "color_alt": "red" if j == 1 else "", "sleeve": "unknown" if j == 2 else sleeve})
     checked = tmp_path / "checked.csv"
     with open(checked, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["image", "color", "color_alt"])
+        w = csv.DictWriter(f, fieldnames=["image", "color", "color_alt", "sleeve"])
         w.writeheader()
         w.writerows(rows)
     out = tmp_path / "rep"
@@ -44,7 +45,12 @@ def test_reading_accuracy_matches_a_direct_count(synth_tiny, tiny_editor_path, t
     c = r["colour_vs_hand_checked"]
     assert c["person_said_unknown"] == 1 and c["all_checked"]["strict"]["n"] == len(rows) - 1
     assert c["all_checked"]["lenient"]["acc"] >= c["all_checked"]["strict"]["acc"]
-    assert "| reader |" in (out / "report.md").read_text()
+    sv = r["sleeve_vs_hand_checked"]  # the sleeve the person saw: here the true one, one photo left out
+    si = m.schema.group_index("sleeve")
+    want = [pred[j, si] == m.labels[i][si] for j, i in enumerate(test[: len(test) // 2]) if j != 2]
+    assert sv["n"] == len(rows) - 1 and sv["acc"] == round(float(np.mean(want)), 4)
+    assert "| reader |" in (out / "report.md").read_text() and "Sleeve against the same file" in \
+        (out / "report.md").read_text()
 
 
 def test_photo_retrieval_part_matches_a_direct_count(photo_tiny, tiny_editor_path, tiny_embedder_path, tiny_flam_path,
