@@ -407,6 +407,29 @@ def compose_editor(generator_from, classifier, dst, *, card: dict | None = None)
     return save_pretrained(dst, p)
 
 
+def replace_classifier(editor, classifier, *, card: dict | None = None) -> Path:
+    """Put another CAM classifier of the same architecture (e.g. a retrained photo reader) into the
+    editor folder ``editor``, in place: the generator, the editor's settings (``model.editor``) and
+    every other file of the folder (``int8.pt``: the generator's; ``PROVENANCE.md``) are kept; the
+    classifier's weights take the dtype the editor stores. ``card``: model card fields to update."""
+    ed = load_pretrained(editor, kind="amgan-editor")
+    c = load_pretrained(classifier, kind="classifier")
+    if c.schema != ed.schema:
+        raise CheckpointError(f"{classifier} reads another schema than {editor}'s generator edits")
+    have = {k: v for k, v in ed.model["classifier"].items() if k != "image_processor"}
+    if have != c.model or ed.model["classifier"].get("image_processor") != c.image_processor.to_dict():
+        raise CheckpointError(f"{classifier} is not the same architecture and input as {editor}'s classifier "
+                              f"({c.model} against {have})")
+    dtype = next(iter(ed.weights["classifier"].values())).dtype
+    weights = {**ed.weights, "classifier": {k: v.to(dtype) if v.is_floating_point() else v
+                                            for k, v in c.weights["classifier"].items()}}
+    info = {**ed.info, "classifier_from": {"path": str(classifier), "model_id": model_id(classifier)}}
+    keep = {f.name: f.read_bytes() for f in Path(editor).iterdir()
+            if f.is_file() and f.name not in (CONFIG, WEIGHTS, CARD)}
+    p = Pretrained("amgan-editor", weights, ed.model, ed.image_processor, ed.schema, info, {**ed.card, **(card or {})})
+    return save_pretrained(editor, p, extra_files=keep)
+
+
 def main(argv=None) -> int:
     """``python -m amgan.pretrained convert SRC DST [--card CARD.json] [--keep NAME ...]``, ``compose-editor``,
     or ``card DIR``."""
@@ -428,6 +451,11 @@ def main(argv=None) -> int:
     ce.add_argument("--classifier", required=True, help="the classifier (e.g. a reader) to pair it with")
     ce.add_argument("--out", required=True)
     ce.add_argument("--card", help="JSON file with the model card fields")
+    rc = sub.add_parser("replace-classifier", help="an editor folder with another classifier of the same "
+                        "architecture (in place; settings and other files kept)")
+    rc.add_argument("--editor", required=True, help="the editor folder to change")
+    rc.add_argument("--classifier", required=True, help="the classifier (e.g. a retrained reader)")
+    rc.add_argument("--card", help="JSON file with model card fields to update")
     k = sub.add_parser("card", help="print the model card of a model folder")
     k.add_argument("folder")
     args = ap.parse_args(argv)
@@ -440,6 +468,10 @@ def main(argv=None) -> int:
         elif args.cmd == "compose-editor":
             card = json.loads(Path(args.card).read_text()) if args.card else None
             out = compose_editor(args.generator_from, args.classifier, args.out, card=card)
+            print(json.dumps({"out": str(out), "model_id": model_id(out)}))
+        elif args.cmd == "replace-classifier":
+            card = json.loads(Path(args.card).read_text()) if args.card else None
+            out = replace_classifier(args.editor, args.classifier, card=card)
             print(json.dumps({"out": str(out), "model_id": model_id(out)}))
         else:
             print(render_card(load_pretrained(args.folder)), end="")

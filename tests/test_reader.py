@@ -131,3 +131,41 @@ def test_photo_colour_from_hand_labels_only(synth_tiny, photo_tiny, tmp_path):
     assert int((everything.labels[:, ci] >= 0).sum()) > int((split.labels[:, ci] >= 0).sum())
     with pytest.raises(Exception, match="photo_colour"):
         load_reader_config("configs/reader_test_tiny.yaml", ["reader.photo_colour=some"])
+
+
+def test_replace_classifier_keeps_the_generator_settings_and_files(synth_tiny, tiny_editor_path, tmp_path):
+    import shutil
+
+    from PIL import Image
+
+    from amgan.editor import Editor
+    from amgan.pretrained import (CheckpointError, compose_editor, load_classifier, load_pretrained,
+                                  replace_classifier)
+
+    base = [f"data.roots=[{synth_tiny}]", "data.size=48"]
+    train_reader(load_reader_config("configs/reader_test_tiny.yaml", base), tmp_path / "r0", progress=False)
+    train_reader(load_reader_config("configs/reader_test_tiny.yaml", base + ["reader.seed=1"]), tmp_path / "r1",
+                 progress=False)
+    compose_editor(tiny_editor_path, tmp_path / "r0", tmp_path / "editor")
+    (tmp_path / "editor" / "PROVENANCE.md").write_text("how it was made\n")
+    before = load_pretrained(tmp_path / "editor")
+    replace_classifier(tmp_path / "editor", tmp_path / "r1", card={"summary": "with reader r1"})
+    after = load_pretrained(tmp_path / "editor")
+    assert (tmp_path / "editor" / "PROVENANCE.md").read_text() == "how it was made\n"
+    assert all(torch.equal(before.weights["G"][k], after.weights["G"][k]) for k in before.weights["G"])
+    assert after.model == before.model and after.card["summary"] == "with reader r1"
+    assert after.info["classifier_from"]["path"] == str(tmp_path / "r1")
+    photo = Image.open(next((synth_tiny / "images").glob("*_street0.png")))
+    net, p = load_classifier(tmp_path / "r1")
+    with torch.no_grad():
+        want = [int(lg.argmax(1)) for lg in net(p.image_processor.preprocess(photo).tensor)]
+    ed = Editor.from_checkpoint(tmp_path / "editor", device="cpu")
+    assert {g: max(v, key=v.get) for g, v in ed.predict(photo).items()} == ed.schema.decode(want)
+    # another architecture (input size) is refused and leaves the folder as it was
+    train_reader(load_reader_config("configs/reader_test_tiny.yaml", base[:1] + ["data.size=32"]), tmp_path / "r2",
+                 progress=False)
+    weights = (tmp_path / "editor" / "weights.pt").read_bytes()
+    with pytest.raises(CheckpointError, match="same architecture"):
+        replace_classifier(tmp_path / "editor", tmp_path / "r2")
+    assert (tmp_path / "editor" / "weights.pt").read_bytes() == weights
+    shutil.rmtree(tmp_path / "r2")
