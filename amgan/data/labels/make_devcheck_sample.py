@@ -10,8 +10,11 @@ shuffled, photos of each sender shuffled, one photo per sender first, then a sec
 at N=200. Standard library only.
 """
 import csv
-import random
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_handcheck_sample import pick  # noqa: E402  (the same picking rule as the blind set's)
 
 N = 200
 SEED = 1
@@ -27,23 +30,7 @@ def sample(manifest, source, blind, n=N, seed=SEED):
     with open(source, newline="") as f:
         rows = [r for r in csv.DictReader(f)
                 if split.get(r["image"]) in SPLITS and r["image"] not in taken]
-    rows.sort(key=lambda r: r["image"])
-    by_sender = {}
-    for r in rows:
-        by_sender.setdefault(r["sender_id"], []).append(r)
-    rng = random.Random(seed)
-    senders = sorted(by_sender, key=lambda s: int(s) if s.isdigit() else s)
-    rng.shuffle(senders)
-    for s in senders:
-        rng.shuffle(by_sender[s])
-    picked = []
-    for k in range(PER_SENDER):
-        for s in senders:
-            if len(picked) >= n:
-                return picked
-            if len(by_sender[s]) > k:
-                picked.append(by_sender[s][k])
-    return picked
+    return pick(rows, n, seed, PER_SENDER)
 
 
 def main():

@@ -21,7 +21,12 @@ PER_SENDER = 2
 def sample(csv_path, n=N, seed=SEED):
     with open(csv_path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["label"] in LABELS]
-    rows.sort(key=lambda r: r["image"])
+    return pick(rows, n, seed)
+
+
+def pick(rows, n, seed, per_sender=PER_SENDER):
+    """Senders shuffled (seed), each sender's photos shuffled; one photo per sender, then a second, ... up to n."""
+    rows = sorted(rows, key=lambda r: r["image"])
     by_sender = {}
     for r in rows:
         by_sender.setdefault(r["sender_id"], []).append(r)
@@ -31,7 +36,7 @@ def sample(csv_path, n=N, seed=SEED):
     for s in senders:
         rng.shuffle(by_sender[s])
     picked = []
-    for k in range(PER_SENDER):
+    for k in range(per_sender):
         for s in senders:
             if len(picked) >= n:
                 return picked
