@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_handcheck_sample import pick  # noqa: E402  (the same picking rule as the blind set's)
+from make_handcheck_sample import pick, write  # noqa: E402  (the same picking rule as the blind set's)
 
 N = 200
 SEED = 1
@@ -35,17 +35,7 @@ def sample(manifest, source, blind, n=N, seed=SEED):
 
 def main():
     manifest, source, blind = sys.argv[1:4]
-    out = sys.argv[4] if len(sys.argv) > 4 else None
-    picked = sample(manifest, source, blind)
-    fh = open(out, "w", newline="") if out else sys.stdout
-    w = csv.writer(fh)
-    w.writerow(["image", "sender_id", "label"])
-    for r in picked:
-        w.writerow([r["image"], r["sender_id"], r["label"]])
-    if out:
-        fh.close()
-        print(f"{len(picked)} photos, {len({r['sender_id'] for r in picked})} senders -> {out}",
-              file=sys.stderr)
+    write(sample(manifest, source, blind), sys.argv[4] if len(sys.argv) > 4 else None)
 
 
 if __name__ == "__main__":

@@ -45,10 +45,8 @@ def pick(rows, n, seed, per_sender=PER_SENDER):
     return picked
 
 
-def main():
-    csv_path = sys.argv[1]
-    out = sys.argv[2] if len(sys.argv) > 2 else None
-    picked = sample(csv_path)
+def write(picked, out=None):
+    """The picked rows as ``image, sender_id, label`` to ``out`` (stdout when None)."""
     fh = open(out, "w", newline="") if out else sys.stdout
     w = csv.writer(fh)
     w.writerow(["image", "sender_id", "label"])
@@ -58,6 +56,10 @@ def main():
         fh.close()
         print(f"{len(picked)} photos, {len({r['sender_id'] for r in picked})} senders -> {out}",
               file=sys.stderr)
+
+
+def main():
+    write(sample(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None)
 
 
 if __name__ == "__main__":
