@@ -22,7 +22,7 @@ test-slow: venv
 data: venv
 	test -f data/synth64/manifest.csv || $(BIN)/amgan data synth --out data/synth64 --products 3000 --seed 0 --size 64 --street-views 2 --with-edits
 
-# the real photos (public clothing-dataset, CC0): convert + annotate into data/clothing
+# the real photos (public clothing-dataset, CC0): convert + annotate into data/clothing, then the hand labels
 CLOTHING ?= ../shared/data/clothing-dataset
 HAND_LABELS = amgan/data/labels/clothing_dev.csv amgan/data/labels/clothing_hand.csv
 

@@ -119,6 +119,7 @@ def _trunk_maps(trunk, proc: ImageProcessor, paths: list[str], flip: bool, batch
 
 
 def load_split(cfg: ReaderConfig, trunk, split: str, exclude: set[str], progress: bool) -> tuple[Split, Schema]:
+    from amgan.data.hand_labels import labelled_photos
     from amgan.data.manifest import read_manifest
 
     proc = ImageProcessor(size=cfg.data.size)
@@ -129,7 +130,7 @@ def load_split(cfg: ReaderConfig, trunk, split: str, exclude: set[str], progress
             schema = m.schema
         elif m.schema.to_dict()["groups"] != schema.to_dict()["groups"]:
             raise UserError(f"{root}: its schema differs from {cfg.data.roots[0]}'s; the reader needs one schema")
-        hand = _hand_labelled(root) if split == "train" and cfg.reader.photo_colour == "hand" else None
+        hand = labelled_photos(root, m.schema) if split == "train" and cfg.reader.photo_colour == "hand" else None
         ci = m.schema.group_index("color") if "color" in m.schema.names else None
         if hand is not None and not hand and any(v in cfg.data.photo_views for v in m.views):
             raise UserError(f"{root}: reader.photo_colour is 'hand' but the data set has no hand labels "
@@ -153,22 +154,6 @@ def load_split(cfg: ReaderConfig, trunk, split: str, exclude: set[str], progress
         raise UserError(f"no {split} rows in {list(cfg.data.roots)}")
     feats, feats_f = _cached_maps(cfg, trunk, proc, paths, split == "train", progress, f"trunk {split}")
     return Split(feats, feats_f, torch.from_numpy(np.stack(labels)).long(), views, roots, names, pids), schema
-
-
-def _hand_labelled(root) -> set[str]:
-    """The photos (product ids) a person labelled in data set ``root`` (its ``hand_labels.json``,
-    written by ``amgan data hand-labels``); empty for a data set without photos' hand labels."""
-    from amgan.data.hand_labels import read_hand_labels
-
-    f = Path(root) / "hand_labels.json"
-    if not f.is_file():
-        return set()
-    files = json.loads(f.read_text())["files"]
-    from amgan.data.manifest import read_manifest
-
-    schema = read_manifest(Path(root) / "manifest.csv", check_files=False).schema
-    pats = schema.group("pattern").values if "pattern" in schema.names else ()
-    return set(read_hand_labels(files, colors=schema.group("color").values, patterns=pats))
 
 
 def _file_key(path: str) -> str:

@@ -35,7 +35,8 @@ from pathlib import Path
 from amgan.errors import UserError
 from amgan.io import atomic_write_text
 
-__all__ = ["HandLabelError", "read_hand_labels", "apply_hand_labels", "SLEEVES", "PATTERN_NOT_IN_SCHEMA"]
+__all__ = ["HandLabelError", "read_hand_labels", "apply_hand_labels", "labelled_photos", "SLEEVES",
+           "PATTERN_NOT_IN_SCHEMA"]
 
 SLEEVES = ("sleeveless", "short", "long")
 PATTERN_NOT_IN_SCHEMA = ("print",)  # a person's pattern word the schema has no value for: left unknown
@@ -97,6 +98,21 @@ def read_hand_labels(files, *, colors, patterns) -> dict[str, dict]:
     return out
 
 
+def _value_names(schema) -> dict:
+    """The schema's colour and pattern names, as :func:`read_hand_labels` takes them."""
+    return {"colors": schema.group("color").values,
+            "patterns": schema.group("pattern").values if "pattern" in schema.names else ()}
+
+
+def labelled_photos(folder, schema) -> set[str]:
+    """The photos (product ids) a person labelled in the data set ``folder``: those of the label files its
+    ``hand_labels.json`` names (written by :func:`apply_hand_labels`); empty when it has none."""
+    f = Path(folder) / "hand_labels.json"
+    if not f.is_file():
+        return set()
+    return set(read_hand_labels(json.loads(f.read_text())["files"], **_value_names(schema)))
+
+
 def _blind_images(path) -> set[str]:
     path = Path(path)
     if not path.is_file():
@@ -122,8 +138,7 @@ def apply_hand_labels(folder, files, *, exclude=None) -> dict:
     for g in ("color", "sleeve"):
         if g not in schema.names:
             raise HandLabelError(f"{folder}: the schema has no {g!r} group; hand labels need color and sleeve")
-    patterns = schema.group("pattern").values if "pattern" in schema.names else ()
-    labels = read_hand_labels(files, colors=schema.group("color").values, patterns=patterns)
+    labels = read_hand_labels(files, **_value_names(schema))
     if not set(SLEEVES) <= set(schema.group("sleeve").values):
         raise HandLabelError(f"{folder}: the schema's sleeve values {schema.group('sleeve').values} lack one of {SLEEVES}")
     problems = []
