@@ -3,7 +3,8 @@
     amgan data synth --out DIR --products N --seed S --size PX [--street-views K] [--with-edits] [--overwrite]
     amgan data sheet DIR --out sheet.png [--edits]
     amgan data convert FORMAT --root DIR --out DIR
-    amgan data annotate DIR [--overwrite-labels] [--workers N] [--sheet OUT.png]
+    amgan data annotate DIR [--overwrite-labels] [--workers N] [--sheet OUT.png] [--namer FILE|rule]
+    amgan data train-namer DIR --labels FILE [FILE ...] --out NAMER.json [--exclude BLIND.csv]
     amgan data annotate-eval DIR --checked FILE
     amgan data hand-labels DIR --labels FILE [FILE ...] [--exclude BLIND.csv]
     amgan train-classifier --config C [--set k=v ...]
@@ -136,8 +137,9 @@ def _evaluate_edits(args) -> int:
 def _data_annotate(args) -> int:
     from amgan.data.annotate import annotate
 
+    namer = None if args.namer == "rule" else args.namer
     summary = annotate(args.dir, overwrite_labels=args.overwrite_labels, workers=args.workers,
-                       progress=not args.quiet)
+                       progress=not args.quiet, namer=namer)
     if args.sheet:
         from amgan.data.annotate_sheet import annotation_sheet
 
@@ -153,11 +155,27 @@ def _data_annotate_eval(args) -> int:
     return 0
 
 
+def _data_train_namer(args) -> int:
+    from amgan.data.colour_namer import train_namer
+
+    print(json.dumps(train_namer(args.dir, args.labels, out=args.out, exclude=args.exclude, l2=args.l2,
+                                 alt_weight=args.alt_weight, min_confidence=args.min_confidence,
+                                 workers=args.workers, progress=not args.quiet)))
+    return 0
+
+
 def _data_hand_labels(args) -> int:
     from amgan.data.hand_labels import apply_hand_labels
 
     print(json.dumps(apply_hand_labels(args.dir, args.labels, exclude=args.exclude)))
     return 0
+
+
+def _shipped_namer() -> Path:
+    """:data:`amgan.data.colour_namer.DEFAULT_NAMER` (without importing numpy to build the parser),
+    relative to the working directory when inside it."""
+    f = Path(__file__).resolve().parent / "data" / "labels" / "colour_namer.json"
+    return f.relative_to(Path.cwd()) if f.is_relative_to(Path.cwd()) else f
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,8 +223,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace every colour cell, not only the unknown (empty) ones")
     s.add_argument("--workers", type=int, default=None, help="processes (None: up to 2)")
     s.add_argument("--sheet", help="also write a contact sheet of 48 annotated photos here (.png or .jpg)")
+    s.add_argument("--namer", default=str(_shipped_namer()),
+                   help="colour namer file (amgan data train-namer), or 'rule' for the palette rule alone")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=_data_annotate)
+
+    s = data.add_parser("train-namer", help="fit the colour namer to colours people wrote down (train split)",
+                        formatter_class=fmt)
+    s.add_argument("dir", help="an annotated photo set (amgan data annotate: garment masks)")
+    s.add_argument("--labels", nargs="+", required=True, help="label files: image, color[, color_alt]")
+    s.add_argument("--exclude", help="the blind test set's label file: none of its photos may be in --labels")
+    s.add_argument("--out", required=True, help="the namer file to write (.json)")
+    s.add_argument("--l2", type=float, default=1e-2, help="L2 penalty on the weights")
+    s.add_argument("--alt-weight", type=float, default=0.25, help="target mass given to a photo's second name")
+    s.add_argument("--min-confidence", type=float, default=0.4,
+                   help="a photo whose best colour has a lower probability is named unknown")
+    s.add_argument("--workers", type=int, default=None, help="processes (None: up to 2)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=_data_train_namer)
 
     s = data.add_parser("annotate-eval", help="the colour annotator's accuracy against hand-checked labels",
                         formatter_class=fmt)

@@ -52,6 +52,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -87,6 +88,7 @@ PALETTE: dict[str, tuple[tuple[str, str], ...]] = {
 }
 assert tuple(PALETTE) == SYNTH_COLORS  # the SynthFashion colour names, in schema order
 
+SHIPPED_NAMER = Path(__file__).resolve().parent / "labels" / "colour_namer.json"  # amgan.data.colour_namer
 MIN_CONFIDENCE = 0.6  # a clear majority: a two-colour garment in equal parts reads about 0.5
 TRIM = 0.10  # darkest and brightest fraction (by L*) set aside
 RIM = 0.01  # the mask's edge left out (edge pixels mix with the floor), fraction of the long side
@@ -112,10 +114,18 @@ def _hex(h: str) -> tuple[float, float, float]:
 _LUT_CACHE: dict = {}
 
 
-def _lut(names: tuple[str, ...]):
+class _Lut(NamedTuple):
+    nearest: np.ndarray  # int16 [64**3]: index of the nearest name
+    dist: np.ndarray  # float32 [64**3, names]: CIEDE2000 to the nearest anchor of every name
+    L: np.ndarray  # float32 [64**3]
+    anchor: np.ndarray  # int16 [64**3]: index of the nearest anchor among all of PALETTE's shades, in order
+    lab: np.ndarray  # float32 [64**3, 3]
+
+
+def _lut(names: tuple[str, ...]) -> _Lut:
     """Lookup tables over RGB quantised to 64 levels per channel (step 4): nearest name index
     (CIEDE2000 to every anchor, the name of the nearest), the distance to the nearest
-    anchor of every name, and L*. Built once per process (~1 s)."""
+    anchor of every name, L*, the nearest anchor itself and CIELAB. Built once per process (~3 s)."""
     if names in _LUT_CACHE:
         return _LUT_CACHE[names]
     from skimage.color import deltaE_ciede2000, rgb2lab
@@ -125,11 +135,14 @@ def _lut(names: tuple[str, ...]):
     grid = np.stack([r, g, b], -1).reshape(-1, 1, 3)
     lab = rgb2lab(grid).reshape(-1, 3)
     dist = np.empty((len(lab), len(names)), np.float32)
+    per_anchor = []
     for k, n in enumerate(names):
         anchors = rgb2lab(np.array([[_hex(h) for _, h in PALETTE[n]]])).reshape(-1, 3)
-        d = np.stack([deltaE_ciede2000(lab, a[None, :]) for a in anchors], 1)
+        d = np.stack([deltaE_ciede2000(lab, a[None, :]) for a in anchors], 1).astype(np.float32)
         dist[:, k] = d.min(1)
-    out = (dist.argmin(1).astype(np.int16), dist, lab[:, 0].astype(np.float32))
+        per_anchor.append(d)
+    out = _Lut(dist.argmin(1).astype(np.int16), dist, lab[:, 0].astype(np.float32),
+               np.concatenate(per_anchor, 1).argmin(1).astype(np.int16), lab.astype(np.float32))
     _LUT_CACHE[names] = out
     return out
 
@@ -162,7 +175,7 @@ def exposure_gain(rgb: np.ndarray, *, white_l: float = WHITE_L, max_gain: float 
     """The exposure change (a factor on linear RGB) that undoes the camera's auto-exposure under
     the white-patch assumption: the photo's brightest part (99th percentile of L*) is white,
     L* = ``white_l``. Never below 1 (nothing is darkened), at most ``max_gain`` (one stop)."""
-    _, _, L = _lut(tuple(PALETTE))
+    L = _lut(tuple(PALETTE)).L
     l99 = float(np.quantile(L[_bins(np.asarray(rgb)[::2, ::2])], 0.99))
 
     def Y(l):  # CIE lightness -> relative luminance
@@ -198,7 +211,8 @@ def read_colour(rgb: np.ndarray, mask: np.ndarray, *, min_confidence: float = MI
         return ColourReading(None, 0.0, "", "", int(len(px)))
     if normalise:
         px = expose(px, exposure_gain(rgb))
-    nearest, _, L = _lut(names)
+    lut = _lut(names)
+    nearest, L = lut.nearest, lut.L
     bins = _bins(px)
     lum = L[bins]
     lo, hi = np.quantile(lum, [trim, 1 - trim])
@@ -224,11 +238,23 @@ class PhotoAnnotation:
     found: bool = True  # False: GrabCut's mask covers under MIN_MASK_FRACTION of the photo (colour unknown)
 
 
-def annotate_photo(image, mask: np.ndarray | None = None) -> PhotoAnnotation:
+def colour_view(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The photo and its garment mask (bool, photo size) brought down to :data:`COLOUR_SIZE` px
+    if larger: what colours are read on."""
+    from amgan.data.garment_mask import to_work_size, upsample_mask
+
+    if max(rgb.shape[:2]) <= COLOUR_SIZE:
+        return rgb, mask
+    view = to_work_size(rgb, COLOUR_SIZE)
+    return view, upsample_mask(mask, view.shape[:2])
+
+
+def annotate_photo(image, mask: np.ndarray | None = None, *, namer=None) -> PhotoAnnotation:
     """Mask (GrabCut unless ``mask`` is given: a region map, > 0 = garment) and colour.
 
     The colour is read on the photo itself (down to :data:`COLOUR_SIZE` px if larger), so
-    small prints stay prints instead of blurring into a third colour."""
+    small prints stay prints instead of blurring into a third colour; by the palette rule
+    (:func:`read_colour`), or by ``namer`` (a :class:`amgan.data.colour_namer.ColourNamer`)."""
     from amgan.data.garment_mask import _as_rgb, segment, to_work_size, upsample_mask
 
     rgb = _as_rgb(image)
@@ -238,11 +264,9 @@ def annotate_photo(image, mask: np.ndarray | None = None) -> PhotoAnnotation:
         full = np.asarray(mask) > 0
         if full.shape != rgb.shape[:2]:
             raise ValueError(f"mask {full.shape} and image {rgb.shape[:2]} differ in size")
-    view, vmask = rgb, full
-    if max(rgb.shape[:2]) > COLOUR_SIZE:
-        view = to_work_size(rgb, COLOUR_SIZE)
-        vmask = upsample_mask(full, view.shape[:2])
-    colour, fraction = read_colour(view, vmask), float(full.mean())
+    view, vmask = colour_view(rgb, full)
+    reading = namer.read(view, vmask) if namer is not None else read_colour(view, vmask)
+    colour, fraction = reading, float(full.mean())
     found = mask is not None or fraction >= MIN_MASK_FRACTION
     if not found:
         colour = ColourReading(None, colour.confidence, colour.best, colour.runner_up, colour.pixels)
@@ -270,9 +294,24 @@ def _init_worker():
         pass
 
 
-def _annotate_one(job: tuple[str, str, str, bool]) -> tuple:
-    """(root, path, mask cell, own mask) -> (path, colour, confidence, runner_up, fraction, error, mask cell, best)."""
-    root, path, mask_cell, own = job
+_NAMERS: dict = {}
+
+
+def _namer(path: str):
+    """The colour namer at ``path`` (loaded once per process), None for ``""`` (the palette rule)."""
+    if not path:
+        return None
+    if path not in _NAMERS:
+        from amgan.data.colour_namer import ColourNamer
+
+        _NAMERS[path] = ColourNamer.load(path, colours=tuple(PALETTE))
+    return _NAMERS[path]
+
+
+def _annotate_one(job: tuple[str, str, str, bool, str]) -> tuple:
+    """(root, path, mask cell, own mask, namer path) -> (path, colour, confidence, runner_up, fraction, error,
+    mask cell, best)."""
+    root, path, mask_cell, own, namer = job
     root_p = Path(root)
     try:
         with Image.open(root_p / path) as im:
@@ -286,7 +325,7 @@ def _annotate_one(job: tuple[str, str, str, bool]) -> tuple:
                 given = np.asarray(m)
         except (OSError, SyntaxError, ValueError) as e:
             return path, None, 0.0, "", 0.0, f"cannot read mask {mask_cell}: {type(e).__name__}: {e}", mask_cell, ""
-    ann = annotate_photo(rgb, given)
+    ann = annotate_photo(rgb, given, namer=_namer(namer))
     if own and ann.found:
         atomic_save_image(root_p / mask_cell, Image.fromarray(ann.mask))
     elif own:  # no garment found: no mask (an empty cell), and none left from an earlier run
@@ -296,10 +335,13 @@ def _annotate_one(job: tuple[str, str, str, bool]) -> tuple:
     return path, c.color, c.confidence, c.runner_up, ann.mask_fraction, "", mask_cell, c.best
 
 
-def annotate(folder, *, overwrite_labels: bool = False, workers: int | None = None, progress: bool = True) -> dict:
+def annotate(folder, *, overwrite_labels: bool = False, workers: int | None = None, progress: bool = True,
+             namer=SHIPPED_NAMER) -> dict:
     """Annotate the data set ``folder`` (see the module docstring); returns a summary dict.
 
     ``workers``: processes (default: up to 2, the cores there are); 1 runs in this process.
+    ``namer``: the colour namer file (:mod:`amgan.data.colour_namer`) that names the colours,
+    by default the shipped one (:data:`SHIPPED_NAMER`); None: the palette rule (:func:`read_colour`).
     """
     from tqdm import tqdm
 
@@ -311,12 +353,16 @@ def annotate(folder, *, overwrite_labels: bool = False, workers: int | None = No
         raise AnnotateError(
             f"{folder}: annotate names colours {', '.join(PALETTE)}; the schema's 'color' group must have exactly"
             " these values (the SynthFashion schema)")
+    namer_path = ""
+    if namer is not None:
+        namer_path = str(Path(namer).resolve())
+        _namer(namer_path)  # a bad file is refused here, before any photo is read
     own_masks = _own_masks(folder)  # masks this tool wrote before (a data set's own are never replaced)
     jobs = []
     for i in range(len(m)):
         path, cell = m.paths[i], m.masks[i]
         own = not cell or cell == mask_name(path) and cell in own_masks
-        jobs.append((str(folder), path, mask_name(path) if own else cell, own))
+        jobs.append((str(folder), path, mask_name(path) if own else cell, own, namer_path))
     n_workers = max(1, min(workers or min(2, os.cpu_count() or 1), len(jobs)))
     results = []
     bar = dict(total=len(jobs), desc="annotate", unit="photo", disable=not progress)
@@ -354,7 +400,8 @@ def annotate(folder, *, overwrite_labels: bool = False, workers: int | None = No
     counts = {n: sum(1 for r in results if r[1] == n) for n in PALETTE}
     return {"photos": len(jobs), "color_known": known, "color_unknown": len(jobs) - known,
             "coverage": round(known / len(jobs), 4), "cells_changed": changed,
-            "by_color": {k: v for k, v in counts.items() if v}, "workers": n_workers}
+            "by_color": {k: v for k, v in counts.items() if v}, "workers": n_workers,
+            "colours_by": f"namer {namer}" if namer is not None else "palette rule"}
 
 
 def _own_masks(folder: Path) -> set[str]:
