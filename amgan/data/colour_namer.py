@@ -83,6 +83,7 @@ def colour_features(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     lut = _lut(tuple(PALETTE))
     gain = exposure_gain(rgb)
     bins = _bins(expose(px, gain))
+    lut.fill(bins)
     lab = lut.lab[bins]
     lo, hi = np.quantile(lab[:, 0], [TRIM, 1 - TRIM])
     keep = (lab[:, 0] >= lo) & (lab[:, 0] <= hi)
