@@ -97,7 +97,8 @@ class Editor:
     def __init__(self, G: Generator, C: AttributeClassifier, schema: Schema, processor: ImageProcessor | int,
                  device=None, reader_processor: ImageProcessor | None = None, attention_floor: float = 0.0,
                  colour_spread: float = 0.0, caveats: Mapping[str, str] | None = None,
-                 colour_calibration: Mapping[str, list] | None = None):
+                 colour_calibration: Mapping[str, list] | None = None, colour_namer=None,
+                 colour_namer_weight: float = 0.0):
         """``processor``: the generator's image path; ``reader_processor``: the CAM classifier's own
         (a reader trained at a higher resolution than the generator), None = the generator's.
         ``attention_floor`` t: the generator's mask a becomes ``a * clip((a - t) / t, 0, 1)`` (0 below
@@ -110,7 +111,13 @@ class Editor:
         and the demo can say it. ``colour_calibration``: {colour name: [dL*, da*, db*]}, the CIELAB offset
         added to the edit's colour when a photo is recoloured to that name (fitted on train photos by
         :mod:`amgan.colour_calibration`; none = the generator's colour as is). All four are settings
-        saved with the model (``config.json``, ``editor``)."""
+        saved with the model (``config.json``, ``editor``).
+
+        ``colour_namer``: a :class:`amgan.data.colour_namer.ColourNamer` (the model folder's
+        ``colour_namer.json``) that also reads a photo's colour from its garment pixels (the GrabCut
+        mask the edit computes anyway); the reading is then the product of the two,
+        :func:`amgan.data.colour_namer.fuse` with ``colour_namer_weight`` in (0, 1] (setting
+        ``colour_namer.weight``). A tensor batch (:meth:`read_labels`) is read by the classifier alone."""
         if not 0.0 <= float(attention_floor) < 0.5:
             raise ValueError(f"attention_floor must be in [0, 0.5), got {attention_floor}")
         self.attention_floor = float(attention_floor)
@@ -124,6 +131,13 @@ class Editor:
         self.processor = processor if isinstance(processor, ImageProcessor) else ImageProcessor(size=int(processor))
         self.size = self.processor.size
         self.reader_processor = reader_processor or self.processor
+        if colour_namer is not None:
+            if "color" not in schema.names or set(colour_namer.colours) != set(schema.group("color").values):
+                raise ValueError("the colour namer names other colours than the schema's")
+            if not 0.0 < float(colour_namer_weight) <= 1.0:
+                raise ValueError(f"colour_namer.weight must be in (0, 1], got {colour_namer_weight}")
+        self.colour_namer = colour_namer
+        self.colour_namer_weight = float(colour_namer_weight)
 
     def _reader_input(self, x: torch.Tensor) -> torch.Tensor:
         """Generator-resolution images -> the classifier's resolution (for batches; a photo is read
@@ -156,10 +170,38 @@ class Editor:
         return [lg.softmax(1) for lg in self.C(x if reader_input else self._reader_input(x))]
 
     def predict(self, image) -> dict[str, dict[str, float]]:
-        x = self.reader_processor.preprocess(image, self.device).tensor
-        probs = self.predict_tensor(x, reader_input=True)
-        return {g.name: {v: round(float(p), 4) for v, p in zip(g.values, pr[0].tolist())}
+        """{group: {value: probability}} of one photo: the classifier's reading, its colour fused with
+        the colour namer's reading of the garment's pixels when the editor has one."""
+        probs = self.predict_probs(image)
+        return {g.name: {v: round(float(p), 4) for v, p in zip(g.values, pr.tolist())}
                 for g, pr in zip(self.schema.groups, probs)}
+
+    def predict_probs(self, image) -> list[np.ndarray]:
+        """Per-group probabilities (float arrays in schema order) of one photo, as :meth:`predict`."""
+        if self.colour_namer is None:
+            x = self.reader_processor.preprocess(image, self.device).tensor
+            return [p[0].cpu().numpy() for p in self.predict_tensor(x, reader_input=True)]
+        proxy = _proxy(self.processor.load(image))
+        work = _work_image(proxy)
+        with _core_for_mask(self.device.type == "cpu"):
+            seg = worker_pool().submit(garment_mask_small, work)
+            x = self.reader_processor.preprocess(proxy, self.device).tensor
+            probs = [p[0].cpu().numpy() for p in self.predict_tensor(x, reader_input=True)]
+            ci = self.schema.group_index("color")
+            probs[ci] = self._namer_colour(probs[ci], work, seg.result())
+        return probs
+
+    def _namer_colour(self, p_reader: np.ndarray, work: np.ndarray, garment: np.ndarray | None) -> np.ndarray:
+        """The colour probabilities of a photo read by both the classifier (``p_reader``) and the
+        colour namer on its garment (``garment``: the mask at GrabCut's size, None: none found)."""
+        from amgan.data.colour_namer import fuse
+        from amgan.data.garment_mask import upsample_mask
+
+        if garment is None:
+            return p_reader
+        p_namer = self.colour_namer.colour_probs(work, upsample_mask(garment, work.shape[:2]),
+                                                 tuple(self.schema.group("color").values))
+        return p_reader if p_namer is None else fuse(p_reader, p_namer, self.colour_namer_weight)
 
     def read_labels(self, x: torch.Tensor, source=None, *, reader_input: bool = False) -> torch.Tensor:
         """[B,G] source labels: the classifier's reading, with the known values put in.
@@ -320,11 +362,10 @@ class Editor:
         rgb = self.processor.load(image)  # upright RGB at the photo's own size (checked)
         proxy = _proxy(rgb)  # a large photo, box-reduced for the models (they see at most 128 px)
         x, _, geom = self.processor.preprocess(proxy, self.device)
-        pa = np.asarray(proxy)
-        wh, ww = work_size(*pa.shape[:2])
-        work = pa if (wh, ww) == pa.shape[:2] else cv2_resize_area(pa, (wh, ww))
+        work = _work_image(proxy)
         # the garment mask (GrabCut, ~70 ms of one core at 160 px) is found while the models run
-        seg = worker_pool().submit(garment_mask_small, work) if keep_background else None
+        use_namer = self.colour_namer is not None and not (isinstance(source, Mapping) and "color" in source)
+        seg = worker_pool().submit(garment_mask_small, work) if keep_background or use_namer else None
         times["preprocess"] = time.perf_counter() - t
         t = time.perf_counter()
         # the classifier reads the photo at its own resolution, once: its map gives the CAM too
@@ -332,6 +373,13 @@ class Editor:
               if self.reader_processor.size != self.size else x)
         with torch.no_grad():
             logits, fmap = self.C.read(rx)
+        ci = self.schema.group_index("color") if use_namer else -1
+        edits_colour = "color" in request or "color" in (torso_request or {})
+        if use_namer and not edits_colour:
+            # the photo's colour is kept, so the target says it: read it with the namer too (waits for GrabCut)
+            logits = list(logits)
+            logits[ci] = torch.from_numpy(np.log(self._namer_colour(
+                logits[ci][0].softmax(0).cpu().numpy(), work, seg.result())))[None].to(logits[ci])
         labels = self._with_source(logits, source)
         times["classify"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -346,6 +394,11 @@ class Editor:
         groups = set(request) | set(torso_request or ())
         recolour = groups <= GATED_GROUPS
         garment = seg.result() if seg is not None else None
+        if use_namer and edits_colour:  # the colour the photo had, for the record (the target replaces it)
+            p = self._namer_colour(logits[ci][0].softmax(0).cpu().numpy(), work, garment)
+            out.source_labels[:, ci] = int(p.argmax())
+        if not keep_background:
+            garment = None
         times["segment"] = time.perf_counter() - t
         t = time.perf_counter()
         if not torch.isfinite(out.y).all():
@@ -383,6 +436,13 @@ def _proxy(rgb: Image.Image, side: int = PROXY_SIDE) -> Image.Image:
     so their input is the same to a grey level; a 12-megapixel photo costs 40 ms instead of a second)."""
     k = max(rgb.size) // side
     return rgb.reduce(k) if k >= 2 else rgb
+
+
+def _work_image(proxy: Image.Image) -> np.ndarray:
+    """The photo on the matte's working grid (:func:`amgan.composite.work_size`), uint8 [h,w,3]."""
+    pa = np.asarray(proxy)
+    wh, ww = work_size(*pa.shape[:2])
+    return pa if (wh, ww) == pa.shape[:2] else cv2_resize_area(pa, (wh, ww))
 
 
 def cv2_resize_area(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:

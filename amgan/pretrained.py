@@ -20,6 +20,7 @@ file): a gallery index and a FLAM model record the id of the embedder they were 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -339,18 +340,66 @@ def build_editor(p: Pretrained, device=None, int8: bool | None = None):
     rp = p.model["classifier"].get("image_processor")
     try:
         settings = p.model.get("editor") or {}
-        ed = Editor(G.float(), C, Schema.from_dict(p.schema), p.image_processor, device,
+        schema = Schema.from_dict(p.schema)
+        namer, namer_weight = _editor_namer(p, settings, schema)
+        ed = Editor(G.float(), C, schema, p.image_processor, device,
                     reader_processor=ImageProcessor.from_dict(rp) if rp else None,
                     attention_floor=float(settings.get("attention_floor", 0.0)),
                     colour_spread=float(settings.get("colour_spread", 0.0)),
-                    caveats=settings.get("caveats"), colour_calibration=settings.get("colour_calibration"))
-    except ValueError as e:
+                    caveats=settings.get("caveats"), colour_calibration=settings.get("colour_calibration"),
+                    colour_namer=namer, colour_namer_weight=namer_weight)
+    except (ValueError, TypeError) as e:
         raise CheckpointError(f"{p.path}: bad editor settings ({e})") from None
     ed.checkpoint_step = int(p.info.get("step") or 0)
     ed.pretrained = p
     if int8 is not False:
         _use_int8(ed, p, required=bool(int8))
     return ed
+
+
+NAMER_FILE = "colour_namer.json"  # an editor folder's colour namer (amgan.data.colour_namer), when it has one
+
+
+def _editor_namer(p: Pretrained, settings: dict, schema):
+    """(ColourNamer or None, weight) from the editor settings' ``colour_namer`` and the folder's
+    :data:`NAMER_FILE`."""
+    cfg = settings.get("colour_namer")
+    if not cfg:
+        return None, 0.0
+    from amgan.data.colour_namer import ColourNamer
+
+    folder = Path(p.path) if p.path and Path(p.path).is_dir() else None
+    if folder is None or not (folder / NAMER_FILE).is_file():
+        raise CheckpointError(f"{p.path}: the settings name a colour namer but the folder has no {NAMER_FILE}")
+    if not isinstance(cfg, dict) or "weight" not in cfg:
+        raise CheckpointError(f"{p.path}: editor setting colour_namer must be {{'weight': w}}, got {cfg!r}")
+    return ColourNamer.load(folder / NAMER_FILE, colours=tuple(schema.group("color").values)), float(cfg["weight"])
+
+
+def attach_namer(editor, namer, *, weight: float | None, card: dict | None = None) -> Path:
+    """Give the editor folder ``editor`` a colour namer (a copy of the file ``namer`` as
+    :data:`NAMER_FILE`) whose reading of a photo's garment is fused with the classifier's colour
+    (``weight`` in (0, 1]; None takes the namer away). In place; every other file and setting is kept."""
+    from amgan.attributes import Schema
+    from amgan.data.colour_namer import ColourNamer
+
+    ed = load_pretrained(editor, kind="amgan-editor")
+    settings = dict(ed.model.get("editor") or {})
+    keep = {f.name: f.read_bytes() for f in Path(editor).iterdir()
+            if f.is_file() and f.name not in (CONFIG, WEIGHTS, CARD, NAMER_FILE)}
+    if weight is None:
+        settings.pop("colour_namer", None)
+    else:
+        if not 0.0 < float(weight) <= 1.0:
+            raise CheckpointError(f"--weight must be in (0, 1], got {weight}")
+        colours = tuple(Schema.from_dict(ed.schema).group("color").values)
+        ColourNamer.load(namer, colours=colours)  # refused here if it does not fit
+        keep[NAMER_FILE] = Path(namer).read_bytes()
+        settings["colour_namer"] = {"weight": float(weight),
+                                    "sha256": hashlib.sha256(keep[NAMER_FILE]).hexdigest()}
+    p = Pretrained("amgan-editor", ed.weights, {**ed.model, "editor": settings}, ed.image_processor, ed.schema,
+                   ed.info, {**ed.card, **(card or {})})
+    return save_pretrained(editor, p, extra_files=keep)
 
 
 def _use_int8(ed, p: Pretrained, required: bool) -> None:
@@ -456,6 +505,13 @@ def main(argv=None) -> int:
     rc.add_argument("--editor", required=True, help="the editor folder to change")
     rc.add_argument("--classifier", required=True, help="the classifier (e.g. a retrained reader)")
     rc.add_argument("--card", help="JSON file with model card fields to update")
+    an = sub.add_parser("attach-namer", help="an editor folder reads a photo's colour with a colour namer too "
+                        "(in place; settings and other files kept)")
+    an.add_argument("--editor", required=True, help="the editor folder to change")
+    an.add_argument("--namer", help="the colour namer file (amgan data train-namer)")
+    an.add_argument("--weight", type=float, help="the namer's share of the fused reading, in (0, 1]")
+    an.add_argument("--remove", action="store_true", help="take the namer away instead")
+    an.add_argument("--card", help="JSON file with model card fields to update")
     k = sub.add_parser("card", help="print the model card of a model folder")
     k.add_argument("folder")
     args = ap.parse_args(argv)
@@ -472,6 +528,14 @@ def main(argv=None) -> int:
         elif args.cmd == "replace-classifier":
             card = json.loads(Path(args.card).read_text()) if args.card else None
             out = replace_classifier(args.editor, args.classifier, card=card)
+            print(json.dumps({"out": str(out), "model_id": model_id(out)}))
+        elif args.cmd == "attach-namer":
+            if args.remove == bool(args.namer or args.weight is not None):
+                raise UserError("attach-namer: give --namer and --weight, or --remove")
+            if not args.remove and not (args.namer and args.weight is not None):
+                raise UserError("attach-namer: give both --namer and --weight")
+            card = json.loads(Path(args.card).read_text()) if args.card else None
+            out = attach_namer(args.editor, args.namer, weight=None if args.remove else args.weight, card=card)
             print(json.dumps({"out": str(out), "model_id": model_id(out)}))
         else:
             print(render_card(load_pretrained(args.folder)), end="")

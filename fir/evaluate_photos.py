@@ -65,10 +65,10 @@ def _readers(args) -> dict:
         ed = Editor.from_checkpoint(args.editor, device="cpu")
 
         @torch.no_grad()
-        def read_editor(paths):
-            return np.stack([ed.read_labels(ed.reader_processor.preprocess(p).tensor, reader_input=True)[0].numpy()
-                             for p in paths])
-        readers[f"editor's CAM classifier ({Path(args.editor).name})"] = read_editor
+        def read_editor(paths):  # as the demo and the edit read a photo (its colour namer included)
+            return np.stack([[int(p.argmax()) for p in ed.predict_probs(path)] for path in paths])
+        what = "CAM classifier + colour namer" if ed.colour_namer is not None else "CAM classifier"
+        readers[f"editor's {what} ({Path(args.editor).name})"] = read_editor
     flams, embedders = list(args.flam or []), list(args.embedder or [])
     if len(flams) > len(embedders):
         raise UserError("--flam reads the FIR feature: give the embedder each FLAM was trained on with --embedder "

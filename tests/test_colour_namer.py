@@ -175,3 +175,52 @@ def test_one_shipped_namer_path():
     from amgan.data.annotate import SHIPPED_NAMER
 
     assert _shipped_namer().resolve() == SHIPPED_NAMER == DEFAULT_NAMER and DEFAULT_NAMER.is_file()
+
+
+def test_an_editor_with_a_colour_namer_reads_and_edits_with_it(tiny_editor_path, tmp_path, capsys):
+    from PIL import Image
+
+    from amgan.editor import Editor
+    from amgan.pretrained import CheckpointError, convert, load_pretrained, main as pretrained_main
+
+    folder = convert(tiny_editor_path, tmp_path / "editor")
+    img = Image.fromarray(photo((200, 30, 40))[0])  # a red T-shirt on a grey floor
+    plain = Editor.from_checkpoint(folder, device="cpu")
+    assert plain.colour_namer is None
+    weights = (folder / "weights.pt").read_bytes()
+    args = ["attach-namer", "--editor", str(folder), "--namer", str(DEFAULT_NAMER)]
+    assert pretrained_main(args + ["--weight", "1.0"]) == 0
+    capsys.readouterr()
+    assert (folder / "weights.pt").read_bytes() == weights  # the models are untouched
+    ed = Editor.from_checkpoint(folder, device="cpu")
+    assert ed.colour_namer is not None and ed.colour_namer_weight == 1.0
+    # weight 1: the colour is the namer's; every other group is the classifier's
+    read = ed.predict(img)
+    assert max(read["color"], key=read["color"].get) == "red"
+    assert {g: v for g, v in read.items() if g != "color"} == {g: v for g, v in plain.predict(img).items()
+                                                               if g != "color"}
+    assert ed.edit(img, {"sleeve": "long"}).source_attributes["color"] == "red"  # the target keeps it
+    assert ed.edit(img, {"color": "blue"}).source_attributes["color"] == "red"  # reported as read
+    assert ed.edit(img, {"sleeve": "long"}, source={"color": "green"}).source_attributes["color"] == "green"
+    # a fused weight in between lies between the two readings
+    assert pretrained_main(args + ["--weight", "0.5"]) == 0
+    half = Editor.from_checkpoint(folder, device="cpu").predict(img)["color"]["red"]
+    assert plain.predict(img)["color"]["red"] <= half <= read["color"]["red"]
+    # refused: a bad weight, half the arguments, a namer file that does not fit; the folder unchanged
+    config = (folder / "config.json").read_bytes()
+    assert pretrained_main(args + ["--weight", "0"]) == 2
+    assert pretrained_main(["attach-namer", "--editor", str(folder), "--weight", "0.5"]) == 2
+    (tmp_path / "bad.json").write_text("{}")
+    assert pretrained_main(["attach-namer", "--editor", str(folder), "--namer", str(tmp_path / "bad.json"),
+                            "--weight", "0.5"]) == 2
+    assert (folder / "config.json").read_bytes() == config
+    # settings that name a namer the folder lacks are refused on load
+    (folder / "colour_namer.json").unlink()
+    with pytest.raises(CheckpointError, match="colour_namer.json"):
+        Editor.from_checkpoint(folder, device="cpu")
+    # --remove takes it away
+    (folder / "colour_namer.json").write_bytes(DEFAULT_NAMER.read_bytes())
+    assert pretrained_main(["attach-namer", "--editor", str(folder), "--remove"]) == 0
+    assert not (folder / "colour_namer.json").exists()
+    assert "colour_namer" not in (load_pretrained(folder).model.get("editor") or {})
+    assert Editor.from_checkpoint(folder, device="cpu").predict(img) == plain.predict(img)

@@ -40,7 +40,7 @@ from amgan.errors import UserError
 from amgan.io import atomic_write_text
 
 __all__ = ["FEATURES", "N_FEATURES", "ColourNamer", "NamerError", "colour_features", "fit_namer",
-           "DEFAULT_NAMER"]
+           "DEFAULT_NAMER", "fuse"]
 
 FEATURES = "colour-features-v1"
 UNKNOWN = "unknown"
@@ -105,6 +105,16 @@ def colour_features(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     return out
 
 
+def fuse(p_reader: np.ndarray, p_namer: np.ndarray, weight: float) -> np.ndarray:
+    """A reading of one photo's colour from two: the CAM classifier's probabilities ``p_reader`` [V]
+    and the namer's over the same V colours ``p_namer`` (its "unknown" left out), as a product of
+    experts, ``p_namer ** weight * p_reader ** (1 - weight)`` normalised. ``weight`` 1: the namer alone."""
+    lp = weight * np.log(np.clip(p_namer / max(float(p_namer.sum()), 1e-12), 1e-9, 1.0)) \
+        + (1 - weight) * np.log(np.clip(p_reader, 1e-9, 1.0))
+    e = np.exp(lp - lp.max())
+    return e / e.sum()
+
+
 @dataclass
 class ColourNamer:
     names: tuple[str, ...]  # the schema's colours, then "unknown"
@@ -137,6 +147,15 @@ class ColourNamer:
         top = self.names[int(np.argmax(p))]
         known = top != UNKNOWN and conf >= self.min_confidence
         return (best if known else None), conf, best, second
+
+    def colour_probs(self, rgb: np.ndarray, mask: np.ndarray, colours: tuple[str, ...]) -> np.ndarray | None:
+        """Probabilities [len(colours)] of the garment's colour over ``colours`` (the schema's, in its
+        order; "unknown" left out, not renormalised), or None when the mask has too few pixels."""
+        x = colour_features(rgb, mask)
+        if x is None:
+            return None
+        p = self.probs(x)
+        return np.array([p[self.names.index(c)] for c in colours])
 
     def read(self, rgb: np.ndarray, mask: np.ndarray):
         """A :class:`amgan.data.annotate.ColourReading` of the garment, like the annotator's rule."""
