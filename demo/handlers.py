@@ -201,7 +201,8 @@ class DemoLogic:
 
     # ---- checks and readings
     def predicted(self, photo) -> tuple[dict, dict]:
-        """-> (the CAM classifier's values {group: value}, its probabilities {group: {value: p}})."""
+        """-> (the editor's reading {group: value}, its probabilities {group: {value: p}}): the CAM classifier's,
+        its colour read with the colour namer when the editor has one."""
         probs = self.editor.predict(photo)
         return {g: max(p, key=p.get) for g, p in probs.items()}, probs
 
