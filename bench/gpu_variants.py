@@ -16,7 +16,7 @@ with the frozen classifier the run trained against (fp16 weights, model card, pr
 
 The variants (the paper's ablation, Ak et al. ICCV 2019, Table 3, plus second seeds):
 full, full_s1 (seed 1), no_dc_s1 (seed 1 without D_C), no_dc (no attribute-region discriminator), no_lp (no perceptual
-loss), no_la (no attention loss), stargan (none of the three).
+loss), no_la (no attention loss), stargan (none of the three); no_lp_s1, no_la_s1: seed 1 of those two.
 """
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ VARIANTS = {
     "no_dc": ["loss.use_dc=false"],
     "no_dc_s1": ["loss.use_dc=false", "train.seed=1"],  # the strongest ablation's second seed (pass --variants)
     "no_lp": ["loss.lambda_perc=0"],
+    "no_lp_s1": ["loss.lambda_perc=0", "train.seed=1"],  # second seeds of the other ablations (pass --variants)
     "no_la": ["loss.lambda_att=0"],
+    "no_la_s1": ["loss.lambda_att=0", "train.seed=1"],
     "stargan": ["loss.use_dc=false", "loss.lambda_perc=0", "loss.lambda_att=0"],
 }
 PACK_KIND = "amgan-generator-pack"

@@ -192,7 +192,8 @@ def report_markdown(res: dict) -> str:
              f"{res['photos_in_split']} photos in the split (by contributor). Accuracy over the photos whose label is "
              "known, with a bootstrap 95% interval and the number of photos. Labels: where a person looked "
              "(`amgan data hand-labels`), that person's; elsewhere category and sleeve from the garment class, colour "
-             "from the annotator.", "",
+             "from the annotator (by default its colour namer: a reader that uses the namer agrees with these labels "
+             "by construction; colour against people is in the hand-checked section).", "",
              "| reader | " + " | ".join(groups) + " |", "| --- |" + " --- |" * len(groups)]
     for name, r in res["readers"].items():
         lines.append(f"| {name} | " + " | ".join(_cell(r["test_split"][g]) for g in groups) + " |")
