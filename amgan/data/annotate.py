@@ -199,6 +199,20 @@ def expose(px: np.ndarray, gain: float) -> np.ndarray:
     return px if gain == 1.0 else _to_srgb8(_LIN[px] * gain)
 
 
+def inner_mask(mask: np.ndarray, rim: float = RIM) -> np.ndarray:
+    """The garment mask (bool) less its edge, ``rim`` of the image's long side (edge pixels mix with the
+    floor); the mask itself when that would leave fewer than :data:`MIN_PIXELS` pixels."""
+    import cv2
+
+    r = int(round(rim * max(mask.shape)))
+    if r > 0 and mask.any():
+        k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+        inner = cv2.erode(mask.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+        if inner.sum() >= MIN_PIXELS:
+            return inner
+    return mask
+
+
 def read_colour(rgb: np.ndarray, mask: np.ndarray, *, min_confidence: float = MIN_CONFIDENCE,
                 trim: float = TRIM, rim: float = RIM, normalise: bool = True) -> ColourReading:
     """The garment's colour name from its pixels (RGB uint8 [H, W, 3], mask bool [H, W]).
@@ -206,17 +220,9 @@ def read_colour(rgb: np.ndarray, mask: np.ndarray, *, min_confidence: float = MI
     ``normalise``: first change the exposure by :func:`exposure_gain` of the whole photo.
     ``rim``: the mask's edge left out, as a fraction of the image's long side.
     """
-    import cv2
-
     names = tuple(PALETTE)
     rgb, mask = np.asarray(rgb), np.asarray(mask, bool)
-    r = int(round(rim * max(mask.shape)))
-    if r > 0 and mask.any():
-        k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
-        inner = cv2.erode(mask.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
-        if inner.sum() >= MIN_PIXELS:
-            mask = inner
-    px = rgb[mask]
+    px = rgb[inner_mask(mask, rim)]
     if len(px) < MIN_PIXELS:
         return ColourReading(None, 0.0, "", "", int(len(px)))
     if normalise:

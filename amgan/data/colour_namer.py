@@ -65,19 +65,10 @@ N_FEATURES = _n_features()
 def colour_features(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     """The features of one photo (RGB uint8 [H, W, 3], garment mask bool [H, W]) as float32
     [:data:`N_FEATURES`], or None when the garment has too few pixels to read."""
-    import cv2
-
-    from amgan.data.annotate import MIN_PIXELS, PALETTE, RIM, TRIM, _bins, _lut, expose, exposure_gain
+    from amgan.data.annotate import MIN_PIXELS, PALETTE, RIM, TRIM, _bins, _lut, expose, exposure_gain, inner_mask
 
     rgb, full = np.asarray(rgb), np.asarray(mask, bool)
-    mask = full
-    r = int(round(RIM * max(mask.shape)))
-    if r > 0 and mask.any():
-        k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
-        inner = cv2.erode(mask.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
-        if inner.sum() >= MIN_PIXELS:
-            mask = inner
-    px = rgb[mask]
+    px = rgb[inner_mask(full, RIM)]
     if len(px) < MIN_PIXELS:
         return None
     lut = _lut(tuple(PALETTE))
@@ -293,36 +284,16 @@ def dataset_features(folder, jobs: list[tuple[str, str]], *, workers: int | None
     return {p: f for p, f, _, _ in results}, {p: r for p, _, _, r in results}
 
 
-def read_colour_names(files, colours: tuple[str, ...]) -> dict[str, tuple[str, str]]:
-    """``{image: (colour or "unknown", second name or "")}`` from label files (columns ``image,
-    color`` and optionally ``color_alt``), every value checked against ``colours``."""
-    import csv
+def read_colour_names(files, schema) -> dict[str, tuple[str, str]]:
+    """``{image: (colour or "unknown", second name or "")}`` from hand-label files
+    (:func:`amgan.data.hand_labels.read_hand_labels`: every value checked against ``schema``)."""
+    from amgan.data.hand_labels import HandLabelError, _value_names, read_hand_labels
 
-    out, problems = {}, []
-    allowed = set(colours) | {UNKNOWN}
-    for f in files:
-        f = Path(f)
-        if not f.is_file():
-            problems.append(f"{f}: not found")
-            continue
-        with open(f, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            if not {"image", "color"} <= set(reader.fieldnames or []):
-                problems.append(f"{f}:1: needs columns image, color")
-                continue
-            for line, r in enumerate(reader, start=2):
-                image = (r.get("image") or "").strip()
-                c = (r.get("color") or "").strip().lower()
-                alt = (r.get("color_alt") or "").strip().lower()
-                if c not in allowed or (alt and alt not in colours):
-                    problems.append(f"{f}:{line}: colour {c!r} / {alt!r} not one of {', '.join(sorted(allowed))}")
-                elif image in out and out[image] != (c, alt):
-                    problems.append(f"{f}:{line}: {image} named twice with different colours")
-                else:
-                    out[image] = (c, alt)
-    if problems:
-        raise NamerError("\n".join([f"{len(problems)} problems in the label files:", *problems[:20]]))
-    return out
+    try:
+        labels = read_hand_labels(files, **_value_names(schema))
+    except HandLabelError as e:
+        raise NamerError(str(e)) from None
+    return {image: (r["color"], r["color_alt"]) for image, r in labels.items()}
 
 
 def score(namer: ColourNamer, x: np.ndarray, names: list[tuple[str, str]]) -> dict:
@@ -384,7 +355,7 @@ def train_namer(folder, labels, *, out, exclude=None, l2: float = 1e-2, alt_weig
     if "color" not in m.schema.names:
         raise NamerError(f"{folder}: the schema has no 'color' group")
     colours = tuple(m.schema.group("color").values)
-    names = read_colour_names(labels, colours)
+    names = read_colour_names(labels, m.schema)
     if exclude:
         leaked = sorted(set(names) & _blind_images(exclude))
         if leaked:

@@ -48,7 +48,8 @@ class HandLabelError(UserError):
 
 
 def read_hand_labels(files, *, colors, patterns) -> dict[str, dict]:
-    """``{image: {"color", "sleeve", "pattern", "where"}}`` from one or more label files.
+    """``{image: {"color", "color_alt", "sleeve", "pattern", "where"}}`` from one or more label files
+    (``color_alt``: an optional column, a second acceptable colour name or empty).
 
     ``colors``, ``patterns``: the schema's value names. Values are lower-cased and stripped.
     """
@@ -74,11 +75,14 @@ def read_hand_labels(files, *, colors, patterns) -> dict[str, dict]:
                 color = (r.get("color") or "").strip().lower()
                 sleeve = (r.get("sleeve") or "").strip().lower()
                 pattern = (r.get("pattern") or "").strip().lower()
+                alt = (r.get("color_alt") or "").strip().lower()
                 bad = []
                 if not image or "/" in image or "\\" in image or image.startswith("."):
                     bad.append(f"bad image name {image!r}")
                 if color not in allowed_color:
                     bad.append(f"color {color!r} (allowed: {', '.join(sorted(allowed_color))})")
+                if alt and alt not in set(colors):
+                    bad.append(f"color_alt {alt!r} (allowed: empty, {', '.join(sorted(colors))})")
                 if sleeve not in allowed_sleeve:
                     bad.append(f"sleeve {sleeve!r} (allowed: {', '.join(sorted(allowed_sleeve))})")
                 if pattern not in allowed_pattern:
@@ -86,10 +90,11 @@ def read_hand_labels(files, *, colors, patterns) -> dict[str, dict]:
                 if bad:
                     problems.append(f"{where}: " + "; ".join(bad))
                     continue
-                label = {"color": color, "sleeve": sleeve, "pattern": pattern or UNKNOWN, "where": where}
+                label = {"color": color, "color_alt": alt, "sleeve": sleeve, "pattern": pattern or UNKNOWN,
+                         "where": where}
                 if image in out:
                     prev = out[image]
-                    if any(prev[k] != label[k] for k in ("color", "sleeve", "pattern")):
+                    if any(prev[k] != label[k] for k in ("color", "color_alt", "sleeve", "pattern")):
                         problems.append(f"{where}: {image} is labelled differently at {prev['where']}")
                     continue
                 out[image] = label
