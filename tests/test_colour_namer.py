@@ -152,10 +152,12 @@ def test_train_namer_refuses_the_blind_set_bad_labels_and_unannotated_sets(tmp_p
     good = _labels(tmp_path / "hand.csv", [("a-red-tee", "red", ""), ("c-polo", "yellow", "orange")])
     blind = _labels(tmp_path / "blind.csv", [("c-polo", "yellow", "")])
     bad = _labels(tmp_path / "bad.csv", [("a-red-tee", "crimson", "")])
+    bad_alt = _labels(tmp_path / "bad_alt.csv", [("a-red-tee", "red", "maroon")])
     args = ["data", "train-namer", str(out), "--out", str(tmp_path / "n.json"), "--workers", "1", "--quiet"]
     for extra, message in ((["--labels", str(good)], "run amgan data annotate first"),
                            (["--labels", str(good), "--exclude", str(blind)], "blind set"),
                            (["--labels", str(bad)], "'crimson'"),
+                           (["--labels", str(bad_alt)], "color_alt 'maroon'"),
                            (["--labels", str(tmp_path / "none.csv")], "not found")):
         assert cli_main(args + extra) == 2
         assert message in capsys.readouterr().err
