@@ -184,23 +184,29 @@ class Editor:
         proxy = _proxy(self.processor.load(image))
         work = _work_image(proxy)
         with _core_for_mask(self.device.type == "cpu"):
-            seg = worker_pool().submit(garment_mask_small, work)
+            seg = worker_pool().submit(self._garment_and_colour, work)
             x = self.reader_processor.preprocess(proxy, self.device).tensor
             probs = [p[0].cpu().numpy() for p in self.predict_tensor(x, reader_input=True)]
             ci = self.schema.group_index("color")
-            probs[ci] = self._namer_colour(probs[ci], work, seg.result())
+            probs[ci] = self._fused_colour(probs[ci], seg.result()[1])
         return probs
 
-    def _namer_colour(self, p_reader: np.ndarray, work: np.ndarray, garment: np.ndarray | None) -> np.ndarray:
-        """The colour probabilities of a photo read by both the classifier (``p_reader``) and the
-        colour namer on its garment (``garment``: the mask at GrabCut's size, None: none found)."""
-        from amgan.data.colour_namer import fuse
+    def _garment_and_colour(self, work: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(the garment mask at GrabCut's size or None, the colour namer's probabilities over the schema's
+        colours or None): what the edit's worker thread computes beside the models."""
         from amgan.data.garment_mask import upsample_mask
 
+        garment = garment_mask_small(work)
         if garment is None:
-            return p_reader
-        p_namer = self.colour_namer.colour_probs(work, upsample_mask(garment, work.shape[:2]),
-                                                 tuple(self.schema.group("color").values))
+            return None, None
+        return garment, self.colour_namer.colour_probs(work, upsample_mask(garment, work.shape[:2]),
+                                                       tuple(self.schema.group("color").values))
+
+    def _fused_colour(self, p_reader: np.ndarray, p_namer: np.ndarray | None) -> np.ndarray:
+        """The colour probabilities of a photo read by both the classifier (``p_reader``) and the colour
+        namer (``p_namer``; None: no garment found, the classifier's alone)."""
+        from amgan.data.colour_namer import fuse
+
         return p_reader if p_namer is None else fuse(p_reader, p_namer, self.colour_namer_weight)
 
     def read_labels(self, x: torch.Tensor, source=None, *, reader_input: bool = False) -> torch.Tensor:
@@ -365,7 +371,8 @@ class Editor:
         work = _work_image(proxy)
         # the garment mask (GrabCut, ~70 ms of one core at 160 px) is found while the models run
         use_namer = self.colour_namer is not None and not (isinstance(source, Mapping) and "color" in source)
-        seg = worker_pool().submit(garment_mask_small, work) if keep_background or use_namer else None
+        seg = (worker_pool().submit(self._garment_and_colour if use_namer else garment_mask_small, work)
+               if keep_background or use_namer else None)
         times["preprocess"] = time.perf_counter() - t
         t = time.perf_counter()
         # the classifier reads the photo at its own resolution, once: its map gives the CAM too
@@ -375,15 +382,19 @@ class Editor:
             logits, fmap = self.C.read(rx)
         ci = self.schema.group_index("color") if use_namer else -1
         edits_colour = "color" in request or "color" in (torso_request or {})
-        if use_namer and not edits_colour:
-            # the photo's colour is kept, so the target says it: read it with the namer too (waits for GrabCut)
-            logits = list(logits)
-            logits[ci] = torch.from_numpy(np.log(self._namer_colour(
-                logits[ci][0].softmax(0).cpu().numpy(), work, seg.result())))[None].to(logits[ci])
         labels = self._with_source(logits, source)
         times["classify"] = time.perf_counter() - t
         t = time.perf_counter()
         out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request, cam=False)
+        if use_namer and not edits_colour:
+            # the photo's colour is kept, so the target says it: read it with the namer too (GrabCut ran beside the
+            # generator); generated again only where that reading names another colour than the classifier's
+            fused = int(self._fused_colour(logits[ci][0].softmax(0).cpu().numpy(), seg.result()[1]).argmax())
+            if fused != int(labels[0, ci]):
+                labels = labels.clone()
+                labels[:, ci] = fused
+                out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request,
+                                      cam=False)
         gi = self.schema.group_index(next(iter(request)))
         out.cam = self.C.cam_from_map(fmap, gi, labels[:, gi], size=self.size)
         times["generate"] = time.perf_counter() - t
@@ -394,8 +405,9 @@ class Editor:
         groups = set(request) | set(torso_request or ())
         recolour = groups <= GATED_GROUPS
         garment = seg.result() if seg is not None else None
+        garment, p_namer = garment if use_namer else (garment, None)
         if use_namer and edits_colour:  # the colour the photo had, for the record (the target replaces it)
-            p = self._namer_colour(logits[ci][0].softmax(0).cpu().numpy(), work, garment)
+            p = self._fused_colour(logits[ci][0].softmax(0).cpu().numpy(), p_namer)
             out.source_labels[:, ci] = int(p.argmax())
         if not keep_background:
             garment = None

@@ -28,7 +28,8 @@ masks (``masks/``, the annotator's GrabCut):
 
 Latency, median of ``--reps`` runs of ``Editor.edit`` (request "make it red"): a 400x533 test photo
 and the same photo upscaled to 4000x3000 (12 megapixels), both from a decoded PIL image and from the
-JPEG file (decoding included). The JSON also keeps the editor's stage timings of the last run.
+JPEG file (decoding included); on the small photo also "with long sleeves" (an edit that keeps the
+colour: with a colour namer it waits for the garment mask) and ``Editor.predict``. The JSON also keeps the editor's stage timings of the last run.
 
 Run it against an older checkout with ``PYTHONPATH=<that tree>`` to measure "before": the script
 uses only the public ``Editor`` API. ``--save-edits DIR`` keeps the edits (PNG) for the sheet.
@@ -278,6 +279,10 @@ def latency(ed, data: Path, reps: int) -> dict:
             out[f"edit_ms/{name}/{key}/pil"] = _median_ms(lambda: ed.edit(im, "make it red"), reps)
             out[f"edit_ms/{name}/{key}/jpeg_file"] = _median_ms(lambda: ed.edit(path, "make it red"), reps)
             out[f"stages_s/{name}"] = ed.edit(im, "make it red").timings
+        # an edit that keeps the colour waits for the garment mask when the editor reads colour with a namer
+        out[f"edit_ms/small/{small.width}x{small.height}/pil/with_long_sleeves"] = _median_ms(
+            lambda: ed.edit(small, "with long sleeves"), reps)
+        out[f"predict_ms/small/{small.width}x{small.height}"] = _median_ms(lambda: ed.predict(small), reps)
     return out
 
 
