@@ -23,6 +23,10 @@ For every row of ``DIR/manifest.csv``:
      garment of two colours in equal parts (about 0.5), a colour between two names
      (teal-blue, olive, coral), a print over most of the garment, a mask that took in the
      floor.
+   By default :func:`annotate` names the colour with the learned colour namer instead
+   (:mod:`amgan.data.colour_namer`, :data:`SHIPPED_NAMER`: the same pixels, summarised, through a
+   model fitted to the names people gave the train split's photos); ``namer=None`` (``--namer
+   rule``) keeps this rule, which the training-free edit probes (:mod:`amgan.probes`) always use.
 3. **Pattern** is left unknown: telling solid from striped/checked/dotted/floral needs
    more than colour statistics (prints and logos on a plain T-shirt look like a pattern to
    them), and a wrong label is worse than none.
