@@ -385,8 +385,7 @@ def attach_namer(editor, namer, *, weight: float | None, card: dict | None = Non
 
     ed = load_pretrained(editor, kind="amgan-editor")
     settings = dict(ed.model.get("editor") or {})
-    keep = {f.name: f.read_bytes() for f in Path(editor).iterdir()
-            if f.is_file() and f.name not in (CONFIG, WEIGHTS, CARD, NAMER_FILE)}
+    keep = _other_files(editor, NAMER_FILE)
     if weight is None:
         settings.pop("colour_namer", None)
     else:
@@ -456,6 +455,13 @@ def compose_editor(generator_from, classifier, dst, *, card: dict | None = None)
     return save_pretrained(dst, p)
 
 
+def _other_files(folder, *also: str) -> dict[str, bytes]:
+    """The files of a model folder besides its own (config, weights, card) and ``also``: {name: bytes}, to
+    carry into the folder rewritten in place."""
+    return {f.name: f.read_bytes() for f in Path(folder).iterdir()
+            if f.is_file() and f.name not in (CONFIG, WEIGHTS, CARD, *also)}
+
+
 def replace_classifier(editor, classifier, *, card: dict | None = None) -> Path:
     """Put another CAM classifier of the same architecture (e.g. a retrained photo reader) into the
     editor folder ``editor``, in place: the generator, the editor's settings (``model.editor``) and
@@ -473,8 +479,7 @@ def replace_classifier(editor, classifier, *, card: dict | None = None) -> Path:
     weights = {**ed.weights, "classifier": {k: v.to(dtype) if v.is_floating_point() else v
                                             for k, v in c.weights["classifier"].items()}}
     info = {**ed.info, "classifier_from": {"path": str(classifier), "model_id": model_id(classifier)}}
-    keep = {f.name: f.read_bytes() for f in Path(editor).iterdir()
-            if f.is_file() and f.name not in (CONFIG, WEIGHTS, CARD)}
+    keep = _other_files(editor)
     p = Pretrained("amgan-editor", weights, ed.model, ed.image_processor, ed.schema, info, {**ed.card, **(card or {})})
     return save_pretrained(editor, p, extra_files=keep)
 

@@ -217,6 +217,14 @@ def inner_mask(mask: np.ndarray, rim: float = RIM) -> np.ndarray:
     return mask
 
 
+def trim_by_lightness(lum: np.ndarray, trim: float = TRIM) -> np.ndarray:
+    """Which pixels to keep (bool) when the darkest and brightest ``trim`` of them by L* (``lum``) are set
+    aside as shadows, folds and highlights; all of them when fewer than ``MIN_PIXELS // 2`` would remain."""
+    lo, hi = np.quantile(lum, [trim, 1 - trim])
+    keep = (lum >= lo) & (lum <= hi)
+    return keep if keep.sum() >= MIN_PIXELS // 2 else np.ones_like(keep)
+
+
 def read_colour(rgb: np.ndarray, mask: np.ndarray, *, min_confidence: float = MIN_CONFIDENCE,
                 trim: float = TRIM, rim: float = RIM, normalise: bool = True) -> ColourReading:
     """The garment's colour name from its pixels (RGB uint8 [H, W, 3], mask bool [H, W]).
@@ -236,10 +244,7 @@ def read_colour(rgb: np.ndarray, mask: np.ndarray, *, min_confidence: float = MI
     lut.fill(bins)
     nearest, L = lut.nearest, lut.L
     lum = L[bins]
-    lo, hi = np.quantile(lum, [trim, 1 - trim])
-    keep = (lum >= lo) & (lum <= hi)
-    if keep.sum() < MIN_PIXELS // 2:
-        keep = np.ones_like(keep)
+    keep = trim_by_lightness(lum, trim)
     votes = np.bincount(nearest[bins[keep]], minlength=len(names)).astype(np.float64)
     share = votes / votes.sum()
     order = np.argsort(-share, kind="stable")

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from amgan.data.annotate import SHIPPED_NAMER as DEFAULT_NAMER  # the shipped namer
 from amgan.errors import UserError
 from amgan.io import atomic_write_text
 
@@ -45,7 +46,6 @@ __all__ = ["FEATURES", "N_FEATURES", "ColourNamer", "NamerError", "colour_featur
 FEATURES = "colour-features-v1"
 UNKNOWN = "unknown"
 QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
-DEFAULT_NAMER = Path(__file__).resolve().parent / "labels" / "colour_namer.json"  # = annotate.SHIPPED_NAMER
 
 
 class NamerError(UserError):
@@ -65,7 +65,8 @@ N_FEATURES = _n_features()
 def colour_features(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     """The features of one photo (RGB uint8 [H, W, 3], garment mask bool [H, W]) as float32
     [:data:`N_FEATURES`], or None when the garment has too few pixels to read."""
-    from amgan.data.annotate import MIN_PIXELS, PALETTE, RIM, TRIM, _bins, _lut, expose, exposure_gain, inner_mask
+    from amgan.data.annotate import (MIN_PIXELS, PALETTE, RIM, TRIM, _bins, _lut, expose, exposure_gain, inner_mask,
+                                     trim_by_lightness)
 
     rgb, full = np.asarray(rgb), np.asarray(mask, bool)
     px = rgb[inner_mask(full, RIM)]
@@ -76,10 +77,7 @@ def colour_features(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     bins = _bins(expose(px, gain))
     lut.fill(bins)
     lab = lut.lab[bins]
-    lo, hi = np.quantile(lab[:, 0], [TRIM, 1 - TRIM])
-    keep = (lab[:, 0] >= lo) & (lab[:, 0] <= hi)
-    if keep.sum() < MIN_PIXELS // 2:
-        keep = np.ones_like(keep)
+    keep = trim_by_lightness(lab[:, 0], TRIM)
     n_anchors = sum(len(v) for v in PALETTE.values())
     share = np.bincount(lut.anchor[bins[keep]], minlength=n_anchors) / keep.sum()
     q_kept = np.quantile(lab[keep], QUANTILES, axis=0).T.ravel() / 100  # [3 * 5]
@@ -297,14 +295,18 @@ def read_colour_names(files, schema) -> dict[str, tuple[str, str]]:
 
 
 def score(namer: ColourNamer, x: np.ndarray, names: list[tuple[str, str]]) -> dict:
-    """Agreement with a person's names, as ``amgan data annotate-eval`` counts it: over photos with a
-    known colour, ``coverage`` (named), ``strict``/``lenient`` of those named, ``*_all`` for the
-    best colour on every photo; over photos called unknown, how often the namer abstained too."""
-    p = namer.probs(x)
+    """:func:`score_readings` of the namer's readings of the features ``x``."""
+    return score_readings([(color, best) for color, _, best, _ in map(namer.name, namer.probs(x))], names)
+
+
+def score_readings(readings: list[tuple], names: list[tuple[str, str]]) -> dict:
+    """Agreement of readings [(colour or None, best)] with a person's names [(colour or "unknown", second
+    name or "")], as ``amgan data annotate-eval`` counts it: over photos with a known colour,
+    ``coverage`` (named), ``strict``/``lenient`` of those named, ``*_all`` for the best colour on every
+    photo; over photos called unknown, how often the reading abstained too."""
     k = dict(n=0, named=0, strict=0, lenient=0, strict_all=0, lenient_all=0)
     u = dict(n=0, abstained=0)
-    for row, (c, alt) in zip(p, names):
-        color, _, best, _ = namer.name(row)
+    for (color, best), (c, alt) in zip(readings, names):
         if c == UNKNOWN:
             u["n"] += 1
             u["abstained"] += color is None
@@ -323,20 +325,7 @@ def score(namer: ColourNamer, x: np.ndarray, names: list[tuple[str, str]]) -> di
             "unknown": u["n"], "unknown_abstained": r(u["abstained"], u["n"])}
 
 
-def score_rule(readings: list[tuple], names: list[tuple[str, str]]) -> dict:
-    """:func:`score` for the palette rule's readings [(colour or None, best)] of the same photos."""
-    k = dict(n=0, named=0, strict=0, strict_all=0, lenient_all=0)
-    for (color, best), (c, alt) in zip(readings, names):
-        if c == UNKNOWN:
-            continue
-        k["n"] += 1
-        k["strict_all"] += best == c
-        k["lenient_all"] += best in (c, alt)
-        k["named"] += color is not None
-        k["strict"] += color == c
-    r = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
-    return {"known": k["n"], "coverage": r(k["named"], k["n"]), "strict": r(k["strict"], k["named"]),
-            "strict_all": r(k["strict_all"], k["n"]), "lenient_all": r(k["lenient_all"], k["n"])}
+RULE_KEYS = ("known", "coverage", "strict", "strict_all", "lenient_all")  # what a namer's provenance keeps of the rule
 
 
 def train_namer(folder, labels, *, out, exclude=None, l2: float = 1e-2, alt_weight: float = 0.25,
@@ -383,7 +372,8 @@ def train_namer(folder, labels, *, out, exclude=None, l2: float = 1e-2, alt_weig
     namer = fit_namer(x["train"], y, classes, l2=l2, alt=alt, alt_weight=alt_weight)
     namer.min_confidence = float(min_confidence)
     val = score(namer, x["val"], nm["val"]) if split["val"] else None
-    val_rule = score_rule([rule[m.paths[i]] for i in split["val"]], nm["val"]) if split["val"] else None
+    val_rule = ({k: v for k, v in score_readings([rule[m.paths[i]] for i in split["val"]], nm["val"]).items()
+                 if k in RULE_KEYS} if split["val"] else None)
     namer.provenance = {
         "trained": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "data": str(folder), "label_files": [str(f) for f in labels], "exclude": str(exclude or ""),
