@@ -5,6 +5,7 @@
     amgan data convert FORMAT --root DIR --out DIR
     amgan data annotate DIR [--overwrite-labels] [--workers N] [--sheet OUT.png] [--namer FILE|rule]
     amgan data train-namer DIR --labels FILE [FILE ...] --out NAMER.json [--exclude BLIND.csv]
+    amgan data train-sleeve-shape DIR --out SLEEVE.pt [--exclude BLIND.csv] [--epochs N] [--seed S]
     amgan data annotate-eval DIR --checked FILE
     amgan data hand-labels DIR --labels FILE [FILE ...] [--exclude BLIND.csv]
     amgan train-classifier --config C [--set k=v ...]
@@ -164,6 +165,14 @@ def _data_train_namer(args) -> int:
     return 0
 
 
+def _data_train_sleeve_shape(args) -> int:
+    from amgan.data.sleeve_shape import train_sleeve_shape
+
+    print(json.dumps(train_sleeve_shape(args.dir, out=args.out, exclude=args.exclude, epochs=args.epochs,
+                                        seed=args.seed, progress=not args.quiet)))
+    return 0
+
+
 def _data_hand_labels(args) -> int:
     from amgan.data.hand_labels import apply_hand_labels
 
@@ -241,6 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=None, help="processes (None: up to 2)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=_data_train_namer)
+
+    s = data.add_parser("train-sleeve-shape", help="train the sleeve reader that sees only the garment's outline "
+                        "(train split)", formatter_class=fmt)
+    s.add_argument("dir", help="an annotated photo set (amgan data annotate: garment masks; hand-labels applied)")
+    s.add_argument("--out", required=True, help="the model file to write (.pt)")
+    s.add_argument("--exclude", default="amgan/data/labels/clothing_checked.csv",
+                   help="photos never trained on: a CSV with an 'image' column ('' for none)")
+    s.add_argument("--epochs", type=int, default=30, help="passes over the train photos")
+    s.add_argument("--seed", type=int, default=0, help="initialisation, batches and augmentation")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=_data_train_sleeve_shape)
 
     s = data.add_parser("annotate-eval", help="the colour annotator's accuracy against hand-checked labels",
                         formatter_class=fmt)

@@ -98,7 +98,7 @@ class Editor:
                  device=None, reader_processor: ImageProcessor | None = None, attention_floor: float = 0.0,
                  colour_spread: float = 0.0, caveats: Mapping[str, str] | None = None,
                  colour_calibration: Mapping[str, list] | None = None, colour_namer=None,
-                 colour_namer_weight: float = 0.0):
+                 colour_namer_weight: float = 0.0, sleeve_shape=None, sleeve_shape_weight: float = 0.0):
         """``processor``: the generator's image path; ``reader_processor``: the CAM classifier's own
         (a reader trained at a higher resolution than the generator), None = the generator's.
         ``attention_floor`` t: the generator's mask a becomes ``a * clip((a - t) / t, 0, 1)`` (0 below
@@ -117,7 +117,10 @@ class Editor:
         ``colour_namer.json``) that also reads a photo's colour from its garment pixels (the GrabCut
         mask the edit computes anyway); the reading is then the product of the two,
         :func:`amgan.data.colour_namer.fuse` with ``colour_namer_weight`` in (0, 1] (setting
-        ``colour_namer.weight``). A tensor batch (:meth:`read_labels`) is read by the classifier alone."""
+        ``colour_namer.weight``). ``sleeve_shape``: a :class:`amgan.data.sleeve_shape.SleeveShape` (the
+        folder's ``sleeve_shape.pt``) that reads the sleeve length from the same mask's outline, fused
+        the same way with ``sleeve_shape_weight`` (setting ``sleeve_shape.weight``). A tensor batch
+        (:meth:`read_labels`) is read by the classifier alone."""
         if not 0.0 <= float(attention_floor) < 0.5:
             raise ValueError(f"attention_floor must be in [0, 0.5), got {attention_floor}")
         self.attention_floor = float(attention_floor)
@@ -138,6 +141,23 @@ class Editor:
                 raise ValueError(f"colour_namer.weight must be in (0, 1], got {colour_namer_weight}")
         self.colour_namer = colour_namer
         self.colour_namer_weight = float(colour_namer_weight)
+        if sleeve_shape is not None:
+            if "sleeve" not in schema.names or set(sleeve_shape.values) != set(schema.group("sleeve").values):
+                raise ValueError("the sleeve-shape model reads other sleeve values than the schema's")
+            if not 0.0 < float(sleeve_shape_weight) <= 1.0:
+                raise ValueError(f"sleeve_shape.weight must be in (0, 1], got {sleeve_shape_weight}")
+        self.sleeve_shape = sleeve_shape
+        self.sleeve_shape_weight = float(sleeve_shape_weight)
+
+    @property
+    def mask_readers(self) -> dict[str, float]:
+        """{group: weight} of the groups also read from the garment mask (the colour namer, the sleeve shape)."""
+        out = {}
+        if self.colour_namer is not None:
+            out["color"] = self.colour_namer_weight
+        if self.sleeve_shape is not None:
+            out["sleeve"] = self.sleeve_shape_weight
+        return out
 
     def _reader_input(self, x: torch.Tensor) -> torch.Tensor:
         """Generator-resolution images -> the classifier's resolution (for batches; a photo is read
@@ -171,43 +191,55 @@ class Editor:
 
     def predict(self, image) -> dict[str, dict[str, float]]:
         """{group: {value: probability}} of one photo: the classifier's reading, its colour fused with
-        the colour namer's reading of the garment's pixels when the editor has one."""
+        the colour namer's reading of the garment's pixels and its sleeve with the sleeve-shape
+        model's reading of the garment's outline, where the editor has them."""
         probs = self.predict_probs(image)
         return {g.name: {v: round(float(p), 4) for v, p in zip(g.values, pr.tolist())}
                 for g, pr in zip(self.schema.groups, probs)}
 
     def predict_probs(self, image) -> list[np.ndarray]:
         """Per-group probabilities (float arrays in schema order) of one photo, as :meth:`predict`."""
-        if self.colour_namer is None:
+        groups = tuple(self.mask_readers)
+        if not groups:
             x = self.reader_processor.preprocess(image, self.device).tensor
             return [p[0].cpu().numpy() for p in self.predict_tensor(x, reader_input=True)]
         proxy = _proxy(self.processor.load(image))
         work = _work_image(proxy)
         with _core_for_mask(self.device.type == "cpu"):
-            seg = worker_pool().submit(self._garment_and_colour, work)
+            seg = worker_pool().submit(self._garment_readings, work, groups)
             x = self.reader_processor.preprocess(proxy, self.device).tensor
             probs = [p[0].cpu().numpy() for p in self.predict_tensor(x, reader_input=True)]
-            ci = self.schema.group_index("color")
-            probs[ci] = self._fused_colour(probs[ci], seg.result()[1])
+            readings = seg.result()[1]
+        for g in groups:
+            gi = self.schema.group_index(g)
+            probs[gi] = self._fused(g, probs[gi], readings[g])
         return probs
 
-    def _garment_and_colour(self, work: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(the garment mask at GrabCut's size or None, the colour namer's probabilities over the schema's
-        colours or None): what the edit's worker thread computes beside the models."""
+    def _garment_readings(self, work: np.ndarray, groups: tuple[str, ...]
+                          ) -> tuple[np.ndarray | None, dict[str, np.ndarray | None]]:
+        """(the garment mask at GrabCut's size or None, {group: the mask reader's probabilities over the
+        schema's values of that group, or None}) for ``groups`` among :attr:`mask_readers`: what the
+        edit's worker thread computes beside the models."""
         from amgan.data.garment_mask import upsample_mask
 
         garment = garment_mask_small(work)
+        out: dict[str, np.ndarray | None] = {g: None for g in groups}
         if garment is None:
-            return None, None
-        return garment, self.colour_namer.colour_probs(work, upsample_mask(garment, work.shape[:2]),
-                                                       tuple(self.schema.group("color").values))
+            return None, out
+        if "color" in groups:
+            out["color"] = self.colour_namer.colour_probs(work, upsample_mask(garment, work.shape[:2]),
+                                                          tuple(self.schema.group("color").values))
+        if "sleeve" in groups:
+            out["sleeve"] = self.sleeve_shape.probs(garment, tuple(self.schema.group("sleeve").values))
+        return garment, out
 
-    def _fused_colour(self, p_reader: np.ndarray, p_namer: np.ndarray | None) -> np.ndarray:
-        """The colour probabilities of a photo read by both the classifier (``p_reader``) and the colour
-        namer (``p_namer``; None: no garment found, the classifier's alone)."""
+    def _fused(self, group: str, p_reader: np.ndarray, p_mask: np.ndarray | None) -> np.ndarray:
+        """The probabilities of a photo's ``group`` read by both the classifier (``p_reader``) and that
+        group's mask reader (``p_mask``; None: no garment found, the classifier's alone), a product of
+        experts with the reader's weight (:func:`amgan.data.colour_namer.fuse`)."""
         from amgan.data.colour_namer import fuse
 
-        return p_reader if p_namer is None else fuse(p_reader, p_namer, self.colour_namer_weight)
+        return p_reader if p_mask is None else fuse(p_reader, p_mask, self.mask_readers[group])
 
     def read_labels(self, x: torch.Tensor, source=None, *, reader_input: bool = False) -> torch.Tensor:
         """[B,G] source labels: the classifier's reading, with the known values put in.
@@ -370,9 +402,10 @@ class Editor:
         x, _, geom = self.processor.preprocess(proxy, self.device)
         work = _work_image(proxy)
         # the garment mask (GrabCut, ~70 ms of one core at 160 px) is found while the models run
-        use_namer = self.colour_namer is not None and not (isinstance(source, Mapping) and "color" in source)
-        seg = (worker_pool().submit(self._garment_and_colour if use_namer else garment_mask_small, work)
-               if keep_background or use_namer else None)
+        # ... and read by the mask readers (colour namer, sleeve shape) for the groups the person did not give
+        mask_groups = tuple(g for g in self.mask_readers if not (isinstance(source, Mapping) and g in source))
+        seg = ((worker_pool().submit(self._garment_readings, work, mask_groups) if mask_groups
+                else worker_pool().submit(garment_mask_small, work)) if keep_background or mask_groups else None)
         times["preprocess"] = time.perf_counter() - t
         t = time.perf_counter()
         # the classifier reads the photo at its own resolution, once: its map gives the CAM too
@@ -380,21 +413,25 @@ class Editor:
               if self.reader_processor.size != self.size else x)
         with torch.no_grad():
             logits, fmap = self.C.read(rx)
-        ci = self.schema.group_index("color") if use_namer else -1
-        edits_colour = "color" in request or "color" in (torso_request or {})
+        edited = set(request) | set(torso_request or ())
         labels = self._with_source(logits, source)
         times["classify"] = time.perf_counter() - t
         t = time.perf_counter()
         out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request, cam=False)
-        if use_namer and not edits_colour:
-            # the photo's colour is kept, so the target says it: read it with the namer too (GrabCut ran beside the
-            # generator); generated again only where that reading names another colour than the classifier's
-            fused = int(self._fused_colour(logits[ci][0].softmax(0).cpu().numpy(), seg.result()[1]).argmax())
-            if fused != int(labels[0, ci]):
-                labels = labels.clone()
-                labels[:, ci] = fused
-                out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request,
-                                      cam=False)
+        fused = {}  # group -> the value read by the classifier and the group's mask reader together
+        if mask_groups:
+            readings = seg.result()[1]
+            for g in mask_groups:
+                gi = self.schema.group_index(g)
+                fused[g] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
+        kept = {g: v for g, v in fused.items() if g not in edited and v != int(labels[0, self.schema.group_index(g)])}
+        if kept:
+            # a kept group's value is in the target, so it is read with its mask reader too (GrabCut ran beside
+            # the generator); generated again only where that reading differs from the classifier's
+            labels = labels.clone()
+            for g, v in kept.items():
+                labels[:, self.schema.group_index(g)] = v
+            out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request, cam=False)
         gi = self.schema.group_index(next(iter(request)))
         out.cam = self.C.cam_from_map(fmap, gi, labels[:, gi], size=self.size)
         times["generate"] = time.perf_counter() - t
@@ -402,13 +439,14 @@ class Editor:
         # back at the photo's resolution (amgan.composite): colour/pattern edits move the photo's own
         # pixels to the edit's local colour; outline edits (sleeve, neckline) add the smoothed change;
         # both gated by an edge-aware garment matte (outline edits: matte or attention)
-        groups = set(request) | set(torso_request or ())
+        groups = edited
         recolour = groups <= GATED_GROUPS
         garment = seg.result() if seg is not None else None
-        garment, p_namer = garment if use_namer else (garment, None)
-        if use_namer and edits_colour:  # the colour the photo had, for the record (the target replaces it)
-            p = self._fused_colour(logits[ci][0].softmax(0).cpu().numpy(), p_namer)
-            out.source_labels[:, ci] = int(p.argmax())
+        if mask_groups:
+            garment = garment[0]
+        for g, v in fused.items():  # an edited group's value the photo had, for the record (the target replaces it)
+            if g in edited:
+                out.source_labels[:, self.schema.group_index(g)] = v
         if not keep_background:
             garment = None
         times["segment"] = time.perf_counter() - t

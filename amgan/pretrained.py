@@ -341,13 +341,15 @@ def build_editor(p: Pretrained, device=None, int8: bool | None = None):
     try:
         settings = p.model.get("editor") or {}
         schema = Schema.from_dict(p.schema)
-        namer, namer_weight = _editor_namer(p, settings, schema)
+        namer, namer_weight = _editor_mask_reader(p, settings, "colour_namer", schema)
+        shape, shape_weight = _editor_mask_reader(p, settings, "sleeve_shape", schema)
         ed = Editor(G.float(), C, schema, p.image_processor, device,
                     reader_processor=ImageProcessor.from_dict(rp) if rp else None,
                     attention_floor=float(settings.get("attention_floor", 0.0)),
                     colour_spread=float(settings.get("colour_spread", 0.0)),
                     caveats=settings.get("caveats"), colour_calibration=settings.get("colour_calibration"),
-                    colour_namer=namer, colour_namer_weight=namer_weight)
+                    colour_namer=namer, colour_namer_weight=namer_weight,
+                    sleeve_shape=shape, sleeve_shape_weight=shape_weight)
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{p.path}: bad editor settings ({e})") from None
     ed.checkpoint_step = int(p.info.get("step") or 0)
@@ -358,47 +360,64 @@ def build_editor(p: Pretrained, device=None, int8: bool | None = None):
 
 
 NAMER_FILE = "colour_namer.json"  # an editor folder's colour namer (amgan.data.colour_namer), when it has one
+SLEEVE_SHAPE_FILE = "sleeve_shape.pt"  # an editor folder's sleeve-shape model (amgan.data.sleeve_shape)
 
 
-def _editor_namer(p: Pretrained, settings: dict, schema):
-    """(ColourNamer or None, weight) from the editor settings' ``colour_namer`` and the folder's
-    :data:`NAMER_FILE`."""
-    cfg = settings.get("colour_namer")
+def _mask_reader_kind(key: str):
+    """(file name in an editor folder, loader(path, schema)) of the mask reader named by the setting ``key``."""
+    if key == "colour_namer":
+        from amgan.data.colour_namer import ColourNamer
+
+        return NAMER_FILE, lambda f, schema: ColourNamer.load(f, colours=tuple(schema.group("color").values))
+    if key == "sleeve_shape":
+        from amgan.data.sleeve_shape import SleeveShape
+
+        return SLEEVE_SHAPE_FILE, lambda f, schema: SleeveShape.load(f, values=tuple(schema.group("sleeve").values))
+    raise ValueError(f"no mask reader {key!r}")
+
+
+def _editor_mask_reader(p: Pretrained, settings: dict, key: str, schema):
+    """(the mask reader or None, its weight) from the editor setting ``key`` (``colour_namer``,
+    ``sleeve_shape``: ``{'weight': w, ...}``) and the folder's file for it."""
+    cfg = settings.get(key)
     if not cfg:
         return None, 0.0
-    from amgan.data.colour_namer import ColourNamer
-
+    name, load = _mask_reader_kind(key)
     folder = Path(p.path) if p.path and Path(p.path).is_dir() else None
-    if folder is None or not (folder / NAMER_FILE).is_file():
-        raise CheckpointError(f"{p.path}: the settings name a colour namer but the folder has no {NAMER_FILE}")
+    if folder is None or not (folder / name).is_file():
+        raise CheckpointError(f"{p.path}: the settings name a {key} but the folder has no {name}")
     if not isinstance(cfg, dict) or "weight" not in cfg:
-        raise CheckpointError(f"{p.path}: editor setting colour_namer must be {{'weight': w}}, got {cfg!r}")
-    return ColourNamer.load(folder / NAMER_FILE, colours=tuple(schema.group("color").values)), float(cfg["weight"])
+        raise CheckpointError(f"{p.path}: editor setting {key} must be {{'weight': w}}, got {cfg!r}")
+    return load(folder / name, schema), float(cfg["weight"])
 
 
-def attach_namer(editor, namer, *, weight: float | None, card: dict | None = None) -> Path:
-    """Give the editor folder ``editor`` a colour namer (a copy of the file ``namer`` as
-    :data:`NAMER_FILE`) whose reading of a photo's garment is fused with the classifier's colour
-    (``weight`` in (0, 1]; None takes the namer away). In place; every other file and setting is kept."""
-    from amgan.attributes import Schema
-    from amgan.data.colour_namer import ColourNamer
-
+def attach_mask_reader(editor, key: str, model, *, weight: float | None, card: dict | None = None) -> Path:
+    """Give the editor folder ``editor`` a mask reader (``key``: ``colour_namer`` or ``sleeve_shape``;
+    a copy of the file ``model``) whose reading of a photo's garment mask is fused with the classifier's
+    reading of that group (``weight`` in (0, 1]; None takes it away). In place; every other file and
+    setting is kept."""
+    name, load = _mask_reader_kind(key)
     ed = load_pretrained(editor, kind="amgan-editor")
     settings = dict(ed.model.get("editor") or {})
-    keep = _other_files(editor, NAMER_FILE)
+    keep = _other_files(editor, name)
     if weight is None:
-        settings.pop("colour_namer", None)
+        settings.pop(key, None)
     else:
         if not 0.0 < float(weight) <= 1.0:
             raise CheckpointError(f"--weight must be in (0, 1], got {weight}")
-        colours = tuple(Schema.from_dict(ed.schema).group("color").values)
-        ColourNamer.load(namer, colours=colours)  # refused here if it does not fit
-        keep[NAMER_FILE] = Path(namer).read_bytes()
-        settings["colour_namer"] = {"weight": float(weight),
-                                    "sha256": hashlib.sha256(keep[NAMER_FILE]).hexdigest()}
+        from amgan.attributes import Schema
+
+        load(model, Schema.from_dict(ed.schema))  # refused here if it does not fit
+        keep[name] = Path(model).read_bytes()
+        settings[key] = {"weight": float(weight), "sha256": hashlib.sha256(keep[name]).hexdigest()}
     p = Pretrained("amgan-editor", ed.weights, {**ed.model, "editor": settings}, ed.image_processor, ed.schema,
                    ed.info, {**ed.card, **(card or {})})
     return save_pretrained(editor, p, extra_files=keep)
+
+
+def attach_namer(editor, namer, *, weight: float | None, card: dict | None = None) -> Path:
+    """:func:`attach_mask_reader` for the colour namer (:data:`NAMER_FILE`)."""
+    return attach_mask_reader(editor, "colour_namer", namer, weight=weight, card=card)
 
 
 def _use_int8(ed, p: Pretrained, required: bool) -> None:
@@ -517,6 +536,13 @@ def main(argv=None) -> int:
     an.add_argument("--weight", type=float, help="the namer's share of the fused reading, in (0, 1]")
     an.add_argument("--remove", action="store_true", help="take the namer away instead")
     an.add_argument("--card", help="JSON file with model card fields to update")
+    ss = sub.add_parser("attach-sleeve-shape", help="an editor folder reads a photo's sleeves from the garment's "
+                        "outline too (in place; settings and other files kept)")
+    ss.add_argument("--editor", required=True, help="the editor folder to change")
+    ss.add_argument("--model", help="the sleeve-shape file (amgan data train-sleeve-shape)")
+    ss.add_argument("--weight", type=float, help="the model's share of the fused reading, in (0, 1]")
+    ss.add_argument("--remove", action="store_true", help="take the model away instead")
+    ss.add_argument("--card", help="JSON file with model card fields to update")
     k = sub.add_parser("card", help="print the model card of a model folder")
     k.add_argument("folder")
     args = ap.parse_args(argv)
@@ -534,13 +560,15 @@ def main(argv=None) -> int:
             card = json.loads(Path(args.card).read_text()) if args.card else None
             out = replace_classifier(args.editor, args.classifier, card=card)
             print(json.dumps({"out": str(out), "model_id": model_id(out)}))
-        elif args.cmd == "attach-namer":
-            if args.remove == bool(args.namer or args.weight is not None):
-                raise UserError("attach-namer: give --namer and --weight, or --remove")
-            if not args.remove and not (args.namer and args.weight is not None):
-                raise UserError("attach-namer: give both --namer and --weight")
+        elif args.cmd in ("attach-namer", "attach-sleeve-shape"):
+            key, flag, model = (("colour_namer", "--namer", args.namer) if args.cmd == "attach-namer"
+                                else ("sleeve_shape", "--model", args.model))
+            if args.remove == bool(model or args.weight is not None):
+                raise UserError(f"{args.cmd}: give {flag} and --weight, or --remove")
+            if not args.remove and not (model and args.weight is not None):
+                raise UserError(f"{args.cmd}: give both {flag} and --weight")
             card = json.loads(Path(args.card).read_text()) if args.card else None
-            out = attach_namer(args.editor, args.namer, weight=None if args.remove else args.weight, card=card)
+            out = attach_mask_reader(args.editor, key, model, weight=None if args.remove else args.weight, card=card)
             print(json.dumps({"out": str(out), "model_id": model_id(out)}))
         else:
             print(render_card(load_pretrained(args.folder)), end="")
