@@ -67,7 +67,8 @@ def _readers(args) -> dict:
         @torch.no_grad()
         def read_editor(paths):  # as the demo and the edit read a photo (its colour namer included)
             return np.stack([[int(p.argmax()) for p in ed.predict_probs(path)] for path in paths])
-        what = "CAM classifier + colour namer" if ed.colour_namer is not None else "CAM classifier"
+        what = " + ".join(["CAM classifier"] + [{"color": "colour namer", "sleeve": "sleeve shape"}[g]
+                                                 for g in ed.mask_readers])
         readers[f"editor's {what} ({Path(args.editor).name})"] = read_editor
     flams, embedders = list(args.flam or []), list(args.embedder or [])
     if len(flams) > len(embedders):
