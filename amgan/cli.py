@@ -5,7 +5,7 @@
     amgan data convert FORMAT --root DIR --out DIR
     amgan data annotate DIR [--overwrite-labels] [--workers N] [--sheet OUT.png] [--namer FILE|rule]
     amgan data train-namer DIR --labels FILE [FILE ...] --out NAMER.json [--exclude BLIND.csv]
-    amgan data train-sleeve-shape DIR --out SLEEVE.pt [--exclude BLIND.csv] [--epochs N] [--seed S]
+    amgan data train-sleeve-shape DIR --out SLEEVE.pt [--exclude BLIND.csv] [--epochs N] [--seed S] [--sheet OUT.jpg]
     amgan data annotate-eval DIR --checked FILE
     amgan data hand-labels DIR --labels FILE [FILE ...] [--exclude BLIND.csv]
     amgan train-classifier --config C [--set k=v ...]
@@ -168,8 +168,16 @@ def _data_train_namer(args) -> int:
 def _data_train_sleeve_shape(args) -> int:
     from amgan.data.sleeve_shape import train_sleeve_shape
 
-    print(json.dumps(train_sleeve_shape(args.dir, out=args.out, exclude=args.exclude, epochs=args.epochs,
-                                        seed=args.seed, progress=not args.quiet)))
+    from amgan.data.sleeve_shape import sleeve_sheet
+
+    if args.sheet_only:
+        print(json.dumps(sleeve_sheet(args.dir, args.out, args.sheet_only, exclude=args.exclude)))
+        return 0
+    summary = train_sleeve_shape(args.dir, out=args.out, exclude=args.exclude, epochs=args.epochs, seed=args.seed,
+                                 progress=not args.quiet)
+    if args.sheet:
+        summary["sheet"] = sleeve_sheet(args.dir, args.out, args.sheet, exclude=args.exclude)
+    print(json.dumps(summary))
     return 0
 
 
@@ -259,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="photos never trained on: a CSV with an 'image' column ('' for none)")
     s.add_argument("--epochs", type=int, default=30, help="passes over the train photos")
     s.add_argument("--seed", type=int, default=0, help="initialisation, batches and augmentation")
+    s.add_argument("--sheet", help="also draw a contact sheet of val photos read by the model (.jpg or .png)")
+    s.add_argument("--sheet-only", metavar="SHEET", help="do not train: draw the sheet of the model --out")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=_data_train_sleeve_shape)
 

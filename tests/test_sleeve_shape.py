@@ -12,7 +12,7 @@ from amgan.data.annotate import annotate
 from amgan.data.clothing import convert_clothing_dataset
 from amgan.data.manifest import read_manifest
 from amgan.data.sleeve_shape import (
-    FORMAT, SIZE, ShapeNet, SleeveShape, SleeveShapeError, silhouette, train_sleeve_shape,
+    FORMAT, SIZE, ShapeNet, SleeveShape, SleeveShapeError, silhouette, sleeve_sheet, train_sleeve_shape,
 )
 from test_clothing import make_tree, photo
 
@@ -123,7 +123,15 @@ def test_train_on_a_photo_set_leaves_out_the_blind_set_and_refuses_what_it_canno
         with pytest.raises(Exception, match=message):
             train_sleeve_shape(out, out=tmp_path / "s3.pt", **{"exclude": "", "batch_size": 4, **kw}, progress=False)
     assert not (tmp_path / "s3.pt").exists()
-    assert json.loads(json.dumps(summary))["val"] is None or summary["val"]["photos"] >= 0
+    # the contact sheet: photos of a split with their outlines, silhouettes and readings
+    sheet = sleeve_sheet(out, tmp_path / "s.pt", tmp_path / "sheet.png", split="train", n=5, columns=3, tile=90)
+    assert sheet["photos"] == 5 and 0 <= sheet["right"] <= 5
+    assert Image.open(tmp_path / "sheet.png").size == (270, 2 * (120 + 40))
+    assert cli_main(["data", "train-sleeve-shape", str(out), "--out", str(tmp_path / "s.pt"), "--exclude", "",
+                     "--sheet-only", str(tmp_path / "sheet.jpg")]) == 0
+    assert json.loads(capsys.readouterr().out)["photos"] >= 1 and (tmp_path / "sheet.jpg").is_file()
+    with pytest.raises(SleeveShapeError, match="no test-split photo"):
+        sleeve_sheet(out, tmp_path / "s.pt", tmp_path / "none.png", split="test", exclude="")
 
 
 def test_an_editor_with_a_sleeve_shape_model_reads_and_edits_with_it(tiny_editor_path, tmp_path, capsys):

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from amgan.errors import UserError
 
-__all__ = ["FORMAT", "SIZE", "SleeveShape", "SleeveShapeError", "silhouette", "train_sleeve_shape"]
+__all__ = ["FORMAT", "SIZE", "SleeveShape", "SleeveShapeError", "silhouette", "sleeve_sheet", "train_sleeve_shape"]
 
 FORMAT = "sleeve-shape-v1"
 SIZE = 64  # the silhouette's side
@@ -219,3 +219,74 @@ def train_sleeve_shape(folder, *, out, exclude=None, epochs: int = 30, seed: int
         "seconds": round(time.perf_counter() - t0, 1), "val": val}
     model.save(out)
     return {"out": str(out), **model.provenance}
+
+
+def sleeve_sheet(folder, model, out, *, split: str = "val", n: int = 36, columns: int = 9, tile: int = 180,
+                 exclude=None, seed: int = 0) -> dict:
+    """A contact sheet of ``n`` photos of ``split`` with a known sleeve, one per contributor first (the
+    order depends only on ``seed`` and the names): each photo with its garment mask's outline (green:
+    read right, red: wrong), the silhouette the model sees in a corner, the sleeve read with its
+    probability and the label. Written as JPEG or PNG (by ``out``'s suffix), atomically; returns
+    {"out", "photos", "right"}."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from amgan.data.annotate_sheet import _key, _outline
+    from amgan.data.manifest import read_manifest
+    from amgan.data.memory import excluded_images
+    from amgan.io import atomic_save_image
+
+    folder = Path(folder)
+    m = read_manifest(folder)
+    ss = model if isinstance(model, SleeveShape) else SleeveShape.load(model)
+    si, values = m.schema.group_index("sleeve"), tuple(m.schema.group("sleeve").values)
+    blind = excluded_images(exclude or "", key="--exclude")
+    by_sender: dict[str, list[int]] = {}
+    sender = {}
+    if (folder / "source.csv").is_file():
+        import csv
+
+        with open(folder / "source.csv", newline="", encoding="utf-8") as f:
+            sender = {r["path"]: r["sender_id"] for r in csv.DictReader(f)}
+    cand = [i for i in range(len(m)) if m.splits[i] == split and m.masks[i] and m.labels[i, si] >= 0
+            and Path(m.paths[i]).stem not in blind]
+    for i in sorted(cand, key=lambda i: _key(m.paths[i], seed)):
+        by_sender.setdefault(sender.get(m.paths[i], m.paths[i]), []).append(i)
+    order = sorted(by_sender, key=lambda s: _key(s, seed))
+    rows: list[int] = []
+    for depth in range(max((len(v) for v in by_sender.values()), default=0)):
+        rows += [by_sender[s][depth] for s in order if depth < len(by_sender[s])]
+    rows = rows[:n]
+    if not rows:
+        raise SleeveShapeError(f"{folder}: no {split}-split photo with a garment mask and a known sleeve")
+    th, text_h = int(tile * 4 / 3), 40
+    sheet = Image.new("RGB", (columns * tile, -(-len(rows) // columns) * (th + text_h)), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    font, small = ImageFont.load_default(size=15), ImageFont.load_default(size=12)
+    right = 0
+    for k, i in enumerate(rows):
+        x0, y0 = (k % columns) * tile, (k // columns) * (th + text_h)
+        with Image.open(m.image_path(i)) as im:
+            rgb = np.asarray(im.convert("RGB")).copy()
+        mask = np.asarray(Image.open(m.mask_path(i))) > 0
+        p = ss.probs(mask, values)
+        label = values[int(m.labels[i, si])]
+        read = values[int(p.argmax())] if p is not None else "-"
+        ok = read == label
+        right += ok
+        rgb[_outline(mask, max(2, rgb.shape[1] // 150))] = (0, 200, 0) if ok else (230, 0, 0)
+        img = Image.fromarray(rgb)
+        img.thumbnail((tile - 4, th - 4))
+        px, py = x0 + (tile - img.width) // 2, y0 + (th - img.height) // 2
+        sheet.paste(img, (px, py))
+        sil = silhouette(mask, ss.size)
+        if sil is not None:
+            inset = Image.fromarray((sil * 255).astype(np.uint8)).convert("RGB").resize((56, 56))
+            sheet.paste(inset, (px + 2, py + 2))
+            draw.rectangle([px + 2, py + 2, px + 57, py + 57], outline=(255, 200, 0))
+        txt = f"{read} {float(p.max()):.2f}" if p is not None else "no outline"
+        draw.text((x0 + 6, y0 + th + 2), txt, fill=(0, 120, 0) if ok else (190, 0, 0), font=font)
+        draw.text((x0 + 6, y0 + th + 21), f"label {label}  #{sender.get(m.paths[i], '')}", fill=(80, 80, 80),
+                  font=small)
+    out = Path(out)
+    atomic_save_image(out, sheet, format="JPEG" if out.suffix.lower() in (".jpg", ".jpeg") else "PNG")
+    return {"out": str(out), "photos": len(rows), "right": int(right)}
