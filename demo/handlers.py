@@ -202,7 +202,7 @@ class DemoLogic:
     # ---- checks and readings
     def predicted(self, photo) -> tuple[dict, dict]:
         """-> (the editor's reading {group: value}, its probabilities {group: {value: p}}): the CAM classifier's,
-        its colour read with the colour namer when the editor has one."""
+        its colour read with the colour namer and its sleeves with the sleeve-shape model where the editor has them."""
         probs = self.editor.predict(photo)
         return {g: max(p, key=p.get) for g, p in probs.items()}, probs
 
