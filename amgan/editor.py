@@ -134,20 +134,17 @@ class Editor:
         self.processor = processor if isinstance(processor, ImageProcessor) else ImageProcessor(size=int(processor))
         self.size = self.processor.size
         self.reader_processor = reader_processor or self.processor
-        if colour_namer is not None:
-            if "color" not in schema.names or set(colour_namer.colours) != set(schema.group("color").values):
-                raise ValueError("the colour namer names other colours than the schema's")
-            if not 0.0 < float(colour_namer_weight) <= 1.0:
-                raise ValueError(f"colour_namer.weight must be in (0, 1], got {colour_namer_weight}")
-        self.colour_namer = colour_namer
-        self.colour_namer_weight = float(colour_namer_weight)
-        if sleeve_shape is not None:
-            if "sleeve" not in schema.names or set(sleeve_shape.values) != set(schema.group("sleeve").values):
-                raise ValueError("the sleeve-shape model reads other sleeve values than the schema's")
-            if not 0.0 < float(sleeve_shape_weight) <= 1.0:
-                raise ValueError(f"sleeve_shape.weight must be in (0, 1], got {sleeve_shape_weight}")
-        self.sleeve_shape = sleeve_shape
-        self.sleeve_shape_weight = float(sleeve_shape_weight)
+        for key, group, reader, values, weight in (
+                ("colour_namer", "color", colour_namer, getattr(colour_namer, "colours", ()), colour_namer_weight),
+                ("sleeve_shape", "sleeve", sleeve_shape, getattr(sleeve_shape, "values", ()), sleeve_shape_weight)):
+            if reader is None:
+                continue
+            if group not in schema.names or set(values) != set(schema.group(group).values):
+                raise ValueError(f"the {key} reads other {group} values than the schema's")
+            if not 0.0 < float(weight) <= 1.0:
+                raise ValueError(f"{key}.weight must be in (0, 1], got {weight}")
+        self.colour_namer, self.colour_namer_weight = colour_namer, float(colour_namer_weight)
+        self.sleeve_shape, self.sleeve_shape_weight = sleeve_shape, float(sleeve_shape_weight)
 
     @property
     def mask_readers(self) -> dict[str, float]:

@@ -529,20 +529,16 @@ def main(argv=None) -> int:
     rc.add_argument("--editor", required=True, help="the editor folder to change")
     rc.add_argument("--classifier", required=True, help="the classifier (e.g. a retrained reader)")
     rc.add_argument("--card", help="JSON file with model card fields to update")
-    an = sub.add_parser("attach-namer", help="an editor folder reads a photo's colour with a colour namer too "
-                        "(in place; settings and other files kept)")
-    an.add_argument("--editor", required=True, help="the editor folder to change")
-    an.add_argument("--namer", help="the colour namer file (amgan data train-namer)")
-    an.add_argument("--weight", type=float, help="the namer's share of the fused reading, in (0, 1]")
-    an.add_argument("--remove", action="store_true", help="take the namer away instead")
-    an.add_argument("--card", help="JSON file with model card fields to update")
-    ss = sub.add_parser("attach-sleeve-shape", help="an editor folder reads a photo's sleeves from the garment's "
-                        "outline too (in place; settings and other files kept)")
-    ss.add_argument("--editor", required=True, help="the editor folder to change")
-    ss.add_argument("--model", help="the sleeve-shape file (amgan data train-sleeve-shape)")
-    ss.add_argument("--weight", type=float, help="the model's share of the fused reading, in (0, 1]")
-    ss.add_argument("--remove", action="store_true", help="take the model away instead")
-    ss.add_argument("--card", help="JSON file with model card fields to update")
+    for cmd, flag, what, trained_by in (("attach-namer", "--namer", "a photo's colour with a colour namer",
+                                         "the colour namer file (amgan data train-namer)"),
+                                        ("attach-sleeve-shape", "--model", "a photo's sleeves from the garment's "
+                                         "outline", "the sleeve-shape file (amgan data train-sleeve-shape)")):
+        an = sub.add_parser(cmd, help=f"an editor folder reads {what} too (in place; settings and other files kept)")
+        an.add_argument("--editor", required=True, help="the editor folder to change")
+        an.add_argument(flag, help=trained_by)
+        an.add_argument("--weight", type=float, help="its share of the fused reading, in (0, 1]")
+        an.add_argument("--remove", action="store_true", help="take it away instead")
+        an.add_argument("--card", help="JSON file with model card fields to update")
     k = sub.add_parser("card", help="print the model card of a model folder")
     k.add_argument("folder")
     args = ap.parse_args(argv)

@@ -166,6 +166,12 @@ def test_an_editor_with_a_sleeve_shape_model_reads_and_edits_with_it(tiny_editor
     assert kept.source_attributes["sleeve"] == "short"
     assert np.array_equal(np.asarray(kept.image), np.asarray(told.image))
     assert ed.edit(img, {"sleeve": "long"}).source_attributes["sleeve"] == "short"  # the sleeve it had, as read
+    # an editor built by hand refuses a model of other sleeve values, and a weight outside (0, 1]
+    with pytest.raises(ValueError, match="other sleeve values"):
+        Editor(plain.G, plain.C, plain.schema, plain.processor, "cpu",
+               sleeve_shape=SleeveShape(("short", "long"), ShapeNet(2, 8)), sleeve_shape_weight=0.5)
+    with pytest.raises(ValueError, match="sleeve_shape.weight"):
+        Editor(plain.G, plain.C, plain.schema, plain.processor, "cpu", sleeve_shape=ed.sleeve_shape)
     # refused: a bad weight, half the arguments, a file that is not a sleeve-shape model; the folder unchanged
     config = (folder / "config.json").read_bytes()
     assert pretrained_main(args + ["--weight", "1.5"]) == 2
