@@ -24,7 +24,8 @@ from amgan.intervals import bootstrap_ci
 PAPER_DELTA = {"no_dc": -5.4, "no_dc_s1": -5.4, "no_lp": -4.2, "no_lp_s1": -4.2, "no_la": -2.5, "no_la_s1": -2.5}  # points of edited-attribute accuracy
 NAMES = {"full": "full AMGAN", "no_dc": "without D_C", "no_lp": "without L_p", "no_la": "without L_a",
          "stargan": "StarGAN-style (none of the three)", "full_s1": "full AMGAN, seed 1",
-         "no_dc_s1": "without D_C, seed 1", "no_lp_s1": "without L_p, seed 1", "no_la_s1": "without L_a, seed 1"}
+         "no_dc_s1": "without D_C, seed 1", "no_lp_s1": "without L_p, seed 1", "no_la_s1": "without L_a, seed 1",
+         "stargan_s1": "StarGAN-style, seed 1"}
 
 
 def _ones(acc: float, n: int) -> np.ndarray:

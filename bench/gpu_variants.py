@@ -16,7 +16,7 @@ with the frozen classifier the run trained against (fp16 weights, model card, pr
 
 The variants (the paper's ablation, Ak et al. ICCV 2019, Table 3, plus second seeds):
 full, full_s1 (seed 1), no_dc_s1 (seed 1 without D_C), no_dc (no attribute-region discriminator), no_lp (no perceptual
-loss), no_la (no attention loss), stargan (none of the three); no_lp_s1, no_la_s1: seed 1 of those two.
+loss), no_la (no attention loss), stargan (none of the three); no_lp_s1, no_la_s1, stargan_s1: seed 1 of those three.
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ VARIANTS = {
     "no_la": ["loss.lambda_att=0"],
     "no_la_s1": ["loss.lambda_att=0", "train.seed=1"],
     "stargan": ["loss.use_dc=false", "loss.lambda_perc=0", "loss.lambda_att=0"],
+    "stargan_s1": ["loss.use_dc=false", "loss.lambda_perc=0", "loss.lambda_att=0", "train.seed=1"],
 }
 PACK_KIND = "amgan-generator-pack"
 
