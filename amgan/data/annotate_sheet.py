@@ -24,18 +24,21 @@ def _key(s: str, seed: int) -> str:
     return hashlib.sha1(f"{seed}:{s}".encode()).hexdigest()
 
 
-def pick_across_contributors(folder: Path, n: int, seed: int = 0) -> list[dict]:
-    """``n`` rows of ``annotations.csv``, one per contributor first (from ``source.csv``),
-    in a deterministic order that depends only on ``seed`` and the names."""
-    with open(folder / "annotations.csv", newline="", encoding="utf-8") as f:
-        ann = {r["path"]: r for r in csv.DictReader(f)}
+def read_sources(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """({photo path: contributor}, {photo path: class}) from a photo set's ``source.csv`` (empty without one)."""
     sender, label = {}, {}
     if (folder / "source.csv").is_file():
         with open(folder / "source.csv", newline="", encoding="utf-8") as f:
             for r in csv.DictReader(f):
                 sender[r["path"]], label[r["path"]] = r["sender_id"], r["label"]
+    return sender, label
+
+
+def round_robin(paths, sender: dict[str, str], n: int, seed: int = 0) -> list[str]:
+    """``n`` of ``paths``, one per contributor first (``sender``: path -> contributor; a path without one
+    is its own), in a deterministic order that depends only on ``seed`` and the names."""
     by_sender: dict[str, list[str]] = {}
-    for p in sorted(ann, key=lambda p: _key(p, seed)):
+    for p in sorted(paths, key=lambda p: _key(p, seed)):
         by_sender.setdefault(sender.get(p, p), []).append(p)
     order = sorted(by_sender, key=lambda s: _key(s, seed))
     picked, depth = [], 0
@@ -44,7 +47,17 @@ def pick_across_contributors(folder: Path, n: int, seed: int = 0) -> list[dict]:
             if len(by_sender[s]) > depth and len(picked) < n:
                 picked.append(by_sender[s][depth])
         depth += 1
-    return [dict(ann[p], sender_id=sender.get(p, ""), label=label.get(p, "")) for p in picked]
+    return picked
+
+
+def pick_across_contributors(folder: Path, n: int, seed: int = 0) -> list[dict]:
+    """``n`` rows of ``annotations.csv``, one per contributor first (from ``source.csv``),
+    in a deterministic order that depends only on ``seed`` and the names."""
+    with open(folder / "annotations.csv", newline="", encoding="utf-8") as f:
+        ann = {r["path"]: r for r in csv.DictReader(f)}
+    sender, label = read_sources(folder)
+    return [dict(ann[p], sender_id=sender.get(p, ""), label=label.get(p, ""))
+            for p in round_robin(ann, sender, n, seed)]
 
 
 def _outline(mask: np.ndarray, width: int) -> np.ndarray:

@@ -142,6 +142,13 @@ class SleeveShape:
         return cls(names, net.eval(), size, width, dict(d.get("provenance") or {}))
 
 
+def _photo_rows(m, split: str, si: int, blind: set[str]) -> list[int]:
+    """The manifest rows of ``split`` that are photos with a garment mask and a known sleeve (group ``si``),
+    outside ``blind`` (image stems)."""
+    return [i for i in range(len(m)) if m.splits[i] == split and m.masks[i] and m.labels[i, si] >= 0
+            and m.views[i] == "photo" and Path(m.paths[i]).stem not in blind]
+
+
 def _dataset(folder: Path, m, rows: list[int], size: int, progress: bool) -> tuple[list[int], np.ndarray]:
     from PIL import Image
     from tqdm import tqdm
@@ -176,9 +183,7 @@ def train_sleeve_shape(folder, *, out, exclude=None, epochs: int = 30, seed: int
         raise SleeveShapeError(f"epochs must be >= 1 and batch_size >= 2, got {epochs}, {batch_size}")
     si, values = m.schema.group_index("sleeve"), tuple(m.schema.group("sleeve").values)
     blind = excluded_images(exclude or "", key="--exclude")
-    rows = {s: [i for i in range(len(m)) if m.splits[i] == s and m.masks[i] and m.labels[i, si] >= 0
-                and m.views[i] == "photo" and Path(m.paths[i]).stem not in blind]
-            for s in ("train", "val")}
+    rows = {s: _photo_rows(m, s, si, blind) for s in ("train", "val")}
     if len(rows["train"]) < batch_size:
         raise SleeveShapeError(f"{folder}: {len(rows['train'])} train-split photos with a garment mask and a known "
                                f"sleeve; at least {batch_size} needed (run amgan data annotate first)")
@@ -230,7 +235,7 @@ def sleeve_sheet(folder, model, out, *, split: str = "val", n: int = 36, columns
     {"out", "photos", "right"}."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from amgan.data.annotate_sheet import _key, _outline
+    from amgan.data.annotate_sheet import _outline, read_sources, round_robin
     from amgan.data.manifest import read_manifest
     from amgan.data.memory import excluded_images
     from amgan.io import atomic_save_image
@@ -240,22 +245,9 @@ def sleeve_sheet(folder, model, out, *, split: str = "val", n: int = 36, columns
     ss = model if isinstance(model, SleeveShape) else SleeveShape.load(model)
     si, values = m.schema.group_index("sleeve"), tuple(m.schema.group("sleeve").values)
     blind = excluded_images(exclude or "", key="--exclude")
-    by_sender: dict[str, list[int]] = {}
-    sender = {}
-    if (folder / "source.csv").is_file():
-        import csv
-
-        with open(folder / "source.csv", newline="", encoding="utf-8") as f:
-            sender = {r["path"]: r["sender_id"] for r in csv.DictReader(f)}
-    cand = [i for i in range(len(m)) if m.splits[i] == split and m.masks[i] and m.labels[i, si] >= 0
-            and Path(m.paths[i]).stem not in blind]
-    for i in sorted(cand, key=lambda i: _key(m.paths[i], seed)):
-        by_sender.setdefault(sender.get(m.paths[i], m.paths[i]), []).append(i)
-    order = sorted(by_sender, key=lambda s: _key(s, seed))
-    rows: list[int] = []
-    for depth in range(max((len(v) for v in by_sender.values()), default=0)):
-        rows += [by_sender[s][depth] for s in order if depth < len(by_sender[s])]
-    rows = rows[:n]
+    sender, _ = read_sources(folder)
+    row = {m.paths[i]: i for i in _photo_rows(m, split, si, blind)}
+    rows = [row[p] for p in round_robin(row, sender, n, seed)]
     if not rows:
         raise SleeveShapeError(f"{folder}: no {split}-split photo with a garment mask and a known sleeve")
     th, text_h = int(tile * 4 / 3), 40
