@@ -88,6 +88,12 @@ def _train_reader(args) -> int:
     return reader_main(config_argv(args, "out"))
 
 
+def _distill(args) -> int:
+    from amgan.distill import main as distill_main
+
+    return distill_main(config_argv(args, "teacher", "out"))
+
+
 def _edit(args) -> int:
     from amgan.edit_cli import run_edit
 
@@ -340,6 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(s, "configs/reader128.yaml")
     s.add_argument("--out", required=True, help="model folder to write")
     s.set_defaults(fn=_train_reader)
+
+    s = sub.add_parser("distill", help="a smaller, faster generator taught by a trained editor's edits "
+                                       "(the rest of the editor folder carried over)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("--teacher", required=True, help="the trained editor's model folder")
+    add_config_arguments(s, "configs/distill128.yaml")
+    s.add_argument("--out", required=True, help="the student editor's model folder to write")
+    s.set_defaults(fn=_distill)
 
     s = sub.add_parser("evaluate-edits", help="judge an editor's edits by probes: against the truth (SynthFashion) "
                                               "and training-free on photos", formatter_class=fmt)
