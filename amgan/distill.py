@@ -180,28 +180,13 @@ def sample_sheet(student: Generator, pairs: Pairs, path: Path, n: int = 8) -> Pa
     return save_image_grid(path, [x, a_t * z_t + (1 - a_t) * x, y_s, a_t, a_s])
 
 
-@torch.no_grad()
-def fill_unknown_labels(editor, data, batch: int = 256, progress: bool = True) -> int:
-    """Put the editor's classifier reading into every unknown (-1) label of ``data``, in place (the
-    classifier reads at its own resolution); returns how many labels were filled."""
-    unknown = (data.labels < 0).any(1).nonzero()[:, 0]
-    filled = 0
-    for s in tqdm(range(0, len(unknown), batch), desc="reading unknown labels", unit="batch", disable=not progress):
-        idx = unknown[s:s + batch]
-        x, lab = data.batch(idx)
-        pred = torch.stack([p.argmax(1) for p in editor.predict_tensor(x)], 1)
-        filled += int((lab < 0).sum())
-        data.labels[idx] = torch.where(lab < 0, pred, lab)
-    return filled
-
-
 # ---------------------------------------------------------------- the run
 def distill(teacher_path, cfg: DistillConfig, out, progress: bool = True) -> dict:
     """Teach a student generator the teacher editor's edits; write the student editor folder ``out``."""
     from amgan.data.memory import concat_memory, excluded_images, load_memory
     from amgan.pretrained import (NAMER_FILE, SLEEVE_SHAPE_FILE, Pretrained, half_weights, load_editor,
                                   load_pretrained, model_id, save_pretrained)
-    from amgan.train import mixed_batch
+    from amgan.train import fill_unknown, mixed_batch
     from amgan.training import StatsLog, report, run_steps
 
     d, s = cfg.distill, cfg.student
@@ -232,7 +217,7 @@ def distill(teacher_path, cfg: DistillConfig, out, progress: bool = True) -> dic
         data = concat_memory(parts)
         if data.schema.to_dict()["groups"] != teacher.schema.to_dict()["groups"]:
             raise ConfigError(f"the data's schema is not the teacher's ({teacher_path})", key="data.root")
-        fill_unknown_labels(teacher, data, progress=progress)
+        fill_unknown(data, teacher.predict_tensor, "cpu", progress=progress)
         rows = mixed_batch(len(data), len(parts[0]), limit, cfg.data.photo_fraction, gen)
         return data, rows
 

@@ -136,11 +136,12 @@ def mixed_batch(n: int, n_render: int, batch: int, photo_fraction: float, gen: t
 def fill_unknown(data: MemoryData, classifier: torch.nn.Module, device, batch: int = 256, progress: bool = True) -> int:
     """Put the frozen classifier's reading into every unknown (-1) label of ``data.labels``, in
     place; returns how many labels were filled. The reading is made at the training resolution,
-    the way the classifier's CAMs are used in training."""
+    the way the classifier's CAMs are used in training. ``classifier``: a module, or any callable
+    images -> per-group scores (an editor's ``predict_tensor``, which reads at its classifier's size)."""
     unknown = (data.labels < 0).any(1).nonzero()[:, 0]
     if len(unknown) == 0:
         return 0
-    C = classifier.to(device).eval()
+    C = classifier.to(device).eval() if isinstance(classifier, torch.nn.Module) else classifier
     filled = 0
     for s in tqdm(range(0, len(unknown), batch), desc="reading unknown labels", unit="batch", disable=not progress):
         idx = unknown[s:s + batch]
