@@ -28,6 +28,11 @@ def test_shipped_configs_load(path):
         from amgan.train_reader import load_reader_config
 
         cfg = load_reader_config(path)
+    elif path.name.startswith("distill"):
+        from amgan.distill import load_distill_config
+
+        cfg = load_distill_config(path)
+        assert cfg.student.width >= 1 and cfg.distill.steps >= 1
     elif path.name.startswith("eval_"):
         from fir.evaluate import load_eval_config
 
