@@ -41,7 +41,8 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from amgan.config import ConfigBase, ConfigError, DataConfig, add_config_arguments, load_dataclass_config, save_config
+from amgan.config import (ConfigBase, ConfigError, DataConfig, add_config_arguments, check, check_data_section,
+                          check_range, load_dataclass_config, save_config)
 from amgan.nets.generator import UPSAMPLE, Generator
 
 log = logging.getLogger("amgan.distill")
@@ -78,28 +79,20 @@ class DistillConfig(ConfigBase):
     student: StudentConfig = field(default_factory=StudentConfig)
     distill: DistillTrain = field(default_factory=DistillTrain)
 
+    def validate(self) -> "DistillConfig":
+        d, s = self.distill, self.student
+        check_data_section(self.data)
+        check(0 <= self.data.photo_fraction <= 1, "data.photo_fraction", "must be in [0, 1]", self.data.photo_fraction)
+        check_range(s, "student", ("width", "n_res"), ge=1)
+        check(s.upsample in UPSAMPLE, "student.upsample", f"must be one of {', '.join(UPSAMPLE)}", s.upsample)
+        check_range(d, "distill", ("pairs", "steps", "batch_size", "teacher_batch", "log_every"), ge=1)
+        check_range(d, "distill", ("val_pairs", "lambda_a", "lambda_z", "max_minutes", "threads"), ge=0)
+        check_range(d, "distill", ("lr",), gt=0)
+        return self
+
 
 def load_distill_config(path, overrides=()) -> DistillConfig:
-    cfg = load_dataclass_config(DistillConfig, path, overrides)
-    d, s = cfg.distill, cfg.student
-    for key, v in (("distill.pairs", d.pairs), ("distill.steps", d.steps), ("distill.batch_size", d.batch_size),
-                   ("distill.teacher_batch", d.teacher_batch), ("distill.log_every", d.log_every),
-                   ("student.width", s.width), ("student.n_res", s.n_res)):
-        if v < 1:
-            raise ConfigError(f"{path}: {key} must be >= 1, got {v}", key=key)
-    if d.val_pairs < 0:
-        raise ConfigError(f"{path}: distill.val_pairs must be >= 0, got {d.val_pairs}", key="distill.val_pairs")
-    for key, v in (("distill.lr", d.lr), ("distill.lambda_a", d.lambda_a), ("distill.lambda_z", d.lambda_z),
-                   ("distill.max_minutes", d.max_minutes)):
-        if not v >= 0 or (key == "distill.lr" and not v > 0):
-            raise ConfigError(f"{path}: {key} must be {'> 0' if key == 'distill.lr' else '>= 0'}, got {v}", key=key)
-    if s.upsample not in UPSAMPLE:
-        raise ConfigError(f"{path}: student.upsample must be one of {', '.join(UPSAMPLE)}, got {s.upsample!r}",
-                          key="student.upsample")
-    if not 0 <= cfg.data.photo_fraction <= 1:
-        raise ConfigError(f"{path}: data.photo_fraction must be in [0, 1], got {cfg.data.photo_fraction}",
-                          key="data.photo_fraction")
-    return cfg
+    return load_dataclass_config(DistillConfig, path, overrides)
 
 
 # ---------------------------------------------------------------- the teacher's edits, once

@@ -91,6 +91,10 @@ def test_distill_config_errors_name_the_key(synth_tiny, photo_tiny, teacher, tmp
     with pytest.raises(ConfigError, match="data.size 64 is not the teacher's input size 32"):
         distill(teacher, cfg, tmp_path / "s", progress=False)
     assert not (tmp_path / "s").exists()
+    # a teacher that is not an editor folder: one line, nothing written
+    assert cli(["distill", "--teacher", str(tmp_path / "none"), "--config", "configs/distill128.yaml",
+                "--out", str(tmp_path / "s2")]) == 2
+    assert not (tmp_path / "s2").exists() and not (tmp_path / "s2.run").exists()
 
 
 def test_cli_distill(synth_tiny, photo_tiny, teacher, tmp_path, capsys):
