@@ -70,6 +70,7 @@ class DistillTrain:
     seed: int = 0
     threads: int = 0  # torch threads (0: torch's default)
     max_minutes: float = 0.0  # wall-clock budget of the training steps (0: none); the student is saved when it runs out
+    init_from: str = ""  # a student editor folder to continue from (its generator must have the student's shape); "" = new
     log_every: int = 50
 
 
@@ -192,10 +193,21 @@ def distill(teacher_path, cfg: DistillConfig, out, progress: bool = True) -> dic
     if cfg.data.size != teacher.size:
         raise ConfigError(f"data.size {cfg.data.size} is not the teacher's input size {teacher.size} "
                           f"({teacher_path})", key="data.size")
+    torch.manual_seed(d.seed)  # the student's initial weights
+    g = teacher.G
+    student = Generator(g.cond_dim, g.n_groups, width=s.width, n_res=s.n_res, n_down=g.n_down, upsample=s.upsample)
+    if d.init_from:
+        sp = load_pretrained(d.init_from, kind="amgan-editor")
+        want = {"cond_dim": g.cond_dim, "n_groups": g.n_groups, "width": s.width, "n_res": s.n_res,
+                "upsample": s.upsample}
+        have = {k: sp.model["generator"].get(k) for k in want}
+        if have != want:
+            raise ConfigError(f"distill.init_from: {d.init_from}'s generator {have} is not the student's {want}",
+                              key="distill.init_from")
+        student.load_state_dict({k: v.float() for k, v in sp.weights["G"].items()})
     run = out.with_name(out.name + ".run")
     run.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run / "config.yaml")
-    torch.manual_seed(d.seed)
     gen = torch.Generator().manual_seed(d.seed)
 
     # the teacher's training data: renders, then photos (train split; the hand-checked photos left out)
@@ -224,8 +236,6 @@ def distill(teacher_path, cfg: DistillConfig, out, progress: bool = True) -> dic
         del val_data
     t_pairs = time.perf_counter() - t0
 
-    g = teacher.G
-    student = Generator(g.cond_dim, g.n_groups, width=s.width, n_res=s.n_res, n_down=g.n_down, upsample=s.upsample)
     opt = torch.optim.Adam(student.parameters(), lr=d.lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=d.steps)
     t_start = time.perf_counter()
@@ -268,6 +278,7 @@ def distill(teacher_path, cfg: DistillConfig, out, progress: bool = True) -> dic
     info = {"distilled_from": {"path": str(teacher_path), "model_id": model_id(teacher_path),
                                "step": tp.info.get("step")},
             "classifier_from": tp.info.get("classifier_from"), "metrics": {"distill": metrics},
+            "continued_from": ({"path": str(d.init_from), "model_id": model_id(d.init_from)} if d.init_from else None),
             "step": tp.info.get("step")}
     val_txt = (f"on {metrics['pairs']['val']} held-out val pairs the student's edit differs from the teacher's by "
                f"{metrics['val']['y']:.4f} on average (images in [0, 1]; the teacher changed its input by "

@@ -105,3 +105,24 @@ def test_cli_distill(synth_tiny, photo_tiny, teacher, tmp_path, capsys):
     assert rc == 0
     assert json.loads(capsys.readouterr().out)["steps"] == 3
     assert (tmp_path / "s" / "config.json").is_file()
+
+
+def test_a_student_continues_from_its_folder_and_refuses_another_shape(student, teacher, synth_tiny, photo_tiny,
+                                                                      tmp_path):
+    out, _ = student
+    ed = Editor.from_checkpoint(out, int8=False)
+    cfg = load_distill_config("configs/distill128.yaml", _sets(synth_tiny, photo_tiny, **{
+        "distill.init_from": out, "distill.steps": 1, "distill.lr": 1e-9, "distill.pairs": 8, "distill.val_pairs": 0}))
+    distill(teacher, cfg, tmp_path / "s2", progress=False)
+    cont = Editor.from_checkpoint(tmp_path / "s2", int8=False)
+    # one step at a vanishing learning rate: the continued student starts from the saved weights
+    diff = max(float((a.float() - b.float()).abs().max()) for a, b in
+               zip(ed.G.state_dict().values(), cont.G.state_dict().values()))
+    assert diff < 2e-3
+    assert json.loads((tmp_path / "s2" / "config.json").read_text())["info"]["continued_from"]["path"] == str(out)
+    cfg = load_distill_config("configs/distill128.yaml", _sets(synth_tiny, photo_tiny, **{
+        "distill.init_from": out, "student.width": 6}))
+    with pytest.raises(ConfigError, match="distill.init_from: .* is not the student's"):
+        distill(teacher, cfg, tmp_path / "s3", progress=False)
+    assert not (tmp_path / "s3").exists() and not (tmp_path / "s3.run").exists()
+
