@@ -26,7 +26,7 @@ The student folder is the teacher's folder with the student's generator: the cla
 editor settings (attention floor, colour spread, calibration, caveats), the colour namer and the
 sleeve-shape model are carried over unchanged; ``int8.pt`` is not (it is the teacher's; make the
 student's own with ``amgan quantize``). The run folder ``OUT.run/`` holds the resolved config,
-``stats.jsonl`` + TensorBoard and ``samples.png`` (val pairs: input | teacher | student).
+``stats.jsonl`` + TensorBoard and ``samples.png`` (val pairs: input | teacher | student | the two attentions).
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from tqdm import tqdm
 
 from amgan.config import (ConfigBase, ConfigError, DataConfig, add_config_arguments, check, check_data_section,
                           check_range, load_dataclass_config, save_config)
-from amgan.nets.generator import UPSAMPLE, Generator
+from amgan.nets.generator import UPSAMPLE, Generator, blend
 
 log = logging.getLogger("amgan.distill")
 
@@ -143,7 +143,7 @@ def make_pairs(teacher, data, rows: torch.Tensor, gen: torch.Generator, batch: i
 
 def distill_loss(student: Generator, x, c, m, z_t, a_t, lambda_a: float, lambda_z: float) -> tuple[torch.Tensor, dict]:
     y_s, z_s, a_s = student(x, c, m)
-    y_t = a_t * z_t + (1 - a_t) * x
+    y_t = blend(x, z_t, a_t)
     parts = {"y": (y_s - y_t).abs().mean(), "a": (a_s - a_t).abs().mean(), "z": (a_t * (z_s - z_t)).abs().mean()}
     return parts["y"] + lambda_a * parts["a"] + lambda_z * parts["z"], parts
 
@@ -156,7 +156,7 @@ def held_out(student: Generator, pairs: Pairs, batch: int = 64) -> dict:
     for s in range(0, len(pairs), batch):
         x, c, m, z_t, a_t = pairs.batch(torch.arange(s, min(s + batch, len(pairs))))
         y_s, _, a_s = student(x, c, m)
-        y_t = a_t * z_t + (1 - a_t) * x
+        y_t = blend(x, z_t, a_t)
         sums["y"] += float((y_s - y_t).abs().mean((1, 2, 3)).sum())
         sums["a"] += float((a_s - a_t).abs().mean((1, 2, 3)).sum())
         sums["teacher_change"] += float((x - y_t).abs().mean((1, 2, 3)).sum())
@@ -171,7 +171,7 @@ def sample_sheet(student: Generator, pairs: Pairs, path: Path, n: int = 8) -> Pa
     student.eval()
     x, c, m, z_t, a_t = pairs.batch(torch.arange(min(n, len(pairs))))
     y_s, _, a_s = student(x, c, m)
-    return save_image_grid(path, [x, a_t * z_t + (1 - a_t) * x, y_s, a_t, a_s])
+    return save_image_grid(path, [x, blend(x, z_t, a_t), y_s, a_t, a_s])
 
 
 # ---------------------------------------------------------------- the run
