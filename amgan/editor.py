@@ -380,9 +380,7 @@ class Editor:
         editor's own :attr:`colour_spread`); 1 = one dye over the whole garment. The editor is not changed.
         """
         spread = self.colour_spread if colour_spread is None else _check_spread(colour_spread)
-        # the whole edit leaves GrabCut's thread a core of its own (see _core_for_mask)
-        with _core_for_mask(keep_background and self.device.type == "cpu"):
-            return self._edit(image, request, region, source, torso_request, keep_background, spread)
+        return self._edit(image, request, region, source, torso_request, keep_background, spread)
 
     def _edit(self, image, request, region, source, torso_request, keep_background: bool,
               colour_spread: float) -> EditResult:
@@ -398,37 +396,37 @@ class Editor:
         proxy = _proxy(rgb)  # a large photo, box-reduced for the models (they see at most 128 px)
         x, _, geom = self.processor.preprocess(proxy, self.device)
         work = _work_image(proxy)
-        # the garment mask (GrabCut, ~70 ms of one core at 160 px) is found while the models run
+        # the garment mask (GrabCut, ~70 ms of one core at 160 px) is found while the classifier reads the photo
         # ... and read by the mask readers (colour namer, sleeve shape) for the groups the person did not give
         mask_groups = tuple(g for g in self.mask_readers if not (isinstance(source, Mapping) and g in source))
-        seg = ((worker_pool().submit(self._garment_readings, work, mask_groups) if mask_groups
-                else worker_pool().submit(garment_mask_small, work)) if keep_background or mask_groups else None)
+        segmenting = keep_background or bool(mask_groups)
         times["preprocess"] = time.perf_counter() - t
-        t = time.perf_counter()
-        # the classifier reads the photo at its own resolution, once: its map gives the CAM too
-        rx = (self.reader_processor.preprocess(proxy, self.device).tensor
-              if self.reader_processor.size != self.size else x)
-        with torch.no_grad():
-            logits, fmap = self.C.read(rx)
         edited = set(request) | set(torso_request or ())
-        labels = self._with_source(logits, source)
-        times["classify"] = time.perf_counter() - t
+        # GrabCut's thread gets a core of its own while it runs (see _core_for_mask), and gives it back before
+        # the generator: on 2 cores one generator pass takes ~130 ms on one thread and ~65 ms on two, so the
+        # edit waits for the mask and generates once, from the reading fused with the mask readers', on both
+        with _core_for_mask(segmenting and self.device.type == "cpu"):
+            seg = ((worker_pool().submit(self._garment_readings, work, mask_groups) if mask_groups
+                    else worker_pool().submit(garment_mask_small, work)) if segmenting else None)
+            t = time.perf_counter()
+            # the classifier reads the photo at its own resolution, once: its map gives the CAM too
+            rx = (self.reader_processor.preprocess(proxy, self.device).tensor
+                  if self.reader_processor.size != self.size else x)
+            with torch.no_grad():
+                logits, fmap = self.C.read(rx)
+            labels = self._with_source(logits, source)
+            times["classify"] = time.perf_counter() - t
+            t = time.perf_counter()
+            garment = seg.result() if seg is not None else None
+            times["segment"] = time.perf_counter() - t  # the wait for GrabCut and the mask readers
         t = time.perf_counter()
-        out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request, cam=False)
-        fused = {}  # group -> the value read by the classifier and the group's mask reader together
         if mask_groups:
-            readings = seg.result()[1]
-            for g in mask_groups:
-                gi = self.schema.group_index(g)
-                fused[g] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
-        kept = {g: v for g, v in fused.items() if g not in edited and v != int(labels[0, self.schema.group_index(g)])}
-        if kept:
-            # a kept group's value is in the target, so it is read with its mask reader too (GrabCut ran beside
-            # the generator); generated again only where that reading differs from the classifier's
+            garment, readings = garment
             labels = labels.clone()
-            for g, v in kept.items():
-                labels[:, self.schema.group_index(g)] = v
-            out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request, cam=False)
+            for g in mask_groups:  # every group a mask reader reads: the product of the two readings
+                gi = self.schema.group_index(g)
+                labels[:, gi] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
+        out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request, cam=False)
         gi = self.schema.group_index(next(iter(request)))
         out.cam = self.C.cam_from_map(fmap, gi, labels[:, gi], size=self.size)
         times["generate"] = time.perf_counter() - t
@@ -438,16 +436,8 @@ class Editor:
         # both gated by an edge-aware garment matte (outline edits: matte or attention)
         groups = edited
         recolour = groups <= GATED_GROUPS
-        garment = seg.result() if seg is not None else None
-        if mask_groups:
-            garment = garment[0]
-        for g, v in fused.items():  # an edited group's value the photo had, for the record (the target replaces it)
-            if g in edited:
-                out.source_labels[:, self.schema.group_index(g)] = v
         if not keep_background:
             garment = None
-        times["segment"] = time.perf_counter() - t
-        t = time.perf_counter()
         if not torch.isfinite(out.y).all():
             raise RuntimeError("the edit produced non-finite pixels (a broken model?)")
         spread = colour_spread if (groups == {"color"} and region in (None, "whole")) else 0.0
@@ -547,14 +537,13 @@ _THREADS_HELD = [0, 0]  # [edits inside _core_for_mask, torch's thread count bef
 
 @contextmanager
 def _core_for_mask(active: bool):
-    """torch's intra-op threads one fewer (at least 1) for an edit whose garment mask (GrabCut) runs
-    on a thread of its own.
+    """torch's intra-op threads one fewer (at least 1) while a photo's garment mask (GrabCut) runs on
+    a thread of its own beside the classifier.
 
     On 2 cores, two torch threads beside GrabCut's thread oversubscribe the machine and every stage
-    waits: a 400x533 colour edit (int8 generator, idle machine) took 144 ms, and 92 ms with one torch
-    thread for the whole edit. Held for the whole edit, not the models only: torch's idle pool threads
-    still compete with the composite (models only: 101-107 ms). Concurrent edits share one reduction;
-    the last one out restores the count."""
+    waits (a 400x533 colour edit took 144 ms instead of 92 ms on stop 24's machine). :meth:`Editor.edit`
+    holds it until the mask is found, then generates and composites on every thread. Concurrent edits
+    share one reduction; the last one out restores the count."""
     if not active:
         yield
         return
