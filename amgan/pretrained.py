@@ -481,25 +481,32 @@ def _other_files(folder, *also: str) -> dict[str, bytes]:
             if f.is_file() and f.name not in (CONFIG, WEIGHTS, CARD, *also)}
 
 
-def replace_classifier(editor, classifier, *, card: dict | None = None) -> Path:
+def replace_classifier(editor, classifier, *, card: dict | None = None, new_input: bool = False) -> Path:
     """Put another CAM classifier of the same architecture (e.g. a retrained photo reader) into the
     editor folder ``editor``, in place: the generator, the editor's settings (``model.editor``) and
     every other file of the folder (``int8.pt``: the generator's; ``PROVENANCE.md``) are kept; the
-    classifier's weights take the dtype the editor stores. ``card``: model card fields to update."""
+    classifier's weights take the dtype the editor stores. ``card``: model card fields to update.
+
+    ``new_input``: the classifier may read another input (its own image processor, e.g. a reader
+    trained at 192 px beside a 128-px generator; the editor reads photos through it); without it a
+    classifier whose input differs from the one it replaces is refused."""
     ed = load_pretrained(editor, kind="amgan-editor")
     c = load_pretrained(classifier, kind="classifier")
     if c.schema != ed.schema:
         raise CheckpointError(f"{classifier} reads another schema than {editor}'s generator edits")
     have = {k: v for k, v in ed.model["classifier"].items() if k != "image_processor"}
-    if have != c.model or ed.model["classifier"].get("image_processor") != c.image_processor.to_dict():
+    same_input = ed.model["classifier"].get("image_processor") == c.image_processor.to_dict()
+    if have != c.model or not (same_input or new_input):
         raise CheckpointError(f"{classifier} is not the same architecture and input as {editor}'s classifier "
-                              f"({c.model} against {have})")
+                              f"({c.model} against {have}, input {c.image_processor.to_dict()} against "
+                              f"{ed.model['classifier'].get('image_processor')}); --new-input allows another input")
+    model = {**ed.model, "classifier": {**c.model, "image_processor": c.image_processor.to_dict()}}
     dtype = next(iter(ed.weights["classifier"].values())).dtype
     weights = {**ed.weights, "classifier": {k: v.to(dtype) if v.is_floating_point() else v
                                             for k, v in c.weights["classifier"].items()}}
     info = {**ed.info, "classifier_from": {"path": str(classifier), "model_id": model_id(classifier)}}
     keep = _other_files(editor)
-    p = Pretrained("amgan-editor", weights, ed.model, ed.image_processor, ed.schema, info, {**ed.card, **(card or {})})
+    p = Pretrained("amgan-editor", weights, model, ed.image_processor, ed.schema, info, {**ed.card, **(card or {})})
     return save_pretrained(editor, p, extra_files=keep)
 
 
@@ -528,6 +535,8 @@ def main(argv=None) -> int:
                         "architecture (in place; settings and other files kept)")
     rc.add_argument("--editor", required=True, help="the editor folder to change")
     rc.add_argument("--classifier", required=True, help="the classifier (e.g. a retrained reader)")
+    rc.add_argument("--new-input", action="store_true",
+                    help="allow a classifier that reads another input size (its own image processor is kept)")
     rc.add_argument("--card", help="JSON file with model card fields to update")
     for cmd, flag, what, trained_by in (("attach-namer", "--namer", "a photo's colour with a colour namer",
                                          "the colour namer file (amgan data train-namer)"),
@@ -554,7 +563,7 @@ def main(argv=None) -> int:
             print(json.dumps({"out": str(out), "model_id": model_id(out)}))
         elif args.cmd == "replace-classifier":
             card = json.loads(Path(args.card).read_text()) if args.card else None
-            out = replace_classifier(args.editor, args.classifier, card=card)
+            out = replace_classifier(args.editor, args.classifier, card=card, new_input=args.new_input)
             print(json.dumps({"out": str(out), "model_id": model_id(out)}))
         elif args.cmd in ("attach-namer", "attach-sleeve-shape"):
             key, flag, model = (("colour_namer", "--namer", args.namer) if args.cmd == "attach-namer"

@@ -168,4 +168,19 @@ def test_replace_classifier_keeps_the_generator_settings_and_files(synth_tiny, t
     with pytest.raises(CheckpointError, match="same architecture"):
         replace_classifier(tmp_path / "editor", tmp_path / "r2")
     assert (tmp_path / "editor" / "weights.pt").read_bytes() == weights
+    # ... unless a new input is allowed: the editor then reads photos through the classifier's own processor
+    replace_classifier(tmp_path / "editor", tmp_path / "r2", new_input=True)
+    ed2 = Editor.from_checkpoint(tmp_path / "editor", device="cpu")
+    assert ed2.reader_processor.size == 32 and ed2.size == ed.size
+    assert (tmp_path / "editor" / "PROVENANCE.md").read_text() == "how it was made\n"
+    net2, p2 = load_classifier(tmp_path / "r2")
+    with torch.no_grad():
+        want2 = [int(lg.argmax(1)) for lg in net2(p2.image_processor.preprocess(photo).tensor)]
+    assert {g: max(v, key=v.get) for g, v in ed2.predict(photo).items()} == ed2.schema.decode(want2)
+    assert ed2.edit(photo, {"color": "red"}).image.size == photo.size
+    from amgan.pretrained import main as pretrained_main
+    back = ["replace-classifier", "--editor", str(tmp_path / "editor"), "--classifier", str(tmp_path / "r0")]
+    assert pretrained_main(back) == 2  # 48 px against the 32 px it reads now
+    assert pretrained_main(back + ["--new-input"]) == 0
+    assert Editor.from_checkpoint(tmp_path / "editor", device="cpu").reader_processor.size == 48
     shutil.rmtree(tmp_path / "r2")
