@@ -649,7 +649,8 @@ def apply(photo: np.ndarray, maps: Maps) -> tuple[np.ndarray, np.ndarray, np.nda
 def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Tensor, a: torch.Tensor,
               geometry: tuple, garment: np.ndarray | None, *, recolour: bool,
               cam: torch.Tensor | None = None, spread: float = 0.0,
-              shift=None, neutral: bool = False, removal_only: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              shift=None, neutral: bool = False, removal_only: bool = False,
+              region: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The edit at the photo's resolution (see the module doc).
 
     ``photo``: uint8 [H,W,3]; ``work``: the photo on the working grid (:func:`work_size`), uint8;
@@ -659,7 +660,9 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     ``recolour``: colour/pattern edits (True) or outline edits (False); ``cam``: a [1,1,S,S] map
     brought to full size too; ``spread``, ``shift``, ``neutral``: see :func:`recolour_maps` (recolour only);
     ``removal_only`` (outline edits with a garment mask: sleeve requests): inside the garment only the change
-    that turns garment into floor is kept (:func:`outline_removed`). -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
+    that turns garment into floor is kept (:func:`outline_removed`). ``region`` (recolour, with a garment): the part
+    of the garment to change (bool, the garment's grid: the sleeves or the torso of a region edit); the colour
+    transform is still measured over the whole garment, the matte is the region's. -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
     garment matte; without a garment, the matte made from the attention), CAM uint8 [H,W] (zeros
     without ``cam``)).
     """
@@ -698,8 +701,10 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
             change = change * (1 - inside * (1 - _removed(cols, weight)))
         aux = torch.cat([zero, shown, added, c], 1)
     change_w, aux_w = to_grid(change, geometry, (h, w)), to_grid(aux, geometry, (h, w))
+    if region is not None and (garment is None or not recolour):
+        raise ValueError("a region is part of a garment mask, for recolour edits")
     if garment is not None:
-        ma, mb = matte_coefficients(work, garment)
+        ma, mb = matte_coefficients(work, garment if region is None else region)
     else:  # no garment mask: the attention, upsampled along the photo's edges, is the matte
         ma, mb = matte_coefficients(work, to_grid(a, geometry, (h, w))[..., 0], snap=False)
     maps = Maps(matte=np.ascontiguousarray(np.concatenate([ma, mb], -1)), change=change_w, aux=aux_w,

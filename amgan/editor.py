@@ -382,6 +382,28 @@ class Editor:
         spread = self.colour_spread if colour_spread is None else _check_spread(colour_spread)
         return self._edit(image, request, region, source, torso_request, keep_background, spread)
 
+    def _photo_regions(self, garment: np.ndarray | None, labels: torch.Tensor, request: dict, region: str | None,
+                       torso_request: dict | None) -> list | None:
+        """The parts of a region edit of a photo: [(mask on GrabCut's grid, the part's request, None)], sleeves
+        first, from the garment mask's outline and the sleeve length in ``labels``
+        (:func:`amgan.data.sleeve_region.sleeve_mask`); None where the paper's attention mask is used
+        instead (no region, no garment found, or a schema without sleeve lengths)."""
+        if region in (None, "whole") or garment is None or "sleeve" not in self.schema.names:
+            return None
+        if "sleeve" in request or (torso_request and "sleeve" in torso_request):
+            raise RequestError("a region edit changes colour or pattern inside the sleeves or the torso; "
+                               "it cannot change the sleeve length itself")
+        from amgan.data.sleeve_region import sleeve_mask
+
+        value = self.schema.group("sleeve").values[int(labels[0, self.schema.group_index("sleeve")])]
+        sleeves, _ = sleeve_mask(garment, value)
+        torso = np.asarray(garment, bool) & ~sleeves
+        if region == "sleeves":
+            return [(sleeves, request, None)]
+        if region == "torso":
+            return [(torso, request, None)]
+        return [(sleeves, request, None), (torso, request if torso_request is None else torso_request, None)]
+
     def _edit(self, image, request, region, source, torso_request, keep_background: bool,
               colour_spread: float) -> EditResult:
         times: dict = {}
@@ -426,7 +448,18 @@ class Editor:
             for g in mask_groups:  # every group a mask reader reads: the product of the two readings
                 gi = self.schema.group_index(g)
                 labels[:, gi] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
-        out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request, cam=False)
+        # a region edit of a photo whose garment was found: the sleeves from the garment's outline
+        # (amgan.data.sleeve_region), the region applied by the composite at the photo's resolution
+        parts = self._photo_regions(garment, labels, request, region, torso_request) if keep_background else None
+        if parts is None:
+            out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request, cam=False)
+        else:
+            out = self.edit_batch(x, request, source=labels, cam=False)
+            generated = {id(request): out}
+            for i, (part, part_request, _) in enumerate(parts):
+                if id(part_request) not in generated:
+                    generated[id(part_request)] = self.edit_batch(x, part_request, source=labels, cam=False)
+                parts[i] = (part, part_request, generated[id(part_request)])
         gi = self.schema.group_index(next(iter(request)))
         out.cam = self.C.cam_from_map(fmap, gi, labels[:, gi], size=self.size)
         times["generate"] = time.perf_counter() - t
@@ -443,9 +476,30 @@ class Editor:
         spread = colour_spread if (groups == {"color"} and region in (None, "whole")) else 0.0
         shift = self.colour_calibration.get(request.get("color")) if recolour and torso_request is None else None
         neutral = groups == {"color"} and torso_request is None and request.get("color") in NEUTRAL_COLOURS
-        edited, mask, cam = composite(np.asarray(rgb), work, x, out.y, out.a, geom, garment, recolour=recolour,
-                                      cam=out.cam, spread=spread, shift=shift, neutral=neutral,
-                                      removal_only=groups == {"sleeve"})
+        caveats = []
+        if parts is None:
+            edited, mask, cam = composite(np.asarray(rgb), work, x, out.y, out.a, geom, garment, recolour=recolour,
+                                          cam=out.cam, spread=spread, shift=shift, neutral=neutral,
+                                          removal_only=groups == {"sleeve"})
+        else:
+            edited, mask, cam = np.asarray(rgb), None, None
+            for part, part_request, part_out in parts:
+                if not part.any():
+                    continue
+                colour = part_request.get("color")
+                colour_only = set(part_request) == {"color"}
+                edited, m, cam = composite(edited, work, x, part_out.y, part_out.a, geom, garment, region=part,
+                                           recolour=True, cam=out.cam, spread=colour_spread if colour_only else 0.0,
+                                           shift=self.colour_calibration.get(colour),
+                                           neutral=colour_only and colour in NEUTRAL_COLOURS)
+                mask = m if mask is None else np.maximum(mask, m)
+            if mask is None:  # no sleeves to recolour: the photo as it was, and why
+                _, mask, cam = composite(edited, work, x, x, torch.zeros_like(out.a), geom, garment, recolour=True,
+                                         cam=out.cam)
+            if region in ("sleeves", "sleeves+torso") and not parts[0][0].any():
+                caveats.append(f"No sleeves were found on this photo (its sleeve length read as "
+                               f"{self.schema.decode(labels[0].cpu().numpy()).get('sleeve')}), so none were "
+                               "recoloured; if that reading is wrong, give the sleeve length (known values).")
         src = self.schema.decode(out.source_labels[0].cpu().numpy())
         res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(mask), cam=Image.fromarray(cam),
                          request=dict(request), region=region if region not in (None, "whole") else "whole",
@@ -453,7 +507,7 @@ class Editor:
         if torso_request is not None:
             res.request = {"sleeves": dict(request), "torso": dict(torso_request)}
         res.background_kept = garment is not None
-        res.caveats = self.caveats_for(groups)
+        res.caveats = caveats + self.caveats_for(groups)
         times["composite"] = time.perf_counter() - t
         res.timings = {k: round(v, 4) for k, v in times.items()}
         return res
