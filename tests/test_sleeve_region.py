@@ -38,6 +38,25 @@ def test_protruding_sleeves_are_found_and_a_sleeveless_reading_has_none():
     assert iou(s, np.pad(truth_big[:, ::-1], ((10, 0), (0, 30)))) > 0.75
 
 
+def test_any_mask_gives_a_region_inside_it():
+    """Ragged GrabCut masks (noise, slivers, a single row) never fail: the sleeves lie inside the garment."""
+    rng = np.random.default_rng(0)
+    masks = [rng.random((H, W)) > p for p in (0.3, 0.6, 0.9)]
+    masks += [np.zeros((H, W), bool), np.eye(H, W, dtype=bool), np.pad(np.ones((1, 80), bool), ((70, 89), (20, 20)))]
+    thin = np.zeros((H, W), bool)
+    thin[10:150, 58:61] = True
+    thin[60:62, 10:110] = True  # a cross of one-pixel-ish arms
+    masks.append(thin)
+    straight = np.zeros((H, W), bool)  # straight sides (every run ends on the same column) but for a few rows
+    straight[20:150, 40:80] = True
+    straight[100:106, 5:115] = True
+    masks.append(straight)
+    for m in masks:
+        for sleeve in ("short", "long"):
+            s, how = sleeve_mask(m, sleeve)
+            assert s.shape == m.shape and not (s & ~m).any() and how in ("none", "protrusion", "bands")
+
+
 def test_long_sleeves_along_the_body_are_the_outer_bands():
     g = np.zeros((H, W), bool)
     g[20:150, 20:100] = True  # one block: long sleeves lying along the torso make no protrusion

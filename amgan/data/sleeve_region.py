@@ -72,10 +72,15 @@ def _side_line(rows: np.ndarray, ends: np.ndarray) -> tuple[float, float]:
     keep = np.ones(len(v), bool)
     b = 0.0
     for _ in range(2):
+        if keep.sum() < 3 or np.ptp(y[keep]) == 0:
+            break
         b, a = np.polyfit(y[keep], v[keep], 1)
         r = v - (a + b * y)
-        mad = np.median(np.abs(r[keep] - np.median(r[keep]))) + 1e-6
-        keep = np.abs(r) <= 3 * 1.4826 * mad + 1
+        med = np.median(r[keep])
+        mad = np.median(np.abs(r[keep] - med)) + 1e-6
+        keep = np.abs(r - med) <= 3 * 1.4826 * mad + 1
+    if not keep.any():
+        keep[:] = True
     b = float(np.clip(b, -MAX_SLOPE, MAX_SLOPE))
     return float(np.median(v[keep] - b * y[keep])), b
 
