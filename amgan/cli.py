@@ -371,7 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--edit", dest="request", default=None, help='the request: "make it red" or color=red[,sleeve=long]')
     s.add_argument("--set", dest="request_deprecated", default=None, help="deprecated name of --edit")
     s.add_argument("--region", choices=["whole", "sleeves", "torso", "sleeves+torso"], default="whole",
-                   help="keep a colour/pattern edit to this region (the paper's sleeve mask)")
+                   help="keep a colour/pattern edit to this region (photos: the sleeves found from the garment's outline; "
+                        "without a garment mask, the paper's attention mask)")
     s.add_argument("--source", default=None, help="values you know of the photo, e.g. sleeve=short,pattern=striped "
                                                   "(they replace the classifier's reading)")
     s.add_argument("--out", required=True, help="output image (--image; .png/.jpg/.webp) or folder (--manifest)")
