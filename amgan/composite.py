@@ -666,6 +666,8 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     garment matte; without a garment, the matte made from the attention), CAM uint8 [H,W] (zeros
     without ``cam``)).
     """
+    if region is not None and (garment is None or not recolour):
+        raise ValueError("a region is part of a garment mask, for recolour edits")
     h, w = work.shape[:2]
     S = x.shape[-1]
     x0, y0, gw, gh, side = geometry
@@ -701,8 +703,6 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
             change = change * (1 - inside * (1 - _removed(cols, weight)))
         aux = torch.cat([zero, shown, added, c], 1)
     change_w, aux_w = to_grid(change, geometry, (h, w)), to_grid(aux, geometry, (h, w))
-    if region is not None and (garment is None or not recolour):
-        raise ValueError("a region is part of a garment mask, for recolour edits")
     if garment is not None:
         ma, mb = matte_coefficients(work, garment if region is None else region)
     else:  # no garment mask: the attention, upsampled along the photo's edges, is the matte

@@ -334,8 +334,7 @@ class Editor:
         x = x.to(self.device)
         req = self._requests(request, len(x))
         if region and "sleeve" in req:
-            raise RequestError("a region edit changes colour or pattern inside the sleeves or the torso; "
-                               "it cannot change the sleeve length itself")
+            raise RequestError(REGION_NOT_SLEEVE)
         labels = self.read_labels(x, source)
         y, target, a = self._generate(x, labels, req)
         if region:
@@ -383,26 +382,25 @@ class Editor:
         return self._edit(image, request, region, source, torso_request, keep_background, spread)
 
     def _photo_regions(self, garment: np.ndarray | None, labels: torch.Tensor, request: dict, region: str | None,
-                       torso_request: dict | None) -> list | None:
-        """The parts of a region edit of a photo: [(mask on GrabCut's grid, the part's request, None)], sleeves
+                       torso_request: dict | None) -> list[tuple[np.ndarray, dict]] | None:
+        """The parts of a region edit of a photo: [(mask on GrabCut's grid, the part's request)], sleeves
         first, from the garment mask's outline and the sleeve length in ``labels``
         (:func:`amgan.data.sleeve_region.sleeve_mask`); None where the paper's attention mask is used
         instead (no region, no garment found, or a schema without sleeve lengths)."""
         if region in (None, "whole") or garment is None or "sleeve" not in self.schema.names:
             return None
         if "sleeve" in request or (torso_request and "sleeve" in torso_request):
-            raise RequestError("a region edit changes colour or pattern inside the sleeves or the torso; "
-                               "it cannot change the sleeve length itself")
+            raise RequestError(REGION_NOT_SLEEVE)
         from amgan.data.sleeve_region import sleeve_mask
 
         value = self.schema.group("sleeve").values[int(labels[0, self.schema.group_index("sleeve")])]
         sleeves, _ = sleeve_mask(garment, value)
         torso = np.asarray(garment, bool) & ~sleeves
         if region == "sleeves":
-            return [(sleeves, request, None)]
+            return [(sleeves, request)]
         if region == "torso":
-            return [(torso, request, None)]
-        return [(sleeves, request, None), (torso, request if torso_request is None else torso_request, None)]
+            return [(torso, request)]
+        return [(sleeves, request), (torso, request if torso_request is None else torso_request)]
 
     def _edit(self, image, request, region, source, torso_request, keep_background: bool,
               colour_spread: float) -> EditResult:
@@ -454,12 +452,9 @@ class Editor:
         if parts is None:
             out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request, cam=False)
         else:
-            out = self.edit_batch(x, request, source=labels, cam=False)
-            generated = {id(request): out}
-            for i, (part, part_request, _) in enumerate(parts):
-                if id(part_request) not in generated:
-                    generated[id(part_request)] = self.edit_batch(x, part_request, source=labels, cam=False)
-                parts[i] = (part, part_request, generated[id(part_request)])
+            out = self.edit_batch(x, request, source=labels, cam=False)  # the whole garment, kept to each part
+            parts = [(part, r, out if r is request else self.edit_batch(x, r, source=labels, cam=False))
+                     for part, r in parts]
         gi = self.schema.group_index(next(iter(request)))
         out.cam = self.C.cam_from_map(fmap, gi, labels[:, gi], size=self.size)
         times["generate"] = time.perf_counter() - t
@@ -513,6 +508,8 @@ class Editor:
         return res
 
 
+REGION_NOT_SLEEVE = ("a region edit changes colour or pattern inside the sleeves or the torso; "
+                     "it cannot change the sleeve length itself")
 GATED_GROUPS = frozenset({"color", "pattern"})  # edits that keep the garment's outline
 NEUTRAL_COLOURS = frozenset({"black", "white", "gray"})  # no hue: the edit's chroma is 0 (recolour_maps)
 MIN_GARMENT = 0.05  # a garment mask under this share of the photo is a failed segmentation
