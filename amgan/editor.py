@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from amgan.attributes import Schema, SchemaError
-from amgan.composite import composite, work_size, worker_pool
+from amgan.composite import composite, to_grid, work_size, worker_pool
 from amgan.conditioning import group_onehot, manip_onehot
 from amgan.errors import RequestError
 from amgan.image import ImageProcessor
@@ -54,6 +54,7 @@ class EditResult:
     timings: dict = field(default_factory=dict)  # seconds per stage
     background_kept: bool = False  # the change was gated by the photo's garment mask (Editor.edit)
     caveats: list = field(default_factory=list)  # the model's known weaknesses for the groups edited
+    method: str = "generator"  # who made the change: "generator", or "outline" (a photo's sleeves reshaped)
 
     @property
     def target_attributes(self) -> dict:
@@ -361,7 +362,8 @@ class Editor:
 
     # ---- editing a photo
     def edit(self, image, request, region: str | None = None, source: Mapping[str, str] | None = None,
-             torso_request=None, keep_background: bool = True, colour_spread: float | None = None) -> EditResult:
+             torso_request=None, keep_background: bool = True, colour_spread: float | None = None,
+             sleeve_method: str = "outline") -> EditResult:
         """Edit ``image`` as ``request`` asks ("make it red", {"color": "red"}) inside ``region``.
 
         ``source``: attribute values known from elsewhere (catalogue metadata, FLAM's reading of a
@@ -377,9 +379,16 @@ class Editor:
 
         ``colour_spread``: this edit's evenness of a whole-garment colour edit, in [0, 1] (None: the
         editor's own :attr:`colour_spread`); 1 = one dye over the whole garment. The editor is not changed.
+
+        ``sleeve_method``: how a sleeve-length request (alone, whole garment) changes a photo whose garment
+        was found: "outline" (default) cuts the sleeves back, takes them off or draws them longer from the
+        garment's outline (:mod:`amgan.reshape`; where it cannot, the generator's edit comes back with a
+        caveat saying why), "generator" always uses the generator. ``EditResult.method`` says which did.
         """
         spread = self.colour_spread if colour_spread is None else _check_spread(colour_spread)
-        return self._edit(image, request, region, source, torso_request, keep_background, spread)
+        if sleeve_method not in SLEEVE_METHODS:
+            raise RequestError(f"unknown sleeve_method {sleeve_method!r}; valid: {', '.join(SLEEVE_METHODS)}")
+        return self._edit(image, request, region, source, torso_request, keep_background, spread, sleeve_method)
 
     def _photo_regions(self, garment: np.ndarray | None, labels: torch.Tensor, request: dict, region: str | None,
                        torso_request: dict | None) -> list[tuple[np.ndarray, dict]] | None:
@@ -402,8 +411,37 @@ class Editor:
             return [(torso, request)]
         return [(sleeves, request), (torso, request if torso_request is None else torso_request)]
 
+    def _reshape(self, rgb: Image.Image, garment: np.ndarray, labels: torch.Tensor, fmap: torch.Tensor, geom: tuple,
+                 request: dict, times: dict, t: float) -> "EditResult | str":
+        """A sleeve-length request made from the garment's outline (:mod:`amgan.reshape`): the EditResult,
+        or the caveat that says why the outline could not (the caller then uses the generator)."""
+        from amgan.reshape import ReshapeError, plan_sleeves, reshape_photo
+
+        gi = self.schema.group_index("sleeve")
+        values = self.schema.group("sleeve").values
+        source = values[int(labels[0, gi])]
+        try:
+            plan = plan_sleeves(garment, source, request["sleeve"])
+        except ReshapeError as e:
+            return (f"The sleeves could not be reshaped from the garment's outline ({e}; the sleeves read as "
+                    f"{source}), so this is the generator's edit, which seldom changes a photo's sleeves.")
+        times["generate"] = time.perf_counter() - t  # the plan
+        t = time.perf_counter()
+        edited, changed = reshape_photo(np.asarray(rgb), garment, plan)
+        cam = to_grid(self.C.cam_from_map(fmap, gi, labels[:, gi], size=self.size), geom, garment.shape)[..., 0]
+        cam = Image.fromarray((np.clip(cam, 0, 1) * 255 + 0.5).astype(np.uint8)).resize(rgb.size, Image.BILINEAR)
+        src = self.schema.decode(labels[0].cpu().numpy())
+        res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(changed), cam=cam, request=dict(request), region="whole",
+                         source_attributes=src, background_kept=True, method="outline",
+                         caveats=["The sleeves were reshaped from the garment's outline, not by the generator: "
+                                  "the floor under a removed sleeve is filled in smoothly, and a longer sleeve "
+                                  "is drawn with the torso's fabric."])
+        times["composite"] = time.perf_counter() - t
+        res.timings = {k: round(v, 4) for k, v in times.items()}
+        return res
+
     def _edit(self, image, request, region, source, torso_request, keep_background: bool,
-              colour_spread: float) -> EditResult:
+              colour_spread: float, sleeve_method: str = "outline") -> EditResult:
         times: dict = {}
         t = time.perf_counter()
         request = self.schema.parse_edit(request) if isinstance(request, str) else self.schema.validate_edit(request)
@@ -446,6 +484,13 @@ class Editor:
             for g in mask_groups:  # every group a mask reader reads: the product of the two readings
                 gi = self.schema.group_index(g)
                 labels[:, gi] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
+        sleeve_caveat = None
+        if (sleeve_method == "outline" and edited == {"sleeve"} and keep_background and garment is not None
+                and region in (None, "whole") and "sleeve" in self.schema.names):
+            res = self._reshape(rgb, garment, labels, fmap, geom, request, times, t)  # sleeves reshaped from the outline
+            if isinstance(res, EditResult):
+                return res
+            sleeve_caveat = res
         # a region edit of a photo whose garment was found: the sleeves from the garment's outline
         # (amgan.data.sleeve_region), the region applied by the composite at the photo's resolution
         parts = self._photo_regions(garment, labels, request, region, torso_request) if keep_background else None
@@ -502,11 +547,13 @@ class Editor:
         if torso_request is not None:
             res.request = {"sleeves": dict(request), "torso": dict(torso_request)}
         res.background_kept = garment is not None
-        res.caveats = caveats + self.caveats_for(groups)
+        res.caveats = ([sleeve_caveat] if sleeve_caveat else []) + caveats + self.caveats_for(groups)
         times["composite"] = time.perf_counter() - t
         res.timings = {k: round(v, 4) for k, v in times.items()}
         return res
 
+
+SLEEVE_METHODS = ("outline", "generator")
 
 REGION_NOT_SLEEVE = ("a region edit changes colour or pattern inside the sleeves or the torso; "
                      "it cannot change the sleeve length itself")

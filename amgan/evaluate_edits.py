@@ -151,15 +151,18 @@ def _summ(values: dict, units: list | None = None) -> dict:
 SYNTH_PATHS = ("model", "photo")
 
 
-def _edit_synth(editor, x: np.ndarray, group: str, target: np.ndarray, path: str) -> np.ndarray:
+def _edit_synth(editor, x: np.ndarray, group: str, target: np.ndarray, path: str,
+                sleeve_method: str = "outline") -> np.ndarray:
     """uint8 [B,S,S,3] renders -> their edits: ``model`` = :meth:`Editor.edit_batch` at the model's
     resolution (the generator alone); ``photo`` = each render through :meth:`Editor.edit` as a user's
-    photo (reading, generator, garment matte and composite: what the demo returns)."""
+    photo (reading, generator, garment matte and composite: what the demo returns; sleeve requests as
+    ``sleeve_method`` says)."""
     if path == "photo":
         from PIL import Image
 
         grp = editor.schema.group(group)
-        return np.stack([np.asarray(editor.edit(Image.fromarray(im), {group: grp.values[int(v)]}).image.convert("RGB"))
+        return np.stack([np.asarray(editor.edit(Image.fromarray(im), {group: grp.values[int(v)]},
+                                                     sleeve_method=sleeve_method).image.convert("RGB"))
                          for im, v in zip(x, target)])
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).float().div(255)
     out = editor.edit_batch(xt.to(editor.device), {group: torch.from_numpy(target)}, cam=False)
@@ -168,7 +171,7 @@ def _edit_synth(editor, x: np.ndarray, group: str, target: np.ndarray, path: str
 
 @torch.no_grad()
 def evaluate_synth(editor, data_root, judges: list[Judge], *, limit: int | None = None, batch_size: int = 64,
-                   progress: bool = True, path: str = "model") -> tuple[dict, dict]:
+                   progress: bool = True, path: str = "model", sleeve_method: str = "outline") -> tuple[dict, dict]:
     """The probes on every ground-truth edit (see the module doc). -> (result, samples) where samples
     are {view: (source, edit, truth) uint8 [k,S,S,3] of the first batch of each group}. ``path``:
     see :func:`_edit_synth`."""
@@ -200,7 +203,7 @@ def evaluate_synth(editor, data_root, judges: list[Judge], *, limit: int | None 
                 b = grows[s:s + batch_size]
                 x, t, sm, tm = _load_batch(root, b, size, editor)
                 target = np.array([grp.index(r["value"]) for r in b])
-                y = _edit_synth(editor, x, grp.name, target, path)
+                y = _edit_synth(editor, x, grp.name, target, path, sleeve_method)
                 for k in range(len(b)):
                     vals["colour_hit"].append(P.colour_hit(y[k], x[k], t[k], tm[k]).hit if grp.name == "color" else None)
                     vals["shape_hit"].append(P.shape_hit(y[k], x[k], t[k]).hit)
@@ -252,11 +255,12 @@ def _photo_rows(m, limit, split: str = "test"):
 
 def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: int | None = None, seed: int = 0,
                          n_samples: int = 6, progress: bool = True, split: str = "test",
-                         groups: tuple[str, ...] = PHOTO_GROUPS) -> tuple[dict, list]:
+                         groups: tuple[str, ...] = PHOTO_GROUPS, sleeve_method: str = "outline") -> tuple[dict, list]:
     """The photo probes (see the module doc). -> (result, samples) where samples are dicts
     (photo, edit, garment mask, attention, labels) for the sample sheet. ``split``: ``test`` (what is
     reported) or ``val`` (where a setting is chosen, so that the test photos stay unseen);
-    ``groups``: the edits made (colour, sleeve or both)."""
+    ``groups``: the edits made (colour, sleeve or both); ``sleeve_method``: how sleeve edits are made
+    (:meth:`amgan.editor.Editor.edit`; ``outline_rate``: the share the outline made)."""
     if split not in PHOTO_SPLITS:
         raise UserError(f"photo split {split!r}: use one of {', '.join(PHOTO_SPLITS)}")
     if not groups or not set(groups) <= set(PHOTO_GROUPS):
@@ -285,7 +289,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                                                "detail_kept", "detail_kept_interior", "border_change", "outside_change")}
     s_vals: dict[str, list] = {k: [] for k in ("reader_sleeve_ok", "reader_reads_source_rate", "detail_kept",
                                                "detail_kept_interior", "border_change", "outside_change",
-                                               "colour_change_interior", "colour_name_kept_rate")}
+                                               "colour_change_interior", "colour_name_kept_rate", "outline_rate")}
     ref: dict[str, list] = {**{f"round_trip_{s}": [] for s in REFERENCE_SIZES}, "exact_recolour": []}
     ref_in: dict[str, list] = {k: [] for k in ref}  # the same on the garment's interior
     unedited: dict[str, list] = {"annotator_colour_ok": [], "reader_colour_ok": [], "reader_sleeve_ok": []}
@@ -323,7 +327,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
         before = None  # the annotator's majority name of the unedited garment (sleeve edits)
         for group, target in jobs:
             t = time.perf_counter()
-            res = editor.edit(photo, {group: target})
+            res = editor.edit(photo, {group: target}, sleeve_method=sleeve_method)
             times["edit"] += time.perf_counter() - t
             t = time.perf_counter()
             e = np.asarray(res.image)
@@ -354,6 +358,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                     s_vals["reader_reads_source_rate"].append(bool(read[esi] == editor.schema.group("sleeve").index(src_sleeve)))
                 # a sleeve request must not recolour the garment: its interior's colours, and its name
                 s_vals["colour_change_interior"].append(P.colour_change(arr, e, inner))
+                s_vals["outline_rate"].append(res.method == "outline")
                 if before is None:
                     before = P.colour_reading(arr, mask).best
                 s_vals["colour_name_kept_rate"].append(P.colour_reading(e, mask).best == before)
@@ -401,6 +406,9 @@ def add_arguments(p) -> None:
                    help="the photos edited: test (reported) or val (to choose a setting without seeing the test photos)")
     p.add_argument("--photo-groups", default="color,sleeve",
                    help="comma-separated edits made on photos: color, sleeve or both")
+    p.add_argument("--sleeve-method", default="outline", choices=("outline", "generator"),
+                   help="photo sleeve edits: reshaped from the garment's outline where it can (outline, the editor's "
+                        "default), or always the generator's")
     p.add_argument("--colour-spread", type=float, default=None,
                    help="override the editor's colour_spread (0..1) for this evaluation (None: the model's own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the photos' target colours")
@@ -439,6 +447,7 @@ def _command(args) -> str:
                                                               "model"),
                              ("--photo-split", getattr(args, "photo_split", "test"), "test"),
                              ("--photo-groups", getattr(args, "photo_groups", "color,sleeve"), "color,sleeve"),
+                             ("--sleeve-method", getattr(args, "sleeve_method", "outline"), "outline"),
                              ("--colour-spread", getattr(args, "colour_spread", None), None)):
         if v is not None and v != default:
             parts += [flag, str(v)]
@@ -490,12 +499,14 @@ def run(args) -> dict:
     if args.data:
         res["synth"], synth_samples = evaluate_synth(ed, args.data, [j for j in (evaluator, reader) if j],
                                                      limit=args.limit, progress=progress,
-                                                     path=getattr(args, "synth_path", "model"))
+                                                     path=getattr(args, "synth_path", "model"),
+                                                     sleeve_method=getattr(args, "sleeve_method", "outline"))
     if args.photos:
         res["photos"], photo_samples = evaluate_photo_edits(ed, args.photos, reader, limit=args.limit, seed=args.seed,
                                                             n_samples=args.samples, progress=progress,
                                                             split=getattr(args, "photo_split", "test"),
-                                                            groups=photo_groups)
+                                                            groups=photo_groups,
+                                                            sleeve_method=getattr(args, "sleeve_method", "outline"))
     res["seconds"] = round(time.perf_counter() - t0, 1)
     atomic_write_text(out / "metrics.json", json.dumps(res, indent=2) + "\n")
     atomic_write_text(out / "report.md", report_markdown(res))

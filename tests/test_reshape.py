@@ -1,0 +1,152 @@
+"""Sleeve-length edits of photos from the garment's outline (amgan.reshape) and through Editor.edit."""
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from amgan.reshape import ReshapeError, plan_sleeves, reshape_photo
+from test_clothing import _tshirt, photo
+
+W, H = 240, 320
+GRID = (160, 120)  # the editor's GrabCut grid for a 240x320 photo
+
+
+def _longsleeve(w=W, h=H):
+    """Polygon of a long-sleeved top laid flat, its sleeves spread down and outwards."""
+    cx = w / 2
+    return [(cx - 0.18 * w, 0.18 * h), (cx - 0.06 * w, 0.15 * h), (cx + 0.06 * w, 0.15 * h), (cx + 0.18 * w, 0.18 * h),
+            (cx + 0.44 * w, 0.62 * h), (cx + 0.36 * w, 0.67 * h), (cx + 0.22 * w, 0.42 * h), (cx + 0.22 * w, 0.85 * h),
+            (cx - 0.22 * w, 0.85 * h), (cx - 0.22 * w, 0.42 * h), (cx - 0.36 * w, 0.67 * h), (cx - 0.44 * w, 0.62 * h)]
+
+
+def _draw(poly, colour=(40, 80, 190), floor=(150, 110, 70), w=W, h=H):
+    """(RGB uint8 with a noisy floor, garment mask at full size, garment mask on GRID)."""
+    rng = np.random.default_rng(1)
+    img = Image.new("RGB", (w, h), floor)
+    m = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(m).polygon(poly, fill=255)
+    img.paste(Image.new("RGB", (w, h), colour), (0, 0), m)
+    arr = np.clip(np.asarray(img, np.float32) + rng.normal(0, 4, (h, w, 3)), 0, 255).astype(np.uint8)
+    full = np.asarray(m) > 127
+    grid = np.asarray(m.resize(GRID[::-1], Image.BILINEAR)) > 127
+    return arr, full, grid
+
+
+def _torso(w=W, h=H):
+    xx = np.abs(np.arange(w) - w / 2)[None, :].repeat(h, 0)
+    yy = np.arange(h)[:, None].repeat(w, 1)
+    return (xx < 0.18 * w) & (yy > 0.2 * h) & (yy < 0.83 * h)
+
+
+def test_sleeves_taken_off_become_floor_and_the_rest_keeps_its_pixels():
+    rgb, full, grid = _draw(_tshirt(W, H))
+    plan = plan_sleeves(grid, "short", "sleeveless")
+    assert plan.removed.any() and not plan.extend
+    out, changed = reshape_photo(rgb, grid, plan)
+    xx = np.abs(np.arange(W) - W / 2)[None, :].repeat(H, 0)
+    sleeves = full & (xx > 0.25 * W)
+    floor = np.array([150, 110, 70], np.float32)
+    # the sleeves are floor now (within the floor's own noise and the inpainting's smoothing)
+    assert np.abs(out[sleeves].astype(np.float32) - floor).mean() < 12
+    assert np.abs(rgb[sleeves].astype(np.float32) - floor).mean() > 60
+    torso = _torso()
+    assert np.array_equal(out[torso], rgb[torso]) and (changed[torso] == 0).all()  # bit for bit
+    assert np.array_equal(out[changed == 0], rgb[changed == 0])
+    assert (changed[sleeves] > 200).mean() > 0.95
+
+
+def test_long_sleeves_cut_to_short_keep_the_part_by_the_shoulder():
+    rgb, full, grid = _draw(_longsleeve())
+    plan = plan_sleeves(grid, "long", "short")
+    sleeves = grid & ~np.asarray(Image.fromarray(_torso().astype(np.uint8) * 255).resize(GRID[::-1])) > 0
+    kept = grid & ~plan.removed
+    xx = np.abs(np.arange(GRID[1]) - GRID[1] / 2)[None, :].repeat(GRID[0], 0)
+    outer = grid & (xx > 0.3 * GRID[1])  # well out on the sleeves
+    assert plan.removed.any() and not (plan.removed & ~grid).any()
+    assert (kept & outer).sum() > 0  # a short sleeve stays ...
+    assert (plan.removed & outer).sum() > 2 * (kept & outer).sum()  # ... most of the long one goes
+    yy = np.arange(GRID[0])[:, None].repeat(GRID[1], 1)
+    assert not (plan.removed & (yy < 0.3 * GRID[0])).any()  # the shoulders stay
+    out, _ = reshape_photo(rgb, grid, plan)
+    cuffs = full & (np.arange(H)[:, None] > 0.55 * H) & (np.abs(np.arange(W) - W / 2)[None, :] > 0.3 * W)
+    assert np.abs(out[cuffs].astype(np.float32) - [150, 110, 70]).mean() < 15  # the cuffs' place is floor
+    assert sleeves.sum() > 0
+
+
+def test_short_sleeves_made_long_grow_garment_on_the_floor():
+    rgb, full, grid = _draw(_tshirt(W, H))
+    plan = plan_sleeves(grid, "short", "long")
+    assert len(plan.extend) == 2 and not plan.removed.any()
+    out, changed = reshape_photo(rgb, grid, plan)
+    colour = np.array([40, 80, 190], np.float32)
+    new = ~full & (changed > 250)
+    assert new.sum() > 0.04 * full.sum()  # a real amount of new sleeve ...
+    assert np.abs(out[new].astype(np.float32) - colour).mean() < 20  # ... in the garment's fabric
+    assert (np.flatnonzero(new.any(1)).max() > 0.55 * H)  # reaching down past the old sleeves
+    both_sides = new[:, : W // 2].sum(), new[:, W // 2:].sum()
+    assert min(both_sides) > 0.3 * max(both_sides)
+    assert np.array_equal(out[full & (changed == 0)], rgb[full & (changed == 0)])  # the garment keeps its pixels
+    assert np.array_equal(out[_torso()], rgb[_torso()])
+
+
+def test_what_the_outline_cannot_do_is_refused_with_the_reason():
+    _, _, grid = _draw(_tshirt(W, H))
+    with pytest.raises(ReshapeError, match="no sleeve to lengthen"):
+        plan_sleeves(grid, "sleeveless", "long")
+    with pytest.raises(ReshapeError, match="already read as short"):
+        plan_sleeves(grid, "short", "short")
+    block = np.zeros(GRID, bool)
+    block[20:150, 20:100] = True  # long sleeves lying along the body: one block
+    with pytest.raises(ReshapeError, match="along the body"):
+        plan_sleeves(block, "long", "short")
+    with pytest.raises(ReshapeError, match="stand out"):
+        plan_sleeves(block, "short", "sleeveless")
+    edge = np.zeros(GRID, bool)  # a T-shirt cropped at its sleeves' ends
+    edge[30:150, 30:90] = True
+    edge[30:60, 0:120] = True
+    with pytest.raises(ReshapeError, match="runs out of the photo"):
+        plan_sleeves(edge, "short", "long")
+    with pytest.raises(ValueError, match="not one of"):
+        plan_sleeves(grid, "short", "cap")
+    plan = plan_sleeves(grid, "short", "sleeveless")
+    with pytest.raises(ValueError, match="grid"):
+        reshape_photo(np.zeros((H, W, 3), np.uint8), np.zeros((10, 10), bool), plan)
+    with pytest.raises(ValueError, match="RGB uint8"):
+        reshape_photo(np.zeros((H, W), np.uint8), grid, plan)
+
+
+def test_a_large_photo_is_reshaped_at_its_own_resolution():
+    """The plan on the small grid, the edit at the photo's size: a 4x larger photo gives the same edit, scaled."""
+    rgb, full, grid = _draw(_tshirt(W, H))
+    big = np.asarray(Image.fromarray(rgb).resize((4 * W, 4 * H), Image.BICUBIC))
+    out, changed = reshape_photo(big, grid, plan_sleeves(grid, "short", "long"))
+    assert out.shape == big.shape and changed.shape == big.shape[:2]
+    small_out, small_changed = reshape_photo(rgb, grid, plan_sleeves(grid, "short", "long"))
+    down = np.asarray(Image.fromarray(changed).resize((W, H), Image.BOX), np.float32)
+    assert np.abs(down - small_changed).mean() < 6  # the same area changed
+
+
+def test_editor_reshapes_a_photos_sleeves_and_falls_back_with_a_caveat(tiny_editor_path):
+    from amgan.editor import Editor
+
+    ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
+    rgb, garment = photo((40, 80, 190), floor=(150, 110, 70), w=W, h=H)
+    img = Image.fromarray(rgb)
+    res = ed.edit(img, {"sleeve": "sleeveless"}, source={"sleeve": "short"})
+    assert res.method == "outline" and res.background_kept and res.image.size == img.size
+    out = np.asarray(res.image)
+    torso = _torso() & garment
+    assert np.array_equal(out[torso], rgb[torso])
+    xx = np.abs(np.arange(W) - W / 2)[None, :].repeat(H, 0)
+    sleeves = garment & (xx > 0.27 * W)
+    assert np.abs(out[sleeves].astype(np.float32) - rgb[sleeves]).sum(-1).mean() > 60
+    assert "outline" in res.caveats[0]
+    assert np.asarray(res.mask).shape == (H, W) and np.asarray(res.cam).shape == (H, W)
+    # the generator on request, and where the outline cannot: the generator's edit with the reason
+    assert ed.edit(img, {"sleeve": "sleeveless"}, source={"sleeve": "short"}, sleeve_method="generator").method == \
+        "generator"
+    fallback = ed.edit(img, {"sleeve": "long"}, source={"sleeve": "sleeveless"})
+    assert fallback.method == "generator" and "no sleeve to lengthen" in fallback.caveats[0]
+    from amgan.errors import RequestError
+
+    with pytest.raises(RequestError, match="sleeve_method"):
+        ed.edit(img, {"sleeve": "long"}, sleeve_method="gan")
