@@ -379,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mask-out", help="write the attention mask here (--image)")
     s.add_argument("--keep-background", action=argparse.BooleanOptionalAction, default=True,
                    help="gate colour/pattern edits by the photo's garment mask (GrabCut) so the background keeps its pixels")
+    s.add_argument("--sleeve-method", default="outline", choices=("outline", "generator"),
+                   help="a sleeve-length edit of a photo: cut back, taken off or drawn longer from the garment's "
+                        "outline where it can (outline; else the generator's edit, with a note), or the generator's")
     s.add_argument("--even-colour", dest="colour_spread", type=float, default=None, metavar="S",
                    help="evenness of a whole-garment colour edit in [0, 1]: 1 = one dye over the whole garment, "
                         "0 = the generator's colour where it put it (default: the model's own setting)")

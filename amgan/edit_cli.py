@@ -101,13 +101,14 @@ def run_edit(args) -> int:
         print(f"amgan edit: note: {note}", file=sys.stderr)
     if args.image:
         res = ed.edit(args.image, request, region=region, source=source,
-                      keep_background=args.keep_background, colour_spread=spread)
+                      keep_background=args.keep_background, colour_spread=spread,
+                      sleeve_method=getattr(args, "sleeve_method", "outline"))
         _save(out, res.image, fmt)
         if args.mask_out:
             _save(Path(args.mask_out), res.mask, mask_fmt)
         print(json.dumps({"out": str(out), "request": res.request, "region": res.region,
                           "source": res.source_attributes, "background_kept": res.background_kept,
-                          "caveats": res.caveats, "timings": res.timings}))
+                          "method": res.method, "caveats": res.caveats, "timings": res.timings}))
         return 0
     from amgan.data.manifest import read_manifest
 
@@ -119,7 +120,8 @@ def run_edit(args) -> int:
             rel = Path(m.paths[i]).with_suffix(".png")  # inside the data folder: checked by read_manifest
             try:
                 res = ed.edit(m.image_path(i), request, region=region, source=source,
-                              keep_background=args.keep_background, colour_spread=spread)
+                              keep_background=args.keep_background, colour_spread=spread,
+                              sleeve_method=getattr(args, "sleeve_method", "outline"))
             except UserError as e:
                 failed = f"{m.paths[i]}: {e}"
                 break

@@ -411,7 +411,7 @@ class Editor:
             return [(torso, request)]
         return [(sleeves, request), (torso, request if torso_request is None else torso_request)]
 
-    def _reshape(self, rgb: Image.Image, garment: np.ndarray, labels: torch.Tensor, fmap: torch.Tensor, geom: tuple,
+    def _reshape(self, rgb: Image.Image, work: np.ndarray, garment: np.ndarray, labels: torch.Tensor, fmap: torch.Tensor, geom: tuple,
                  request: dict, times: dict, t: float) -> "EditResult | str":
         """A sleeve-length request made from the garment's outline (:mod:`amgan.reshape`): the EditResult,
         or the caveat that says why the outline could not (the caller then uses the generator)."""
@@ -421,7 +421,7 @@ class Editor:
         values = self.schema.group("sleeve").values
         source = values[int(labels[0, gi])]
         try:
-            plan = plan_sleeves(garment, source, request["sleeve"])
+            plan = plan_sleeves(garment, source, request["sleeve"], image=work)
         except ReshapeError as e:
             return (f"The sleeves could not be reshaped from the garment's outline ({e}; the sleeves read as "
                     f"{source}), so this is the generator's edit, which seldom changes a photo's sleeves.")
@@ -487,7 +487,7 @@ class Editor:
         sleeve_caveat = None
         if (sleeve_method == "outline" and edited == {"sleeve"} and keep_background and garment is not None
                 and region in (None, "whole") and "sleeve" in self.schema.names):
-            res = self._reshape(rgb, garment, labels, fmap, geom, request, times, t)  # sleeves reshaped from the outline
+            res = self._reshape(rgb, work, garment, labels, fmap, geom, request, times, t)  # sleeves reshaped from the outline
             if isinstance(res, EditResult):
                 return res
             sleeve_caveat = res

@@ -13,8 +13,12 @@ photo's own resolution:
 - **off** (any -> "sleeveless"): every protruding sleeve becomes floor;
 - **longer** ("short" -> "long"): from the middle of each short sleeve's end a new part runs down and
   outwards (:data:`DROP`) to :data:`LONG_LENGTH` of the garment's height, tapering by :data:`TAPER`,
-  drawn only on the floor. Its fabric is the garment's own: the torso's pixels beside it, moved
-  sideways onto it (:func:`_fabric_shift`), so its folds, shading and texture are the photo's.
+  drawn only on the floor. Its fabric is the garment's own: a square of the torso's plainest fabric
+  (:func:`_fabric_patch`) mirrored back and forth over it, so its weave, shading and texture are the photo's
+  (large folds and prints are not carried over);
+- **on** ("sleeveless" -> "short" / "long"): from each armhole (the garment's side just below
+  :data:`ARMHOLE` of its height) a short sleeve (:data:`SHORT_LENGTH`, :data:`SHORT_DROP`) or a long one
+  as above, in the same fabric.
 
 "Becomes floor": the floor under a removed sleeve is filled by OpenCV's Telea inpainting (Telea,
 J. Graphics Tools 2004) of the photo with the whole garment masked out, so only floor colours flow in.
@@ -22,8 +26,8 @@ It is smooth: a patterned floor (a carpet) shows a smudge where the sleeve was.
 
 What it cannot do, and says so (:class:`ReshapeError`; the editor then falls back to the generator,
 with a caveat): sleeves that lie along the body (no protrusion: :func:`sleeve_mask` reads them as
-"bands", and the outline cannot tell them from the torso), a sleeveless garment made sleeved (there is
-no sleeve to continue), a short sleeve that runs out of the photo, or sleeves that were not found.
+"bands", and the outline cannot tell them from the torso), a short sleeve or an armhole at the photo's
+frame, or sleeves that were not found.
 
 Geometry is planned on the garment mask's grid (160 px, the editor's GrabCut) and drawn at the photo's
 resolution: the removed area as an alpha upsampled from that grid (grown by :data:`GROW` of the long
@@ -39,13 +43,16 @@ import numpy as np
 __all__ = ["SHORT_SHARE", "LONG_LENGTH", "TAPER", "LENGTHS", "SleevePlan", "plan_sleeves", "reshape_photo",
            "ReshapeError"]
 
-SHORT_SHARE = 0.35  # a long sleeve cut to short keeps this share of its length (along the sleeve)
+SHORT_SHARE = 0.25  # a long sleeve cut to short keeps this share of its length (along the sleeve)
 LONG_LENGTH = 0.65  # a sleeve made long reaches this share of the garment's height (from the short sleeve's end)
 TAPER = 0.25  # ... its width at the cuff is (1 - TAPER) of the short sleeve's width at its end
-DROP = (60.0, 75.0, 89.0)  # a lengthened sleeve's new part runs down and outwards at the first of these angles
+DROP = (70.0, 80.0, 89.0)  # a lengthened sleeve's new part runs down and outwards at the first of these angles
 # (degrees below the horizontal) at which its cuff stays inside the photo (the last one if none)
+ARMHOLE = (0.06, 0.3)  # a sleeveless garment's armhole: its side line between these shares of its height
+SHORT_LENGTH = 0.2  # a sleeve grown on a sleeveless garment: short, this share of the height ...
+SHORT_DROP = 35.0  # ... this many degrees below the horizontal
 EDGE = 0.03  # a short sleeve whose end is this close to the photo's frame (share of the long side) runs out of it
-ON_FABRIC = 0.95  # the new part's fabric is copied from where this share of it lies on the torso
+PATCH = 0.2  # new sleeves are tiled from a square of the torso's plain fabric up to this share of its height
 GROW = 0.012  # the removed area grows onto the floor by this share of the photo's long side (the old edge's fringe)
 FEATHER = 0.004  # Gaussian sigma of the removed area's alpha, share of the long side
 MIN_PIECE = 0.005  # a sleeve piece under this share of the garment is an edge, not a sleeve
@@ -63,7 +70,7 @@ class SleevePlan:
     ``removed``: bool [h, w], garment pixels that become floor; ``extend``: one dict per sleeve made
     longer, in grid pixels: ``root`` (the middle of the short sleeve's end, x, y), ``down`` (unit
     vector along the new part), ``half`` (half its width at the root), ``length`` (of the new part),
-    ``shift`` (x offset of the torso fabric it is drawn from)."""
+    ``patch`` ((x0, y0, side) of the square of torso fabric it is tiled from)."""
 
     shape: tuple[int, int]
     removed: np.ndarray
@@ -97,9 +104,11 @@ def _pieces(sleeves: np.ndarray, garment_area: int) -> list[np.ndarray]:
     return [lab == k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= MIN_PIECE * garment_area]
 
 
-def plan_sleeves(garment: np.ndarray, source: str, target: str) -> SleevePlan:
+def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarray | None = None) -> SleevePlan:
     """The change that turns the garment (bool mask [h, w]) with ``source`` sleeves into ``target``
-    sleeves (values of :data:`LENGTHS`). Raises :class:`ReshapeError` where the outline cannot do it."""
+    sleeves (values of :data:`LENGTHS`). ``image``: the photo (uint8 [H, W, 3], any size with the mask's
+    aspect), so new sleeves are drawn from plain fabric rather than a print. Raises :class:`ReshapeError`
+    where the outline cannot do it."""
     from amgan.data.sleeve_region import sleeve_mask
 
     for name, v in (("source", source), ("target", target)):
@@ -108,10 +117,12 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str) -> SleevePlan:
     g = np.asarray(garment, bool)
     if g.ndim != 2:
         raise ValueError(f"a garment mask is 2-D, got shape {g.shape}")
+    if image is not None:
+        image = _on_grid(image, g.shape)
     if source == target:
         raise ReshapeError(f"the sleeves already read as {source}")
     if source == "sleeveless":
-        raise ReshapeError("the garment reads as sleeveless: there is no sleeve to lengthen")
+        return _grow(g, target, image)
     sleeves, how = sleeve_mask(g, source)
     area = int(g.sum())
     pieces = _pieces(sleeves, area)
@@ -123,6 +134,7 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str) -> SleevePlan:
     plan = SleevePlan(shape=g.shape, removed=np.zeros(g.shape, bool))
     ys, xs_all = np.nonzero(g)
     height = float(ys.max() - ys.min() + 1)
+    patch = None
     for piece in pieces:
         if target == "sleeveless":
             plan.removed |= piece
@@ -156,20 +168,73 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str) -> SleevePlan:
             raise ReshapeError("a sleeve runs out of the photo, so the outline cannot see where to lengthen it")
         new = LONG_LENGTH * height
         out_x = float(np.sign(axis[0])) if abs(axis[0]) > 0.2 else (float(np.sign(root[0] - np.median(xs_all))) or 1.0)
-        for deg in DROP:  # down and outwards, as far out as the photo's frame allows
-            rad = np.deg2rad(deg)
-            down = np.array([out_x * np.cos(rad), np.sin(rad)])
-            cuff = root + new * down
-            if 0 <= cuff[0] <= g.shape[1] - 1 and 0 <= cuff[1] <= g.shape[0] - 1:
-                break
-        part = {"root": root, "down": down, "half": half, "length": new}
-        shift = _fabric_shift(part, torso, out_x)
-        if shift is None:
-            raise ReshapeError("the torso has no fabric beside the sleeve to draw a longer one from")
-        part["shift"] = shift
-        plan.extend.append(part)
+        down = _down(root, out_x, new, g.shape, DROP)  # down and outwards, as far out as the frame allows
+        patch = patch if patch is not None else _fabric_patch(torso, image, PATCH * height)
+        if patch is None:
+            raise ReshapeError("the torso has no room for a patch of its fabric to draw a longer sleeve from")
+        plan.extend.append({"root": root, "down": down, "half": half, "length": new, "patch": patch})
     if plan.empty():
         raise ReshapeError("the sleeves found are too small to change")
+    return plan
+
+
+def _on_grid(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The photo (uint8 [H, W, 3]) area-averaged onto the mask's grid."""
+    import cv2
+
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape}")
+    if image.shape[:2] == shape:
+        return image
+    return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def _down(root: np.ndarray, out_x: float, length: float, shape: tuple[int, int], angles) -> np.ndarray:
+    """The unit vector down and outwards at the first of ``angles`` (degrees below the horizontal) at which a
+    part of ``length`` from ``root`` ends inside the grid (the last one if none does)."""
+    for deg in angles:
+        rad = np.deg2rad(deg)
+        down = np.array([out_x * np.cos(rad), np.sin(rad)])
+        cuff = root + length * down
+        if 0 <= cuff[0] <= shape[1] - 1 and 0 <= cuff[1] <= shape[0] - 1:
+            break
+    return down
+
+
+def _grow(g: np.ndarray, target: str, image: np.ndarray | None) -> SleevePlan:
+    """Sleeves for a sleeveless garment: from each armhole (the torso's side line between :data:`ARMHOLE`
+    of the garment's height), a short sleeve (:data:`SHORT_LENGTH`, :data:`SHORT_DROP` degrees down) or a
+    long one (:data:`LONG_LENGTH`, :data:`DROP`), in the torso's fabric."""
+    from amgan.data.sleeve_region import _central_runs, _largest
+
+    if target == "sleeveless":
+        raise ReshapeError("the sleeves already read as sleeveless")
+    m = _largest(g)
+    ys, xs = np.nonzero(m)
+    if ys.size < 50:
+        raise ReshapeError("the garment is too small to find its armholes")
+    y0, h = int(ys.min()), float(ys.max() - ys.min() + 1)
+    body = (ys >= y0 + 0.4 * h) & (ys <= y0 + 0.9 * h)
+    centre = float(np.median(xs[body] if body.any() else xs))
+    top, bottom = y0 + ARMHOLE[0] * h, y0 + ARMHOLE[1] * h
+    rows = np.arange(int(round(y0 + ARMHOLE[1] * h)), int(round(y0 + (ARMHOLE[1] + 0.1) * h)) + 1)
+    left, right = _central_runs(m, rows, centre)  # the garment's sides just below the armholes
+    if np.isfinite(left).sum() < 2:
+        raise ReshapeError("the garment's sides were not found, so neither were its armholes")
+    plan = SleevePlan(shape=g.shape, removed=np.zeros(g.shape, bool))
+    edge = EDGE * max(g.shape)
+    patch = None
+    for side, out_x in ((left, -1.0), (right, 1.0)):
+        root = np.array([float(np.nanmedian(side)), (top + bottom) / 2])
+        if not (edge <= root[0] <= g.shape[1] - 1 - edge):
+            raise ReshapeError("an armhole is at the photo's frame, so there is no room for a sleeve")
+        length = (SHORT_LENGTH if target == "short" else LONG_LENGTH) * h
+        down = _down(root, out_x, length, g.shape, (SHORT_DROP,) if target == "short" else DROP)
+        patch = patch if patch is not None else _fabric_patch(m, image, PATCH * h)
+        if patch is None:
+            raise ReshapeError("the torso has no room for a patch of its fabric to draw a sleeve from")
+        plan.extend.append({"root": root, "down": down, "half": (bottom - top) / 2, "length": length, "patch": patch})
     return plan
 
 
@@ -177,7 +242,7 @@ def _extension(part: dict, scale: float, H: int, W: int, maps: bool = True):
     """The new part of one lengthened sleeve, ``scale`` output pixels per grid pixel, on an [H, W] image:
     (box, alpha [h,w], map_x, map_y), or (box, alpha) without ``maps``, or None off the image. The part
     runs from ``root`` along ``down``, tapering, joined to the old sleeve by a disc; its fabric is the
-    torso's, ``shift`` grid pixels along x."""
+    torso's: ``patch`` (x0, y0, side in grid px, :func:`_fabric_patch`) mirrored back and forth over it."""
     f32 = np.float32
     root = (part["root"] + 0.5) * scale - 0.5
     down = part["down"]
@@ -199,33 +264,38 @@ def _extension(part: dict, scale: float, H: int, W: int, maps: bool = True):
     alpha = np.maximum(body, joint).astype(f32)
     if not maps:
         return (r0, r1, c0, c1), alpha
-    return (r0, r1, c0, c1), alpha, xx + f32(part["shift"] * scale), yy
+    x0, y0, side = (v * scale for v in part["patch"])
+    side = f32(max(side - 1, 1))  # mirrored back and forth over the patch: along the sleeve and across it
+
+    def tri(v):
+        return side - np.abs(np.mod(v, 2 * side) - side)
+
+    return (r0, r1, c0, c1), alpha, f32(x0 - 0.5 + 0.5 * scale) + tri(t + f32(half)), f32(y0 - 0.5 + 0.5 * scale) + tri(s)
 
 
-def _fabric_shift(part: dict, torso: np.ndarray, out_x: float) -> float | None:
-    """How far (grid px, along x) the new part of a sleeve is moved inwards to lie on the torso's fabric
-    (at least :data:`ON_FABRIC` of it on the torso eroded by a pixel): it is drawn with the garment's own
-    folds and texture from there. None if no shift puts it there."""
+def _fabric_patch(torso: np.ndarray, image: np.ndarray | None, size: float) -> tuple[float, float, float] | None:
+    """A square of the torso's own fabric the new sleeves are tiled from: (x0, y0, side) in grid px. The
+    largest square up to ``size`` px that fits inside the torso; with ``image`` (the photo on the grid,
+    uint8 [h, w, 3]) the one of those whose pixels are closest to the torso's median colour (plain fabric,
+    not a print or a logo), else the most inward one. None if the torso has no room for a 3-px square."""
     import cv2
 
-    h, w = torso.shape
-    ext = _extension(part, 1.0, h, w, maps=False)
-    if ext is None:
+    inner = torso.astype(np.uint8)
+    dist = cv2.distanceTransform(np.pad(inner, 1), cv2.DIST_C, 3)[1:-1, 1:-1]  # chessboard: squares fit
+    side = int(min(size, 2 * dist.max() - 1))
+    if side < 3:
         return None
-    (r0, r1, c0, c1), alpha = ext
-    inner = cv2.erode(torso.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    ys, xs = np.nonzero(alpha > 0.5)
-    if ys.size == 0:
-        return None
-    ys, xs = ys + r0, xs + c0
-    for k in range(1, w):
-        sx = np.round(xs - out_x * k).astype(int)
-        ok = (sx >= 0) & (sx < w)
-        if ok.mean() < ON_FABRIC:
-            return None
-        if inner[ys[ok], sx[ok]].sum() >= ON_FABRIC * ys.size:
-            return float(-out_x * k)
-    return None
+    r = side / 2
+    fits = dist >= r
+    if image is None:
+        y, x = np.unravel_index(np.argmax(dist), dist.shape)
+    else:
+        ref = np.median(image[torso].reshape(-1, 3), 0).astype(np.float32)
+        cost = np.abs(image.astype(np.float32) - ref).sum(-1)
+        cost = cv2.blur(cost, (side, side), borderType=cv2.BORDER_REPLICATE)
+        cost[~fits] = np.inf
+        y, x = np.unravel_index(np.argmin(cost), cost.shape)
+    return float(x - r + 0.5), float(y - r + 0.5), float(side)
 
 
 def _inpaint_floor(work: np.ndarray, hole: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

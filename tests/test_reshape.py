@@ -1,7 +1,7 @@
 """Sleeve-length edits of photos from the garment's outline (amgan.reshape) and through Editor.edit."""
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from amgan.reshape import ReshapeError, plan_sleeves, reshape_photo
 from test_clothing import _tshirt, photo
@@ -88,10 +88,39 @@ def test_short_sleeves_made_long_grow_garment_on_the_floor():
     assert np.array_equal(out[_torso()], rgb[_torso()])
 
 
+def _tank(w=W, h=H):
+    """Polygon of a sleeveless top laid flat: straps, armholes, straight sides."""
+    cx = w / 2
+    return [(cx - 0.16 * w, 0.12 * h), (cx - 0.08 * w, 0.12 * h), (cx, 0.2 * h), (cx + 0.08 * w, 0.12 * h),
+            (cx + 0.16 * w, 0.12 * h), (cx + 0.2 * w, 0.3 * h), (cx + 0.2 * w, 0.85 * h), (cx - 0.2 * w, 0.85 * h),
+            (cx - 0.2 * w, 0.3 * h)]
+
+
+@pytest.mark.parametrize("target, reach", [("short", 0.45), ("long", 0.6)])
+def test_a_sleeveless_garment_gets_sleeves_from_its_armholes_in_plain_fabric(target, reach):
+    rgb, full, grid = _draw(_tank())
+    # a print on the chest the new sleeves must not be drawn from
+    rgb[int(0.35 * H): int(0.55 * H), int(0.42 * W): int(0.58 * W)] = (250, 250, 250)
+    plan = plan_sleeves(grid, "sleeveless", target, image=rgb)
+    assert len(plan.extend) == 2 and not plan.removed.any()
+    out, changed = reshape_photo(rgb, grid, plan)
+    new = ~full & (changed > 250)
+    rows = np.flatnonzero(new.any(1))
+    assert rows.min() < 0.3 * H  # from the armholes ...
+    assert rows.max() > reach * H if target == "long" else rows.max() < reach * H  # ... down to the length asked
+    cols = np.flatnonzero(new.any(0))
+    assert cols.min() < 0.28 * W and cols.max() > 0.72 * W  # out beyond the sides, both of them
+    assert np.abs(out[new].astype(np.float32) - [40, 80, 190]).mean() < 20  # the fabric, not the white print
+    inside = np.asarray(Image.fromarray(full.astype(np.uint8) * 255).filter(ImageFilter.MinFilter(9))) > 0
+    assert np.array_equal(out[inside], rgb[inside])  # the garment keeps its pixels (its edge meets the sleeve)
+
+
 def test_what_the_outline_cannot_do_is_refused_with_the_reason():
     _, _, grid = _draw(_tshirt(W, H))
-    with pytest.raises(ReshapeError, match="no sleeve to lengthen"):
-        plan_sleeves(grid, "sleeveless", "long")
+    tight = np.zeros(GRID, bool)  # a sleeveless garment filling the frame: no room for a sleeve
+    tight[10:150, 1:119] = True
+    with pytest.raises(ReshapeError, match="armhole is at the photo's frame"):
+        plan_sleeves(tight, "sleeveless", "short")
     with pytest.raises(ReshapeError, match="already read as short"):
         plan_sleeves(grid, "short", "short")
     block = np.zeros(GRID, bool)
@@ -144,8 +173,8 @@ def test_editor_reshapes_a_photos_sleeves_and_falls_back_with_a_caveat(tiny_edit
     # the generator on request, and where the outline cannot: the generator's edit with the reason
     assert ed.edit(img, {"sleeve": "sleeveless"}, source={"sleeve": "short"}, sleeve_method="generator").method == \
         "generator"
-    fallback = ed.edit(img, {"sleeve": "long"}, source={"sleeve": "sleeveless"})
-    assert fallback.method == "generator" and "no sleeve to lengthen" in fallback.caveats[0]
+    fallback = ed.edit(img, {"sleeve": "short"}, source={"sleeve": "short"})
+    assert fallback.method == "generator" and "already read as short" in fallback.caveats[0]
     from amgan.errors import RequestError
 
     with pytest.raises(RequestError, match="sleeve_method"):
