@@ -344,7 +344,7 @@ class DemoLogic:
         req, region = self.check_edit(request, region)
         known = self.parse_source(source)
         res = self.pipeline.edit(photo, req, region=region, source=known or None, colour_spread=1.0 if even else None)
-        info = {"request": req, "region": res.region, "even_colour": even, "source": known,
+        info = {"request": req, "region": res.region, "even_colour": even, "source": known, "method": res.method,
                 "amgan_source": res.source_attributes,
                 "predicted": res.source_attributes, "target": res.target_attributes, "size": list(photo.size),
                 "notes": list(res.caveats),

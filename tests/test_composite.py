@@ -278,7 +278,7 @@ def test_a_new_sleeve_is_not_cut_off_by_the_garment_gate(editor):
 
     editor.G = _FakeG(lambda x: torch.zeros_like(x) + torch.tensor([0.6, 0.37, 0.27]).view(1, 3, 1, 1),
                       mask=sleeve_mask)
-    res = editor.edit(Image.fromarray(photo), {"sleeve": "long"})
+    res = editor.edit(Image.fromarray(photo), {"sleeve": "long"}, sleeve_method="generator")
     out = np.asarray(res.image).astype(np.float32)
     d = np.abs(out - photo).mean(-1)
     new_sleeve = np.zeros_like(g)
@@ -427,10 +427,10 @@ def test_an_outline_edits_tint_on_the_floor_is_not_a_new_sleeve(editor):
     tint = torch.tensor([0.08, -0.05, 0.06]).view(1, 3, 1, 1)
     away = ~_dilate(g, 12)
     editor.G = _FakeG(lambda x: x + tint)
-    out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "sleeveless"}).image).astype(np.float32)
+    out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "sleeveless"}, sleeve_method="generator").image).astype(np.float32)
     assert np.abs(out[away] - photo[away]).mean() < 1.0, np.abs(out[away] - photo[away]).mean()
     editor.G = _FakeG(_strip_taken_off(lambda x: x + tint, x0, side))
-    out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "sleeveless"}).image).astype(np.float32)
+    out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "sleeveless"}, sleeve_method="generator").image).astype(np.float32)
     strip = _strip(g)
     assert np.abs(out[strip] - np.array(FLOOR)).mean() < 25  # now floor
     assert np.abs(out[away] - photo[away]).mean() < 1.0
@@ -466,13 +466,13 @@ def test_a_sleeve_edit_does_not_recolour_the_garment(editor):
                   lambda x: x * 0.7,  # darker (away from the light floor)
                   lambda x: x + torch.nn.functional.interpolate(speckle, size=x.shape[-2:])):  # speckle
         editor.G = _FakeG(paint)
-        out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "long"}).image).astype(np.float32)
+        out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "long"}, sleeve_method="generator").image).astype(np.float32)
         assert np.abs(out[inner] - photo[inner]).mean() < 2.0, np.abs(out[inner] - photo[inner]).mean()
     editor.G = _FakeG(lambda x: x + torch.tensor([0.08, -0.05, 0.06]).view(1, 3, 1, 1))
     neck = np.asarray(editor.edit(Image.fromarray(photo), {"neckline": "v_neck"}).image).astype(np.float32)
     assert np.abs(neck[inner] - photo[inner]).mean() > 8
     editor.G = _FakeG(_strip_taken_off(lambda x: x * 0.8, x0, side))  # the rest darker
-    out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "short"}).image).astype(np.float32)
+    out = np.asarray(editor.edit(Image.fromarray(photo), {"sleeve": "short"}, sleeve_method="generator").image).astype(np.float32)
     strip = _strip(g)
     rest = inner.copy()
     rest[:, 60:125] = False

@@ -303,12 +303,12 @@ def test_colour_edits_keep_the_background_of_a_photo(tiny_editor_path):
     # garment's colour is a new sleeve and shows; painted white (away from the garment's colour) it is the
     # generator's tint, not a sleeve, and the floor keeps its pixels; the floor outside the attention always does
     ed.G = _HalfMaskG(paint=(0.8, 0.15, 0.17))  # the garment's red
-    sleeve = ed.edit(photo, {"sleeve": "long"})
+    sleeve = ed.edit(photo, {"sleeve": "long"}, sleeve_method="generator")
     ds = np.abs(np.asarray(sleeve.image, np.float32) - x).mean(-1)
     assert sleeve.background_kept and ds[floor].mean() > 50
     assert np.array_equal(np.asarray(sleeve.image)[:, 170:], np.asarray(photo)[:, 170:])
     ed.G = _HalfMaskG()
-    tint = np.abs(np.asarray(ed.edit(photo, {"sleeve": "long"}).image, np.float32) - x).mean(-1)
+    tint = np.abs(np.asarray(ed.edit(photo, {"sleeve": "long"}, sleeve_method="generator").image, np.float32) - x).mean(-1)
     assert tint[floor].mean() < 2
 
 
@@ -409,7 +409,7 @@ def test_a_models_caveats_come_with_the_edits_they_concern(tiny_editor_path, syn
     ed = Editor.from_checkpoint(folder, device="cpu")
     src = next((synth_tiny / "images").glob("*_shop.png"))
     assert ed.edit(src, {"color": "red"}).caveats == []
-    assert ed.edit(src, {"sleeve": "long"}).caveats == ["Sleeve edits are weak here."]
+    assert ed.edit(src, {"sleeve": "long"}, sleeve_method="generator").caveats == ["Sleeve edits are weak here."]
     assert ed.caveats_for(["color", "sleeve"]) == ["Sleeve edits are weak here."]
     rc = main(["edit", "--checkpoint", str(folder), "--image", str(src), "--edit", "color=red,sleeve=long",
                "--out", str(tmp_path / "o.png")])

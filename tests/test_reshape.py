@@ -179,3 +179,21 @@ def test_editor_reshapes_a_photos_sleeves_and_falls_back_with_a_caveat(tiny_edit
 
     with pytest.raises(RequestError, match="sleeve_method"):
         ed.edit(img, {"sleeve": "long"}, sleeve_method="gan")
+
+
+def test_amgan_edit_reshapes_sleeves_and_says_how(tiny_editor_path, tmp_path, capsys):
+    import json
+
+    from amgan.cli import main
+
+    rgb, _ = photo((40, 80, 190), floor=(150, 110, 70), w=W, h=H)
+    src = tmp_path / "tee.png"
+    Image.fromarray(rgb).save(src)
+    for method in ("outline", "generator"):
+        rc = main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(src), "--edit", "sleeveless",
+                   "--source", "sleeve=short", "--sleeve-method", method, "--out", str(tmp_path / f"{method}.png")])
+        assert rc == 0 and json.loads(capsys.readouterr().out.strip().splitlines()[-1])["method"] == method
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "outline.png")), rgb)
+    with pytest.raises(SystemExit):
+        main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(src), "--edit", "sleeveless",
+              "--sleeve-method", "gan", "--out", str(tmp_path / "x.png")])
