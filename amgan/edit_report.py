@@ -87,10 +87,24 @@ def photos_markdown(res: dict) -> list[str]:
              f"| detail kept, garment mask / interior | {_mean(s.get('detail_kept'))} / {_interior(s)} (n={s['detail_kept']['n']}) |",
              f"| colour change of the garment's interior (mean CIE76 per pixel; a sleeve request should not recolour) | "
              f"{_mean(s['colour_change_interior'], 2) if s.get('colour_change_interior') else 'not measured'} |",
+             f"| made from the garment's outline (the rest: the generator) | "
+             f"{_rate(s['outline_rate']) if s.get('outline_rate') else 'not measured'} |",
              f"| the annotator's majority colour name is unchanged | "
              f"{_rate(s['colour_name_kept_rate']) if s.get('colour_name_kept_rate') else 'not measured'} |",
              f"| background change, border band / outside the mask | {_mean(s.get('border_change'), 4)} / "
              f"{_mean(s.get('outside_change'), 4)} |", ""]
+    sb = res.get("sleeve_edits_by_target") or {}
+    if sb:
+        lines += ["Sleeve edits per requested length. A judge is only as good as its reading of that length on "
+                  "unedited photos (last column): where it seldom reads a length, its verdict on edits to that length "
+                  "says little.", "",
+                  "| requested sleeve | edits | made from the outline | independent reader reads it | "
+                  "the reader on unedited photos of that length |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {t} | {v['outline_rate']['n']} | {_rate(v.get('outline_rate')).split(' (n=')[0]} | "
+                  f"{_rate(v['reader_sleeve_ok']).split(' (n=')[0] if v.get('reader_sleeve_ok') else 'not measured'} | "
+                  f"{_rate(v['reader_reads_unedited']) if v.get('reader_reads_unedited') else 'not measured'} |"
+                  for t, v in sb.items()]
+        lines += [""]
     bt = res.get("colour_edits_by_target") or {}
     if bt:
         lines += ["Colour edits per requested colour (where an editor's colours fall short):", "",

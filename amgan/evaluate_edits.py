@@ -296,6 +296,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
     skipped, samples, times = 0, [], {"edit": 0.0, "probes": 0.0}
     units: dict[str, list] = {"color": [], "sleeve": []}  # the photo of each edit (the bootstrap's unit)
     by_target: dict[str, dict[str, list]] = {}  # colour edits per requested colour: hits, detail, photo
+    sleeve_by_target: dict[str, dict[str, list]] = {}  # sleeve edits per requested length; the judge on that length
     t0 = time.perf_counter()
     for i in tqdm(rows, desc="photos", unit="photo", disable=not progress):
         photo = to_rgb(m.image_path(i))
@@ -320,6 +321,8 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                 unedited["reader_colour_ok"].append(bool(read0[eci] == editor.schema.group("color").index(src_colour)))
         if src_sleeve and reader:
             unedited["reader_sleeve_ok"].append(bool(read0[esi] == editor.schema.group("sleeve").index(src_sleeve)))
+            sleeve_by_target.setdefault(src_sleeve, {"reader_sleeve_ok": [], "outline_rate": [], "unit": [],
+                                                     "unedited": []})["unedited"].append(unedited["reader_sleeve_ok"][-1])
         times["probes"] += time.perf_counter() - t
         jobs = [("color", c) for c in (colour_targets(m.paths[i], src_colour, colours, 2, seed)
                                        if src_colour and "color" in groups else [])]
@@ -359,6 +362,12 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                 # a sleeve request must not recolour the garment: its interior's colours, and its name
                 s_vals["colour_change_interior"].append(P.colour_change(arr, e, inner))
                 s_vals["outline_rate"].append(res.method == "outline")
+                st = sleeve_by_target.setdefault(target, {"reader_sleeve_ok": [], "outline_rate": [], "unit": [],
+                                                          "unedited": []})
+                st["outline_rate"].append(res.method == "outline")
+                st["unit"].append(i)
+                if reader:
+                    st["reader_sleeve_ok"].append(s_vals["reader_sleeve_ok"][-1])
                 if before is None:
                     before = P.colour_reading(arr, mask).best
                 s_vals["colour_name_kept_rate"].append(P.colour_reading(e, mask).best == before)
@@ -379,6 +388,10 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
         "colour_edits": _summ(c_vals, units["color"]), "sleeve_edits": _summ(s_vals, units["sleeve"]),
         "colour_edits_by_target": {t: _summ({k: v for k, v in bt.items() if k != "unit"}, bt["unit"])
                                    for t, bt in sorted(by_target.items())},
+        "sleeve_edits_by_target": {
+            t: {**_summ({k: v for k, v in st.items() if k in ("reader_sleeve_ok", "outline_rate") and v}, st["unit"]),
+                "reader_reads_unedited": accuracy_with_ci(st["unedited"]) if st["unedited"] else None}
+            for t, st in sorted(sleeve_by_target.items()) if st["unit"]},
         "bootstrap_unit": "photo",
         "detail_references": _summ(ref), "detail_references_interior": _summ(ref_in), "unedited": _summ(unedited),
         "reader": reader.name if reader else None,

@@ -122,10 +122,13 @@ def test_photo_edits_on_renders_as_photos(editor, synth_tiny, monkeypatch):
     assert c["detail_kept"]["n"] == 2 * len(test)  # every render has a colour: two targets each
     assert s["detail_kept"]["n"] == 2 * len(test)  # three sleeve lengths: the two others
     assert c["reader_colour_ok"]["n"] == 0 and res["reader"] is None
+    by = res["sleeve_edits_by_target"]  # per requested length: how many, and how many the outline made
+    assert sum(v["outline_rate"]["n"] for v in by.values()) == s["detail_kept"]["n"]
+    assert s["outline_rate"]["n"] == s["detail_kept"]["n"]
     assert 0 < len(samples) <= 3 and all(sm["target"] != sm["source"] for sm in samples)
 
     def same(image, request, **kw):
-        return SimpleNamespace(image=image, mask=Image.new("L", image.size, 0))
+        return SimpleNamespace(image=image, mask=Image.new("L", image.size, 0), method="generator")
 
     monkeypatch.setattr(editor, "edit", same)
     res, _ = evaluate_photo_edits(editor, synth_tiny, None, limit=4, progress=False)
