@@ -53,6 +53,9 @@ SHORT_LENGTH = 0.2  # a sleeve grown on a sleeveless garment: short, this share 
 SHORT_DROP = 35.0  # ... this many degrees below the horizontal
 EDGE = 0.03  # a short sleeve whose end is this close to the photo's frame (share of the long side) runs out of it
 PATCH = 0.2  # new sleeves are tiled from a square of the torso's plain fabric up to this share of its height
+CUFF_REACH = 0.05  # what lies this near a removed sleeve (share of the long side), apart from the garment mask and
+# coloured like the sleeve, goes with it (a cuff the mask cut off)
+CUFF_CONTRAST = 0.08  # ... unless sleeve and floor differ by less than this (mean RGB share): then colour cannot tell
 GROW = 0.012  # the removed area grows onto the floor by this share of the photo's long side (the old edge's fringe)
 FEATHER = 0.004  # Gaussian sigma of the removed area's alpha, share of the long side
 MIN_PIECE = 0.005  # a sleeve piece under this share of the garment is an edge, not a sleeve
@@ -173,6 +176,17 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
         if patch is None:
             raise ReshapeError("the torso has no room for a patch of its fabric to draw a longer sleeve from")
         plan.extend.append({"root": root, "down": down, "half": half, "length": new, "patch": patch})
+    if plan.removed.any():  # a cuff the mask holds apart from the garment goes with its sleeve
+        import cv2
+
+        from amgan.data.sleeve_region import _largest
+
+        r = max(1, round(CUFF_REACH * max(g.shape)))
+        near = cv2.dilate(plan.removed.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+        n, lab = cv2.connectedComponents((g & ~_largest(g)).astype(np.uint8), connectivity=8)
+        for k in range(1, n):
+            if (near & (lab == k)).any():
+                plan.removed |= lab == k
     if plan.empty():
         raise ReshapeError("the sleeves found are too small to change")
     return plan
@@ -312,6 +326,32 @@ def _inpaint_floor(work: np.ndarray, hole: np.ndarray, box: tuple[int, int, int,
     return cv2.inpaint(sub, m, 5, cv2.INPAINT_TELEA)
 
 
+def _beyond_mask(work: np.ndarray, removed: np.ndarray, garment: np.ndarray, kept: np.ndarray, grow: int,
+                 side: int) -> np.ndarray:
+    """What of a removed sleeve the garment mask left out (a cuff at the frame, a hem the mask cut off):
+    pixels within :data:`CUFF_REACH` of the removed area, away from the kept garment, whose colour is nearer
+    the removed sleeve's (median) than the floor's (the median of a ring around the garment), joined to the
+    removed area. bool on the working grid."""
+    import cv2
+
+    r = max(1, round(CUFF_REACH * side))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    near = (cv2.dilate(removed.astype(np.uint8), disc) > 0) & ~garment
+    near &= ~(cv2.dilate(kept.astype(np.uint8), np.ones((4 * grow + 1, 4 * grow + 1), np.uint8)) > 0)
+    ring = ((cv2.dilate(garment.astype(np.uint8), np.ones((4 * grow + 1, 4 * grow + 1), np.uint8)) > 0)
+            & ~(cv2.dilate(garment.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0))
+    if not near.any() or not ring.any():
+        return np.zeros_like(removed)
+    px = work.astype(np.float32)
+    sleeve, floor = np.median(px[removed], 0), np.median(px[ring], 0)
+    if np.abs(sleeve - floor).sum() < 3 * 255 * CUFF_CONTRAST:  # the floor looks like the sleeve: no telling
+        return np.zeros_like(removed)
+    like = near & (np.abs(px - sleeve).sum(-1) < np.abs(px - floor).sum(-1))
+    n, lab = cv2.connectedComponents((like | removed).astype(np.uint8), connectivity=8)
+    joined = np.unique(lab[removed])
+    return like & np.isin(lab, joined[joined > 0])
+
+
 def _box(mask: np.ndarray, pad: int) -> tuple[int, int, int, int] | None:
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     if rows.size == 0:
@@ -358,6 +398,7 @@ def reshape_photo(photo: np.ndarray, garment: np.ndarray, plan: SleevePlan) -> t
         removed_w, kept_w, g_w = up(plan.removed), up(g & ~plan.removed), up(g)
         grow = max(1, round(GROW * side))
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+        removed_w = removed_w | _beyond_mask(work, removed_w, g_w, kept_w, grow, side)
         area = (cv2.dilate(removed_w.astype(np.uint8), k) > 0) & ~kept_w
         alpha = cv2.GaussianBlur(area.astype(np.float32), (0, 0), max(0.5, FEATHER * side))
         alpha[kept_w] = 0  # the kept garment keeps its pixels

@@ -72,6 +72,17 @@ def test_long_sleeves_cut_to_short_keep_the_part_by_the_shoulder():
     assert sleeves.sum() > 0
 
 
+def test_a_cuff_apart_from_the_garment_goes_with_its_sleeve():
+    _, _, grid = _draw(_longsleeve())
+    yy, xx = np.mgrid[0:GRID[0], 0:GRID[1]]
+    cuff = (np.abs(yy - 112) <= 3) & (np.abs(xx - 8) <= 4)  # beyond the left sleeve's end, a gap between
+    far = (np.abs(yy - 150) <= 3) & (np.abs(xx - 60) <= 4)  # a piece nowhere near a sleeve: not a cuff
+    g = grid & ~((np.abs(yy - 104) <= 2) & (xx < 20))  # the gap
+    g |= cuff | far
+    plan = plan_sleeves(g, "long", "sleeveless")
+    assert plan.removed[cuff & g].all() and not plan.removed[far].any()
+
+
 def test_short_sleeves_made_long_grow_garment_on_the_floor():
     rgb, full, grid = _draw(_tshirt(W, H))
     plan = plan_sleeves(grid, "short", "long")
