@@ -56,6 +56,7 @@ PATCH = 0.2  # new sleeves are tiled from a square of the torso's plain fabric u
 CUFF_REACH = 0.05  # what lies this near a removed sleeve (share of the long side), apart from the garment mask and
 # coloured like the sleeve, goes with it (a cuff the mask cut off)
 CUFF_CONTRAST = 0.08  # ... unless sleeve and floor differ by less than this (mean RGB share): then colour cannot tell
+INPAINT_SIDE = 160  # the floor under removed sleeves is inpainted at most this long (px), then upsampled
 GROW = 0.012  # the removed area grows onto the floor by this share of the photo's long side (the old edge's fringe)
 FEATHER = 0.004  # Gaussian sigma of the removed area's alpha, share of the long side
 MIN_PIECE = 0.005  # a sleeve piece under this share of the garment is an edge, not a sleeve
@@ -314,7 +315,8 @@ def _fabric_patch(torso: np.ndarray, image: np.ndarray | None, size: float) -> t
 
 def _inpaint_floor(work: np.ndarray, hole: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """The floor inside ``box`` (r0, r1, c0, c1) of the working image with ``hole`` (the garment and what
-    is removed) inpainted away (Telea), so only floor colours flow in. uint8 [r1-r0, c1-c0, 3]."""
+    is removed) inpainted away (Telea), so only floor colours flow in. uint8 [r1-r0, c1-c0, 3]. Inpainted
+    at most :data:`INPAINT_SIDE` px long (Telea's time grows with the hole; the fill is smooth anyway)."""
     import cv2
 
     r0, r1, c0, c1 = box
@@ -323,7 +325,17 @@ def _inpaint_floor(work: np.ndarray, hole: np.ndarray, box: tuple[int, int, int,
     if m.all():  # no floor in the box: the photo's border is the best guess of it
         border = np.concatenate([work[[0, -1]].reshape(-1, 3), work[:, [0, -1]].reshape(-1, 3)])
         return np.broadcast_to(np.median(border, 0).astype(np.uint8), sub.shape).copy()
-    return cv2.inpaint(sub, m, 5, cv2.INPAINT_TELEA)
+    h, w = sub.shape[:2]
+    f = min(1.0, INPAINT_SIDE / max(h, w))
+    if f == 1.0:
+        return cv2.inpaint(sub, m, 5, cv2.INPAINT_TELEA)
+    sh, sw = max(2, round(h * f)), max(2, round(w * f))
+    small = cv2.resize(sub, (sw, sh), interpolation=cv2.INTER_AREA)
+    ms = (cv2.resize(m.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    if ms.all():
+        ms[0, 0] = 0
+    filled = cv2.inpaint(small, ms, 3, cv2.INPAINT_TELEA)
+    return cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _beyond_mask(work: np.ndarray, removed: np.ndarray, garment: np.ndarray, kept: np.ndarray, grow: int,
