@@ -208,3 +208,34 @@ def test_amgan_edit_reshapes_sleeves_and_says_how(tiny_editor_path, tmp_path, ca
     with pytest.raises(SystemExit):
         main(["edit", "--checkpoint", str(tiny_editor_path), "--image", str(src), "--edit", "sleeveless",
               "--sleeve-method", "gan", "--out", str(tmp_path / "x.png")])
+
+
+def test_any_mask_gives_a_plan_or_a_reason():
+    """Ragged GrabCut masks (noise, slivers, a line, empty, full) never fail otherwise: a plan whose change
+    stays inside the grid, or a ReshapeError with the reason."""
+    rng = np.random.default_rng(0)
+    h, w = GRID
+    masks = [rng.random((h, w)) > p for p in (0.3, 0.6, 0.95)]
+    masks += [np.zeros((h, w), bool), np.ones((h, w), bool), np.eye(h, w, dtype=bool)]
+    thin = np.zeros((h, w), bool)
+    thin[10:150, 58:61] = True
+    thin[60:62, 10:110] = True
+    masks.append(thin)
+    small = np.zeros((h, w), bool)
+    small[70:75, 50:56] = True
+    masks.append(small)
+    _, _, tee = _draw(_tshirt(W, H))
+    masks += [tee[::-1], tee[:, :70], np.pad(tee, ((0, 0), (40, 0)))[:, :w]]  # upside down, cut, shifted
+    image = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    photo_ = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    for m in masks:
+        for source in ("sleeveless", "short", "long"):
+            for target in ("sleeveless", "short", "long"):
+                try:
+                    plan = plan_sleeves(m, source, target, image=image)
+                except ReshapeError as e:
+                    assert str(e)
+                    continue
+                assert not (plan.removed & ~m).any()
+                out, changed = reshape_photo(photo_, m, plan)
+                assert out.shape == photo_.shape and changed.any()
