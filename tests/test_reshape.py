@@ -239,3 +239,19 @@ def test_any_mask_gives_a_plan_or_a_reason():
                 assert not (plan.removed & ~m).any()
                 out, changed = reshape_photo(photo_, m, plan)
                 assert out.shape == photo_.shape and changed.any()
+
+
+def test_what_the_mask_left_of_a_removed_sleeve_goes_too():
+    """GrabCut takes the photo's frame as background, so a sleeve reaching the frame loses its end from the
+    mask: taken off, that end goes with it (by colour), while the floor and the torso keep their pixels."""
+    poly = _longsleeve()
+    rgb, full, grid = _draw(poly)
+    band = max(1, round(0.1 * GRID[1]))  # the mask misses the outer 10% on either side (the sleeves reach 6%)
+    cut = grid.copy()
+    cut[:, :band] = cut[:, -band:] = False
+    plan = plan_sleeves(cut, "long", "sleeveless")
+    out, changed = reshape_photo(rgb, cut, plan)
+    ends = full & (np.arange(W)[None, :] < W * band / GRID[1])  # the sleeve's end the mask left out
+    assert ends.sum() > 20
+    assert np.abs(out[ends].astype(np.float32) - [150, 110, 70]).mean() < 20  # floor now
+    assert np.array_equal(out[_torso()], rgb[_torso()])
