@@ -423,8 +423,8 @@ class Editor:
         try:
             plan = plan_sleeves(garment, source, request["sleeve"], image=work)
         except ReshapeError as e:
-            return (f"The sleeves could not be reshaped from the garment's outline ({e}; the sleeves read as "
-                    f"{source}), so this is the generator's edit, which seldom changes a photo's sleeves.")
+            return (f"The sleeves could not be reshaped from the garment's outline: {e}. They read as {source}; "
+                    "this is the generator's edit, which seldom changes a photo's sleeves.")
         times["generate"] = time.perf_counter() - t  # the plan
         t = time.perf_counter()
         edited, changed = reshape_photo(np.asarray(rgb), garment, plan)

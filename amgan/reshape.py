@@ -131,9 +131,11 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     area = int(g.sum())
     pieces = _pieces(sleeves, area)
     if not pieces:
-        raise ReshapeError("no sleeves stand out from the garment's outline")
+        raise ReshapeError("no sleeves stand out from the garment's outline (a photo with the sleeves spread out "
+                           "from the body works)")
     if how == "bands":
-        raise ReshapeError("the sleeves lie along the body, so the outline cannot tell them from the torso")
+        raise ReshapeError("the sleeves lie along the body, so the outline cannot tell them from the torso (a photo "
+                           "with the sleeves spread out from the body works)")
     torso = g & ~sleeves
     plan = SleevePlan(shape=g.shape, removed=np.zeros(g.shape, bool))
     ys, xs_all = np.nonzero(g)
@@ -169,7 +171,8 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
         root = end + float(np.median(t[near])) * normal
         edge = EDGE * max(g.shape)
         if not (edge <= root[0] <= g.shape[1] - 1 - edge and edge <= root[1] <= g.shape[0] - 1 - edge):
-            raise ReshapeError("a sleeve runs out of the photo, so the outline cannot see where to lengthen it")
+            raise ReshapeError("a sleeve runs out of the photo, so the outline cannot see where to lengthen it (a "
+                               "photo with some floor around the garment works)")
         new = LONG_LENGTH * height
         out_x = float(np.sign(axis[0])) if abs(axis[0]) > 0.2 else (float(np.sign(root[0] - np.median(xs_all))) or 1.0)
         down = _down(root, out_x, new, g.shape, DROP)  # down and outwards, as far out as the frame allows
@@ -243,7 +246,8 @@ def _grow(g: np.ndarray, target: str, image: np.ndarray | None) -> SleevePlan:
     for side, out_x in ((left, -1.0), (right, 1.0)):
         root = np.array([float(np.nanmedian(side)), (top + bottom) / 2])
         if not (edge <= root[0] <= g.shape[1] - 1 - edge):
-            raise ReshapeError("an armhole is at the photo's frame, so there is no room for a sleeve")
+            raise ReshapeError("an armhole is at the photo's frame, so there is no room for a sleeve (a photo with "
+                               "some floor around the garment works)")
         length = (SHORT_LENGTH if target == "short" else LONG_LENGTH) * h
         down = _down(root, out_x, length, g.shape, (SHORT_DROP,) if target == "short" else DROP)
         patch = patch if patch is not None else _fabric_patch(m, image, PATCH * h)
