@@ -20,9 +20,10 @@ photo's own resolution:
   :data:`ARMHOLE` of its height) a short sleeve (:data:`SHORT_LENGTH`, :data:`SHORT_DROP`) or a long one
   as above, in the same fabric.
 
-"Becomes floor": the floor under a removed sleeve is filled by OpenCV's Telea inpainting (Telea,
-J. Graphics Tools 2004) of the photo with the whole garment masked out, so only floor colours flow in.
-It is smooth: a patterned floor (a carpet) shows a smudge where the sleeve was.
+"Becomes floor": the floor under a removed sleeve is OpenCV's Telea inpainting (Telea, J. Graphics Tools
+2004) of the photo with the whole garment masked out, so only floor colours flow in, at most
+:data:`INPAINT_SIDE` px long (smooth), plus the floor's own texture: the high frequencies of a box of floor
+beside the sleeve, mirrored onto it (:func:`_with_texture`), so a carpet's pattern runs on instead of a smudge.
 
 What it cannot do, and says so (:class:`ReshapeError`; the editor then falls back to the generator,
 with a caveat): sleeves that lie along the body (no protrusion: :func:`sleeve_mask` reads them as
@@ -56,6 +57,8 @@ PATCH = 0.2  # new sleeves are tiled from a square of the torso's plain fabric u
 CUFF_REACH = 0.05  # what lies this near a removed sleeve (share of the long side), apart from the garment mask and
 # coloured like the sleeve, goes with it (a cuff the mask cut off)
 CUFF_CONTRAST = 0.08  # ... unless sleeve and floor differ by less than this (mean RGB share): then colour cannot tell
+TEXTURE_SIGMA = 0.01  # the floor's texture above this scale (share of the long side) is put back on the fill ...
+TEXTURE_GARMENT = 0.5  # ... from a box of floor beside it with at most this share of garment
 INPAINT_SIDE = 160  # the floor under removed sleeves is inpainted at most this long (px), then upsampled
 GROW = 0.012  # the removed area grows onto the floor by this share of the photo's long side (the old edge's fringe)
 FEATHER = 0.004  # Gaussian sigma of the removed area's alpha, share of the long side
@@ -342,6 +345,45 @@ def _inpaint_floor(work: np.ndarray, hole: np.ndarray, box: tuple[int, int, int,
     return cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def _with_texture(work: np.ndarray, hole: np.ndarray, box: tuple[int, int, int, int], smooth: np.ndarray,
+                  side: int) -> np.ndarray:
+    """The inpainted floor of ``box`` with the floor's own texture put back: the high frequencies (above a
+    Gaussian of :data:`TEXTURE_SIGMA` of the long side) of a box of floor beside it, added to the smooth
+    fill, whose low frequencies stay. The box: of the eight one box-size away (sideways, up, down and
+    diagonally; slid back into the photo where they leave it), the one with the least garment, if at most
+    :data:`TEXTURE_GARMENT`; its garment pixels give no texture. Without one, the smooth fill."""
+    import cv2
+
+    r0, r1, c0, c1 = box
+    h, w = r1 - r0, c1 - c0
+    H, W = hole.shape
+    best = None
+    for dy in (-h, 0, h):
+        for dx in (-w, 0, w):
+            if (dy, dx) == (0, 0):
+                continue
+            a0, b0 = min(max(r0 + dy, 0), H - h), min(max(c0 + dx, 0), W - w)  # slid back into the photo
+            if (a0, b0) == (r0, c0):
+                continue
+            garment = hole[a0:a0 + h, b0:b0 + w].mean()
+            if best is None or garment < best[0]:
+                best = (garment, a0, b0)
+    if best is None or best[0] > TEXTURE_GARMENT:
+        return smooth
+    _, a0, b0 = best
+    patch = work[a0:a0 + h, b0:b0 + w].astype(np.float32)
+    floor = (~hole[a0:a0 + h, b0:b0 + w]).astype(np.float32)
+    if b0 != c0:  # mirrored towards the hole, so the texture runs on from the edge of the box it came from
+        patch, floor = patch[:, ::-1], floor[:, ::-1]
+    if a0 != r0:
+        patch, floor = patch[::-1], floor[::-1]
+    sigma = max(1.0, TEXTURE_SIGMA * side)
+    weight = cv2.GaussianBlur(floor, (0, 0), sigma) + 1e-3  # the floor's own local mean, garment left out
+    mean = cv2.GaussianBlur(patch * floor[..., None], (0, 0), sigma) / weight[..., None]
+    detail = (patch - mean) * cv2.erode(floor, np.ones((5, 5), np.uint8))[..., None]
+    return np.clip(smooth.astype(np.float32) + detail + 0.5, 0, 255).astype(np.uint8)
+
+
 def _beyond_mask(work: np.ndarray, removed: np.ndarray, garment: np.ndarray, kept: np.ndarray, grow: int,
                  side: int) -> np.ndarray:
     """What of a removed sleeve the garment mask left out (a cuff at the frame, a hem the mask cut off):
@@ -418,18 +460,20 @@ def reshape_photo(photo: np.ndarray, garment: np.ndarray, plan: SleevePlan) -> t
         area = (cv2.dilate(removed_w.astype(np.uint8), k) > 0) & ~kept_w
         alpha = cv2.GaussianBlur(area.astype(np.float32), (0, 0), max(0.5, FEATHER * side))
         alpha[kept_w] = 0  # the kept garment keeps its pixels
-        box = _box(alpha > 0.5 / 255, pad=3 * grow)
-        if box is not None:
-            r0, r1, c0, c1 = box
-            floor = _inpaint_floor(work, g_w | area, box)
+        n, lab = cv2.connectedComponents((alpha > 0.5 / 255).astype(np.uint8), connectivity=8)
+        hole = g_w | area
+        for piece in range(1, n):  # each removed sleeve on its own: its box, its floor
+            r0, r1, c0, c1 = _box(lab == piece, pad=3 * grow)
+            floor = _inpaint_floor(work, hole, (r0, r1, c0, c1))
+            floor = _with_texture(work, hole, (r0, r1, c0, c1), floor, side)
             # to full resolution, bilinear: the box's alpha and floor
             R0, R1 = int(np.floor(r0 * H / wh)), min(H, int(np.ceil(r1 * H / wh)))
             C0, C1 = int(np.floor(c0 * W / ww)), min(W, int(np.ceil(c1 * W / ww)))
             gx = (np.arange(C0, C1, dtype=np.float32) + 0.5) * np.float32(ww / W) - np.float32(0.5 + c0)
             gy = (np.arange(R0, R1, dtype=np.float32) + 0.5) * np.float32(wh / H) - np.float32(0.5 + r0)
             mx, my = (m.astype(np.float32) for m in np.meshgrid(gx, gy))
-            a = cv2.remap(np.ascontiguousarray(alpha[r0:r1, c0:c1]), mx, my, cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+            a_box = np.where(lab[r0:r1, c0:c1] == piece, alpha[r0:r1, c0:c1], 0).astype(np.float32)
+            a = cv2.remap(a_box, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             f = cv2.remap(floor, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             _blend(out, changed, (R0, R1, C0, C1), a, f)
     if plan.extend:

@@ -255,3 +255,22 @@ def test_what_the_mask_left_of_a_removed_sleeve_goes_too():
     assert ends.sum() > 20
     assert np.abs(out[ends].astype(np.float32) - [150, 110, 70]).mean() < 20  # floor now
     assert np.array_equal(out[_torso()], rgb[_torso()])
+
+
+def test_the_floor_under_a_removed_sleeve_keeps_its_texture():
+    """A striped floor: where a sleeve is taken off the stripes run on (high frequencies from a box of floor
+    beside it on the inpainting's smooth fill), not a smooth smudge."""
+    rgb, full, grid = _draw(_tshirt(W, H))
+    stripes = (np.arange(W) // 4 % 2 * 60 - 30)[None, :, None]  # vertical stripes, 8 px period
+    floor = ~full
+    rgb = np.where(floor[..., None], np.clip(rgb.astype(np.int32) + stripes, 0, 255), rgb).astype(np.uint8)
+    out, changed = reshape_photo(rgb, grid, plan_sleeves(grid, "short", "sleeveless"))
+    xx = np.abs(np.arange(W) - W / 2)[None, :].repeat(H, 0)
+    sleeves = full & (xx > 0.27 * W) & (changed > 250)
+    assert sleeves.sum() > 200
+
+    def ripple(img, m):  # mean |difference between neighbouring columns| inside m
+        d = np.abs(np.diff(img.astype(np.float32).mean(-1), axis=1))
+        return d[m[:, 1:] & m[:, :-1]].mean()
+
+    assert ripple(out, sleeves) > 0.5 * ripple(rgb, floor)
