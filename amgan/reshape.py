@@ -1,7 +1,7 @@
 """Sleeve-length edits of photos by the garment's outline: sleeves cut back or taken off, or drawn longer.
 
 The generator reshapes SynthFashion renders but seldom a photo: on the test photos the independent
-reader saw the requested sleeve length on 8% of the default editor's sleeve edits (README, "Editing").
+reader saw the requested sleeve length on 7% of the default editor's sleeve edits (README, "Editing").
 A photo's garment mask (GrabCut, :mod:`amgan.data.garment_mask`) and its sleeves from the outline
 (:func:`amgan.data.sleeve_region.sleeve_mask`) are enough to make the change geometrically, at the
 photo's own resolution:
@@ -49,7 +49,7 @@ LONG_LENGTH = 0.65  # a sleeve made long reaches this share of the garment's hei
 TAPER = 0.25  # ... its width at the cuff is (1 - TAPER) of the short sleeve's width at its end
 DROP = (70.0, 80.0, 89.0)  # a lengthened sleeve's new part runs down and outwards at the first of these angles
 # (degrees below the horizontal) at which its cuff stays inside the photo (the last one if none)
-ARMHOLE = (0.06, 0.3)  # a sleeveless garment's armhole: its side line between these shares of its height
+ARMHOLE = (0.06, 0.3)  # a sleeveless garment's armhole spans these shares of its height (from its top)
 SHORT_LENGTH = 0.2  # a sleeve grown on a sleeveless garment: short, this share of the height ...
 SHORT_DROP = 35.0  # ... this many degrees below the horizontal
 EDGE = 0.03  # a short sleeve whose end is this close to the photo's frame (share of the long side) runs out of it
@@ -170,6 +170,8 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
         rel = np.stack([xx - end[0], yy - end[1]], 1).astype(np.float64)
         s, t = rel @ axis, rel @ normal
         near = np.abs(s) <= 0.15 * length + 1  # the sleeve's cross-section at its end
+        if not near.any():
+            near = dv >= 0.8 * length
         half = 0.5 * float(np.ptp(t[near]) + 1)
         root = end + float(np.median(t[near])) * normal
         edge = EDGE * max(g.shape)
@@ -224,8 +226,8 @@ def _down(root: np.ndarray, out_x: float, length: float, shape: tuple[int, int],
 
 
 def _grow(g: np.ndarray, target: str, image: np.ndarray | None) -> SleevePlan:
-    """Sleeves for a sleeveless garment: from each armhole (the torso's side line between :data:`ARMHOLE`
-    of the garment's height), a short sleeve (:data:`SHORT_LENGTH`, :data:`SHORT_DROP` degrees down) or a
+    """Sleeves for a sleeveless garment: from each armhole (spanning :data:`ARMHOLE` of the garment's height,
+    on the garment's side just below it), a short sleeve (:data:`SHORT_LENGTH`, :data:`SHORT_DROP` degrees down) or a
     long one (:data:`LONG_LENGTH`, :data:`DROP`), in the torso's fabric."""
     from amgan.data.sleeve_region import _central_runs, _largest
 
