@@ -434,8 +434,8 @@ class Editor:
         res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(changed), cam=cam, request=dict(request), region="whole",
                          source_attributes=src, background_kept=True, method="outline",
                          caveats=["The sleeves were reshaped from the garment's outline, not by the generator: "
-                                  "the floor under a removed sleeve is filled in smoothly, and a longer sleeve "
-                                  "is drawn with the torso's fabric."])
+                                  "the floor under a removed sleeve is filled in from the floor around it, and a "
+                                  "new sleeve is drawn with the garment's own fabric."])
         times["composite"] = time.perf_counter() - t
         res.timings = {k: round(v, 4) for k, v in times.items()}
         return res

@@ -452,8 +452,9 @@ def reshape_photo(photo: np.ndarray, garment: np.ndarray, plan: SleevePlan) -> t
         wh, ww = max(1, round(H * side / max(H, W))), max(1, round(W * side / max(H, W)))
         work = cv2.resize(photo, (ww, wh), interpolation=cv2.INTER_AREA) if (wh, ww) != (H, W) else photo
 
-        def up(m):
-            return cv2.resize(m.astype(np.float32), (ww, wh), interpolation=cv2.INTER_LINEAR) >= 0.5
+        def up(m):  # the grid's mask on the working grid, its staircase smoothed (a blur of half a grid pixel)
+            u = cv2.resize(m.astype(np.float32), (ww, wh), interpolation=cv2.INTER_LINEAR)
+            return cv2.GaussianBlur(u, (0, 0), max(0.5, 0.5 * ww / g.shape[1])) >= 0.5
 
         removed_w, kept_w, g_w = up(plan.removed), up(g & ~plan.removed), up(g)
         grow = max(1, round(GROW * side))
