@@ -97,12 +97,12 @@ def run_edit(args) -> int:
     ed = Editor.from_checkpoint(args.checkpoint, device=device_or_error(args.device), int8=getattr(args, "int8", None))
     request = ed.schema.parse_edit(request_text)
     source = ed.schema.parse_values(args.source) or None
-    for note in ed.caveats_for(request):  # what this model is known to do badly with this request
-        print(f"amgan edit: note: {note}", file=sys.stderr)
     if args.image:
         res = ed.edit(args.image, request, region=region, source=source,
                       keep_background=args.keep_background, colour_spread=spread,
                       sleeve_method=getattr(args, "sleeve_method", "outline"))
+        for note in res.caveats:  # what this edit is known to do badly, or how it was made
+            print(f"amgan edit: note: {note}", file=sys.stderr)
         _save(out, res.image, fmt)
         if args.mask_out:
             _save(Path(args.mask_out), res.mask, mask_fmt)
@@ -113,6 +113,8 @@ def run_edit(args) -> int:
     from amgan.data.manifest import read_manifest
 
     m = read_manifest(args.manifest)
+    for note in ed.caveats_for(request):  # what this model is known to do badly with this request
+        print(f"amgan edit: note: {note}", file=sys.stderr)
     remove_orphans(out)  # temp files of an earlier batch that was killed (older than a minute)
     rows, failed = [], None
     try:

@@ -54,7 +54,8 @@ class EditResult:
     timings: dict = field(default_factory=dict)  # seconds per stage
     background_kept: bool = False  # the change was gated by the photo's garment mask (Editor.edit)
     caveats: list = field(default_factory=list)  # the model's known weaknesses for the groups edited
-    method: str = "generator"  # who made the change: "generator", or "outline" (a photo's sleeves reshaped)
+    method: str = "generator"  # who made the change: "generator", "outline" (a photo's sleeves reshaped), or
+    # "generator+outline" (a colour or pattern by the generator, then the sleeves by the outline)
 
     @property
     def target_attributes(self) -> dict:
@@ -380,10 +381,12 @@ class Editor:
         ``colour_spread``: this edit's evenness of a whole-garment colour edit, in [0, 1] (None: the
         editor's own :attr:`colour_spread`); 1 = one dye over the whole garment. The editor is not changed.
 
-        ``sleeve_method``: how a sleeve-length request (alone, whole garment) changes a photo whose garment
+        ``sleeve_method``: how a sleeve-length request (whole garment) changes a photo whose garment
         was found: "outline" (default) cuts the sleeves back, takes them off or draws them longer from the
         garment's outline (:mod:`amgan.reshape`; where it cannot, the generator's edit comes back with a
-        caveat saying why), "generator" always uses the generator. ``EditResult.method`` says which did.
+        caveat saying why), "generator" always uses the generator. With a colour or pattern in the same request
+        ("red with long sleeves") the generator makes that change and the outline then reshapes the edited
+        photo's sleeves (new sleeves in the new colour). ``EditResult.method`` says which did.
         """
         spread = self.colour_spread if colour_spread is None else _check_spread(colour_spread)
         if sleeve_method not in SLEEVE_METHODS:
@@ -411,31 +414,33 @@ class Editor:
             return [(torso, request)]
         return [(sleeves, request), (torso, request if torso_request is None else torso_request)]
 
-    def _reshape(self, rgb: Image.Image, work: np.ndarray, garment: np.ndarray, labels: torch.Tensor, fmap: torch.Tensor, geom: tuple,
-                 request: dict, times: dict, t: float) -> "EditResult | str":
-        """A sleeve-length request made from the garment's outline (:mod:`amgan.reshape`): the EditResult,
-        or the caveat that says why the outline could not (the caller then uses the generator)."""
-        from amgan.reshape import ReshapeError, plan_sleeves, reshape_photo
+    def _sleeve_plan(self, garment: np.ndarray, labels: torch.Tensor, target: str, work: np.ndarray):
+        """The outline's plan for a sleeve-length request (:func:`amgan.reshape.plan_sleeves`), or the caveat
+        that says why the outline cannot make it (the caller then uses the generator)."""
+        from amgan.reshape import ReshapeError, plan_sleeves
 
-        gi = self.schema.group_index("sleeve")
-        values = self.schema.group("sleeve").values
-        source = values[int(labels[0, gi])]
+        source = self.schema.group("sleeve").values[int(labels[0, self.schema.group_index("sleeve")])]
         try:
-            plan = plan_sleeves(garment, source, request["sleeve"], image=work)
+            return plan_sleeves(garment, source, target, image=work)
         except ReshapeError as e:
             return (f"The sleeves could not be reshaped from the garment's outline: {e}. They read as {source}; "
                     "this is the generator's edit, which seldom changes a photo's sleeves.")
+
+    def _reshape(self, rgb: Image.Image, garment: np.ndarray, plan, labels: torch.Tensor, fmap: torch.Tensor,
+                 geom: tuple, request: dict, times: dict, t: float) -> EditResult:
+        """A sleeve-length request made from the garment's outline (:mod:`amgan.reshape`)."""
+        from amgan.reshape import reshape_photo
+
+        gi = self.schema.group_index("sleeve")
         times["generate"] = time.perf_counter() - t  # the plan
         t = time.perf_counter()
         edited, changed = reshape_photo(np.asarray(rgb), garment, plan)
         cam = to_grid(self.C.cam_from_map(fmap, gi, labels[:, gi], size=self.size), geom, garment.shape)[..., 0]
         cam = Image.fromarray((np.clip(cam, 0, 1) * 255 + 0.5).astype(np.uint8)).resize(rgb.size, Image.BILINEAR)
         src = self.schema.decode(labels[0].cpu().numpy())
-        res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(changed), cam=cam, request=dict(request), region="whole",
-                         source_attributes=src, background_kept=True, method="outline",
-                         caveats=["The sleeves were reshaped from the garment's outline, not by the generator: "
-                                  "the floor under a removed sleeve is filled in from the floor around it, and a "
-                                  "new sleeve is drawn with the garment's own fabric."])
+        res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(changed), cam=cam, request=dict(request),
+                         region="whole", source_attributes=src, background_kept=True, method="outline",
+                         caveats=[OUTLINE_NOTE])
         times["composite"] = time.perf_counter() - t
         res.timings = {k: round(v, 4) for k, v in times.items()}
         return res
@@ -484,13 +489,18 @@ class Editor:
             for g in mask_groups:  # every group a mask reader reads: the product of the two readings
                 gi = self.schema.group_index(g)
                 labels[:, gi] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
-        sleeve_caveat = None
-        if (sleeve_method == "outline" and edited == {"sleeve"} and keep_background and garment is not None
-                and region in (None, "whole") and "sleeve" in self.schema.names):
-            res = self._reshape(rgb, work, garment, labels, fmap, geom, request, times, t)  # sleeves reshaped from the outline
-            if isinstance(res, EditResult):
-                return res
-            sleeve_caveat = res
+        sleeve_caveat, sleeve_plan, full_request = None, None, request
+        if (sleeve_method == "outline" and "sleeve" in edited and edited <= GATED_GROUPS | {"sleeve"}
+                and torso_request is None and keep_background and garment is not None and region in (None, "whole")):
+            plan = self._sleeve_plan(garment, labels, request["sleeve"], work)  # sleeves reshaped from the outline
+            if isinstance(plan, str):
+                sleeve_caveat = plan
+            elif edited == {"sleeve"}:
+                return self._reshape(rgb, garment, plan, labels, fmap, geom, request, times, t)
+            else:  # "red with long sleeves": the colour or pattern by the generator, then the sleeves by the outline
+                sleeve_plan = plan
+                request = {k: v for k, v in request.items() if k != "sleeve"}
+                edited = set(request)
         # a region edit of a photo whose garment was found: the sleeves from the garment's outline
         # (amgan.data.sleeve_region), the region applied by the composite at the photo's resolution
         parts = self._photo_regions(garment, labels, request, region, torso_request) if keep_background else None
@@ -540,10 +550,16 @@ class Editor:
                 caveats.append(f"No sleeves were found on this photo (its sleeve length read as "
                                f"{self.schema.decode(labels[0].cpu().numpy()).get('sleeve')}), so none were "
                                "recoloured; if that reading is wrong, give the sleeve length (known values).")
+        if sleeve_plan is not None:  # the new colour's sleeves reshaped: new sleeves are drawn in the new colour
+            from amgan.reshape import reshape_photo
+
+            edited, changed = reshape_photo(edited, garment, sleeve_plan)
+            mask = np.maximum(mask, changed)
+            caveats.append(OUTLINE_NOTE)
         src = self.schema.decode(out.source_labels[0].cpu().numpy())
         res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(mask), cam=Image.fromarray(cam),
-                         request=dict(request), region=region if region not in (None, "whole") else "whole",
-                         source_attributes=src)
+                         request=dict(full_request), region=region if region not in (None, "whole") else "whole",
+                         source_attributes=src, method="generator+outline" if sleeve_plan is not None else "generator")
         if torso_request is not None:
             res.request = {"sleeves": dict(request), "torso": dict(torso_request)}
         res.background_kept = garment is not None
@@ -554,6 +570,8 @@ class Editor:
 
 
 SLEEVE_METHODS = ("outline", "generator")
+OUTLINE_NOTE = ("The sleeves were reshaped from the garment's outline, not by the generator: the floor under a removed "
+                "sleeve is filled in from the floor around it, and a new sleeve is drawn with the garment's own fabric.")
 
 REGION_NOT_SLEEVE = ("a region edit changes colour or pattern inside the sleeves or the torso; "
                      "it cannot change the sleeve length itself")

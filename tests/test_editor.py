@@ -58,7 +58,7 @@ def test_edit_restores_at_full_resolution_and_keeps_unmasked_pixels(tiny_editor_
     ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
     ed.G = _HalfMaskG()
     im = shop_image.resize((96, 96), Image.BICUBIC).convert("RGB")
-    res = ed.edit(im, "make it blue with long sleeves")
+    res = ed.edit(im, "make it blue with long sleeves", sleeve_method="generator")
     out, inp = np.asarray(res.image).astype(int), np.asarray(im).astype(int)
     # an outline edit brings the change smoothed by one model pixel (3 px here, the mask's edge is at 48):
     # beyond three of those the photo's pixels are kept exactly
@@ -412,7 +412,7 @@ def test_a_models_caveats_come_with_the_edits_they_concern(tiny_editor_path, syn
     assert ed.edit(src, {"sleeve": "long"}, sleeve_method="generator").caveats == ["Sleeve edits are weak here."]
     assert ed.caveats_for(["color", "sleeve"]) == ["Sleeve edits are weak here."]
     rc = main(["edit", "--checkpoint", str(folder), "--image", str(src), "--edit", "color=red,sleeve=long",
-               "--out", str(tmp_path / "o.png")])
+               "--sleeve-method", "generator", "--out", str(tmp_path / "o.png")])
     out = capsys.readouterr()
     assert rc == 0 and "note: Sleeve edits are weak here." in out.err
     assert json.loads(out.out.strip().splitlines()[-1])["caveats"] == ["Sleeve edits are weak here."]

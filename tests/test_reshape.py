@@ -274,3 +274,25 @@ def test_the_floor_under_a_removed_sleeve_keeps_its_texture():
         return d[m[:, 1:] & m[:, :-1]].mean()
 
     assert ripple(out, sleeves) > 0.5 * ripple(rgb, floor)
+
+
+def test_a_colour_with_a_sleeve_length_recolours_then_reshapes(tiny_editor_path):
+    """"red with long sleeves": the generator's colour edit, then the outline's sleeves drawn from the
+    recoloured garment; the torso is exactly the colour-only edit's."""
+    from amgan.editor import Editor
+
+    ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
+    rgb, garment = photo((40, 80, 190), floor=(150, 110, 70), w=W, h=H)
+    img = Image.fromarray(rgb)
+    known = {"sleeve": "short"}
+    colour = ed.edit(img, {"color": "red"}, source=known)
+    both = ed.edit(img, {"color": "red", "sleeve": "long"}, source=known)
+    assert both.method == "generator+outline" and both.request == {"color": "red", "sleeve": "long"}
+    assert any("outline" in c for c in both.caveats)
+    a, b = np.asarray(colour.image), np.asarray(both.image)
+    torso = _torso() & garment
+    assert np.array_equal(a[torso], b[torso])
+    new = ~garment & (np.abs(b.astype(np.int32) - rgb).sum(-1) > 60)  # garment drawn on the floor
+    assert new.sum() > 0.04 * garment.sum()
+    assert np.abs(b[new].astype(np.float32) - np.median(a[torso], 0)).sum(-1).mean() < 60  # in the new colour
+    assert ed.edit(img, {"color": "red", "sleeve": "long"}, source=known, sleeve_method="generator").method == "generator"
