@@ -253,6 +253,12 @@ def _photo_rows(m, limit, split: str = "test"):
     return rows[:limit]
 
 
+def _sleeve_slot() -> dict[str, list]:
+    """One requested sleeve length's lists: the reader's hits, the outline's share, the photo of each edit, and
+    the reader on unedited photos of that length."""
+    return {"reader_sleeve_ok": [], "outline_rate": [], "unit": [], "unedited": []}
+
+
 def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: int | None = None, seed: int = 0,
                          n_samples: int = 6, progress: bool = True, split: str = "test",
                          groups: tuple[str, ...] = PHOTO_GROUPS, sleeve_method: str = "outline") -> tuple[dict, list]:
@@ -321,8 +327,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                 unedited["reader_colour_ok"].append(bool(read0[eci] == editor.schema.group("color").index(src_colour)))
         if src_sleeve and reader:
             unedited["reader_sleeve_ok"].append(bool(read0[esi] == editor.schema.group("sleeve").index(src_sleeve)))
-            sleeve_by_target.setdefault(src_sleeve, {"reader_sleeve_ok": [], "outline_rate": [], "unit": [],
-                                                     "unedited": []})["unedited"].append(unedited["reader_sleeve_ok"][-1])
+            sleeve_by_target.setdefault(src_sleeve, _sleeve_slot())["unedited"].append(unedited["reader_sleeve_ok"][-1])
         times["probes"] += time.perf_counter() - t
         jobs = [("color", c) for c in (colour_targets(m.paths[i], src_colour, colours, 2, seed)
                                        if src_colour and "color" in groups else [])]
@@ -362,8 +367,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                 # a sleeve request must not recolour the garment: its interior's colours, and its name
                 s_vals["colour_change_interior"].append(P.colour_change(arr, e, inner))
                 s_vals["outline_rate"].append(res.method == "outline")
-                st = sleeve_by_target.setdefault(target, {"reader_sleeve_ok": [], "outline_rate": [], "unit": [],
-                                                          "unedited": []})
+                st = sleeve_by_target.setdefault(target, _sleeve_slot())
                 st["outline_rate"].append(res.method == "outline")
                 st["unit"].append(i)
                 if reader:

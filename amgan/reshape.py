@@ -229,17 +229,15 @@ def _grow(g: np.ndarray, target: str, image: np.ndarray | None) -> SleevePlan:
     """Sleeves for a sleeveless garment: from each armhole (spanning :data:`ARMHOLE` of the garment's height,
     on the garment's side just below it), a short sleeve (:data:`SHORT_LENGTH`, :data:`SHORT_DROP` degrees down) or a
     long one (:data:`LONG_LENGTH`, :data:`DROP`), in the torso's fabric."""
-    from amgan.data.sleeve_region import _central_runs, _largest
+    from amgan.data.sleeve_region import _central_runs, _largest, garment_frame
 
     if target == "sleeveless":
         raise ReshapeError("the sleeves already read as sleeveless")
     m = _largest(g)
-    ys, xs = np.nonzero(m)
-    if ys.size < 50:
+    if m.sum() < 50:
         raise ReshapeError("the garment is too small to find its armholes")
-    y0, h = int(ys.min()), float(ys.max() - ys.min() + 1)
-    body = (ys >= y0 + 0.4 * h) & (ys <= y0 + 0.9 * h)
-    centre = float(np.median(xs[body] if body.any() else xs))
+    y0, h, centre = garment_frame(m)
+    h = float(h)
     top, bottom = y0 + ARMHOLE[0] * h, y0 + ARMHOLE[1] * h
     rows = np.arange(int(round(y0 + ARMHOLE[1] * h)), int(round(y0 + (ARMHOLE[1] + 0.1) * h)) + 1)
     left, right = _central_runs(m, rows, centre)  # the garment's sides just below the armholes

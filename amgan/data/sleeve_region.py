@@ -85,6 +85,15 @@ def _side_line(rows: np.ndarray, ends: np.ndarray) -> tuple[float, float]:
     return float(np.median(v[keep] - b * y[keep])), b
 
 
+def garment_frame(m: np.ndarray) -> tuple[int, int, float]:
+    """(top row, height, centre column) of a non-empty garment mask; the centre is the median column of its
+    body (the rows between 40% and 90% of its height), where a sleeve does not pull it aside."""
+    ys, xs = np.nonzero(m)
+    y0, h = int(ys.min()), int(ys.max() - ys.min() + 1)
+    body = (ys >= y0 + 0.4 * h) & (ys <= y0 + 0.9 * h)
+    return y0, h, float(np.median(xs[body] if body.any() else xs))
+
+
 def sleeve_mask(garment: np.ndarray, sleeve: str) -> tuple[np.ndarray, str]:
     """The sleeves of a garment mask (bool [H, W]) whose sleeve length is ``sleeve`` ("sleeveless",
     "short", "long"). -> (bool [H, W] inside the garment, how: "none" | "protrusion" | "bands")."""
@@ -98,9 +107,7 @@ def sleeve_mask(garment: np.ndarray, sleeve: str) -> tuple[np.ndarray, str]:
         return out, "none"
     m = _largest(g)
     ys, xs = np.nonzero(m)
-    y0, h = int(ys.min()), int(ys.max() - ys.min() + 1)
-    body = (ys >= y0 + 0.4 * h) & (ys <= y0 + 0.9 * h)
-    centre = float(np.median(xs[body] if body.any() else xs))
+    y0, h, centre = garment_frame(m)
     rows = np.arange(y0 + int(BAND[0] * h), y0 + int(BAND[1] * h) + 1)
     left, right = _central_runs(m, rows, centre)
     if np.isfinite(left).sum() < 5:
