@@ -4,7 +4,9 @@ The generator reshapes SynthFashion renders but seldom a photo: on the test phot
 reader saw the requested sleeve length on 7% of the default editor's sleeve edits (README, "Editing").
 A photo's garment mask (GrabCut, :mod:`amgan.data.garment_mask`) and its sleeves from the outline
 (:func:`amgan.data.sleeve_region.sleeve_mask`) are enough to make the change geometrically, at the
-photo's own resolution:
+photo's own resolution. GrabCut takes the photo's outer 3% as background, so where the mask comes up to that
+frame the garment is followed into it by colour before sleeves are cut back or taken off (:func:`_into_frame`):
+a sleeve that runs off the photo goes up to the photo's edge.
 
 - **shorter** ("long" -> "short"): each protruding sleeve keeps the part nearest the torso, up to
   :data:`SHORT_SHARE` of its own length measured *along* the sleeve (geodesic distance inside the
@@ -64,6 +66,7 @@ GROW = 0.012  # the removed area grows onto the floor by this share of the photo
 FEATHER = 0.004  # Gaussian sigma of the removed area's alpha, share of the long side
 MIN_PIECE = 0.005  # a sleeve piece under this share of the garment is an edge, not a sleeve
 LENGTHS = ("sleeveless", "short", "long")
+FRAME_SNAP = True  # sleeves to shorten or take off are found on the garment mask extended into GrabCut's frame
 
 
 class ReshapeError(ValueError):
@@ -130,6 +133,8 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
         raise ReshapeError(f"the sleeves already read as {source}")
     if source == "sleeveless":
         return _grow(g, target, image)
+    if image is not None and FRAME_SNAP and target != "long":  # (a longer sleeve is drawn beside the photo's garment)
+        g = g | _into_frame(g, image)
     sleeves, how = sleeve_mask(g, source)
     area = int(g.sum())
     pieces = _pieces(sleeves, area)
@@ -199,6 +204,27 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     if plan.empty():
         raise ReshapeError("the sleeves found are too small to change")
     return plan
+
+
+def _into_frame(g: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The garment's pixels in GrabCut's certain-background frame (bool, the mask's grid): where the mask comes
+    up to that frame, the frame's pixels whose colour is nearer the garment's than the floor's beside them
+    (:func:`amgan.composite.snap_mask`), joined to the mask; so a sleeve that runs off the photo is found to
+    the photo's edge instead of stopping short of it."""
+    import cv2
+
+    from amgan.composite import GRABCUT_BORDER, snap_mask
+
+    frame = int(np.ceil(GRABCUT_BORDER * min(g.shape)))
+    if frame < 1:
+        return np.zeros_like(g)
+    inner = np.zeros(g.shape, bool)
+    inner[frame: g.shape[0] - frame, frame: g.shape[1] - frame] = True
+    snapped = snap_mask(image.astype(np.float32) / 255, g.astype(np.float32), band=1, frame=frame) > 0.5
+    extra = snapped & ~inner & ~g
+    n, lab = cv2.connectedComponents((extra | g).astype(np.uint8), connectivity=8)
+    joined = np.unique(lab[g])
+    return extra & np.isin(lab, joined[joined > 0])
 
 
 def _on_grid(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -236,9 +236,30 @@ def test_any_mask_gives_a_plan_or_a_reason():
                 except ReshapeError as e:
                     assert str(e)
                     continue
-                assert not (plan.removed & ~m).any()
+                mh, mw = m.shape
+                b = int(np.ceil(0.03 * min(mh, mw)))  # GrabCut's frame: garment found there by colour may go too
+                inner = np.zeros((mh, mw), bool)
+                inner[b:mh - b, b:mw - b] = True
+                assert not (plan.removed & ~m & inner).any()
                 out, changed = reshape_photo(photo_, m, plan)
                 assert out.shape == photo_.shape and changed.any()
+
+
+def test_a_sleeve_running_off_the_photo_is_taken_off_up_to_the_frame():
+    """GrabCut's mask stops 3% short of the frame; the sleeve found on it goes on to the frame by colour."""
+    rgb, full, grid = _draw([(x + 0.22 * W, y) for x, y in _tshirt(W, H)])  # the right sleeve runs off the photo
+    b = int(np.ceil(0.03 * min(GRID)))
+    g = grid.copy()
+    g[:b], g[-b:], g[:, :b], g[:, -b:] = False, False, False, False  # as GrabCut gives it
+    band = grid & (np.arange(GRID[1]) >= GRID[1] - b)[None, :]
+    assert band.sum() > 50
+    plan = plan_sleeves(g, "short", "sleeveless", image=rgb)
+    assert (plan.removed & band).sum() > 0.9 * band.sum()
+    out, _ = reshape_photo(rgb, g, plan)
+    at_frame = full & (np.arange(W) >= W - W * b / GRID[1])[None, :]
+    assert np.abs(out[at_frame].astype(np.float32) - [150, 110, 70]).mean() < 12  # floor up to the frame
+    torso = np.roll(_torso(), round(0.22 * W), axis=1)  # the shifted garment's torso stays
+    assert not (plan.removed & (np.asarray(Image.fromarray(torso).resize(GRID[::-1])) > 0)).any()
 
 
 def test_what_the_mask_left_of_a_removed_sleeve_goes_too():
