@@ -49,7 +49,7 @@ __all__ = ["Judge", "load_judge", "evaluate_synth", "evaluate_photo_edits", "col
            "DEFAULT_READER"]
 
 DEFAULT_EVALUATOR = "checkpoints/evaluator_synth64"
-DEFAULT_READER = "checkpoints/evaluator_reader128"
+DEFAULT_READER = "checkpoints/evaluator_photo128"  # reads sleeveless photos too (evaluator_reader128 never saw one)
 REFERENCE_SIZES = (64, 128, 256)
 
 
