@@ -12,7 +12,9 @@ a sleeve that runs off the photo goes up to the photo's edge.
   :data:`SHORT_SHARE` of its own length measured *along* the sleeve (geodesic distance inside the
   sleeve from where it meets the torso, :class:`skimage.graph.MCP_Geometric`), so the cut runs across
   the sleeve whatever its angle; the rest becomes floor;
-- **off** (any -> "sleeveless"): every protruding sleeve becomes floor;
+- **off** (any -> "sleeveless"): every protruding sleeve becomes floor; for both, a piece of the garment the
+  cut leaves apart from the body (a cuff hanging below the hem, which the sleeve finder counts as torso) goes
+  with its sleeve;
 - **longer** ("short" -> "long"): from the middle of each short sleeve's end a new part runs down and
   outwards (:data:`DROP`) to :data:`LONG_LENGTH` of the garment's height, tapering by :data:`TAPER`,
   drawn only on the floor. Its fabric is the garment's own: a square of the torso's plainest fabric
@@ -66,7 +68,6 @@ GROW = 0.012  # the removed area grows onto the floor by this share of the photo
 FEATHER = 0.004  # Gaussian sigma of the removed area's alpha, share of the long side
 MIN_PIECE = 0.005  # a sleeve piece under this share of the garment is an edge, not a sleeve
 LENGTHS = ("sleeveless", "short", "long")
-FRAME_SNAP = True  # sleeves to shorten or take off are found on the garment mask extended into GrabCut's frame
 
 
 class ReshapeError(ValueError):
@@ -133,7 +134,7 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
         raise ReshapeError(f"the sleeves already read as {source}")
     if source == "sleeveless":
         return _grow(g, target, image)
-    if image is not None and FRAME_SNAP and target != "long":  # (a longer sleeve is drawn beside the photo's garment)
+    if image is not None and target != "long":  # (a longer sleeve is drawn beside the photo's garment)
         g = g | _into_frame(g, image)
     sleeves, how = sleeve_mask(g, source)
     area = int(g.sum())
@@ -201,6 +202,15 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
         for k in range(1, n):
             if (near & (lab == k)).any():
                 plan.removed |= lab == k
+        # what the cut leaves floating apart from the body goes too (a cuff hanging below the hem, which the
+        # sleeve finder counts as torso)
+        n, lab, stats, _ = cv2.connectedComponentsWithStats((g & ~plan.removed).astype(np.uint8), connectivity=8)
+        if n > 2:
+            body = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+            cut = cv2.dilate(plan.removed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            for k in range(1, n):
+                if k != body and (cut & (lab == k)).any():
+                    plan.removed |= lab == k
     if plan.empty():
         raise ReshapeError("the sleeves found are too small to change")
     return plan

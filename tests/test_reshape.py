@@ -245,6 +245,25 @@ def test_any_mask_gives_a_plan_or_a_reason():
                 assert out.shape == photo_.shape and changed.any()
 
 
+@pytest.mark.parametrize("target", ["sleeveless", "short"])
+def test_no_piece_of_a_cut_sleeve_is_left_floating(target):
+    """Sleeves hanging below the hem: the sleeve finder counts their ends as torso; once the sleeve is cut
+    they would float on the floor apart from the body, so they go with it."""
+    cx, w, h = W / 2, W, H
+    poly = [(cx - 0.18 * w, 0.18 * h), (cx - 0.06 * w, 0.15 * h), (cx + 0.06 * w, 0.15 * h), (cx + 0.18 * w, 0.18 * h),
+            (cx + 0.40 * w, 0.9 * h), (cx + 0.30 * w, 0.9 * h), (cx + 0.22 * w, 0.42 * h), (cx + 0.22 * w, 0.75 * h),
+            (cx - 0.22 * w, 0.75 * h), (cx - 0.22 * w, 0.42 * h), (cx - 0.30 * w, 0.9 * h), (cx - 0.40 * w, 0.9 * h)]
+    rgb, full, grid = _draw(poly)
+    plan = plan_sleeves(grid, "long", target, image=rgb)
+    import cv2
+
+    n, _ = cv2.connectedComponents((grid & ~plan.removed).astype(np.uint8), connectivity=8)
+    assert n - 1 == 1  # one garment, no islands
+    out, _ = reshape_photo(rgb, grid, plan)
+    ends = full & (np.arange(H)[:, None] > 0.8 * H)
+    assert np.abs(out[ends].astype(np.float32) - [150, 110, 70]).mean() < 15  # the sleeves' ends are floor
+
+
 def test_a_sleeve_running_off_the_photo_is_taken_off_up_to_the_frame():
     """GrabCut's mask stops 3% short of the frame; the sleeve found on it goes on to the frame by colour."""
     rgb, full, grid = _draw([(x + 0.22 * W, y) for x, y in _tshirt(W, H)])  # the right sleeve runs off the photo
