@@ -440,7 +440,7 @@ class Editor:
         src = self.schema.decode(labels[0].cpu().numpy())
         res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(changed), cam=cam, request=dict(request),
                          region="whole", source_attributes=src, background_kept=True, method="outline",
-                         caveats=[OUTLINE_NOTE])
+                         caveats=[OUTLINE_NOTE] + ([ONE_SLEEVE_NOTE] if plan.sleeves == 1 else []))
         times["composite"] = time.perf_counter() - t
         res.timings = {k: round(v, 4) for k, v in times.items()}
         return res
@@ -555,7 +555,7 @@ class Editor:
 
             edited, changed = reshape_photo(edited, garment, sleeve_plan)
             mask = np.maximum(mask, changed)
-            caveats.append(OUTLINE_NOTE)
+            caveats += [OUTLINE_NOTE] + ([ONE_SLEEVE_NOTE] if sleeve_plan.sleeves == 1 else [])
         src = self.schema.decode(out.source_labels[0].cpu().numpy())
         res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(mask), cam=Image.fromarray(cam),
                          request=dict(full_request), region=region if region not in (None, "whole") else "whole",
@@ -572,6 +572,9 @@ class Editor:
 SLEEVE_METHODS = ("outline", "generator")
 OUTLINE_NOTE = ("The sleeves were reshaped from the garment's outline, not by the generator: the floor under a removed "
                 "sleeve is filled in from the floor around it, and a new sleeve is drawn with the garment's own fabric.")
+
+ONE_SLEEVE_NOTE = ("Only one sleeve stood out from the garment's outline, so only that one was changed; the other "
+                   "seems to lie along the body. A photo with both sleeves spread out from the body works.")
 
 REGION_NOT_SLEEVE = ("a region edit changes colour or pattern inside the sleeves or the torso; "
                      "it cannot change the sleeve length itself")

@@ -86,6 +86,7 @@ class SleevePlan:
     shape: tuple[int, int]
     removed: np.ndarray
     extend: list[dict] = field(default_factory=list)
+    sleeves: int = 2  # on how many sides of the body the plan changes a sleeve (one: the other was not found)
 
     def empty(self) -> bool:
         return not self.removed.any() and not self.extend
@@ -146,7 +147,11 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
         raise ReshapeError("the sleeves lie along the body, so the outline cannot tell them from the torso (a photo "
                            "with the sleeves spread out from the body works)")
     torso = g & ~sleeves
-    plan = SleevePlan(shape=g.shape, removed=np.zeros(g.shape, bool))
+    from amgan.data.sleeve_region import _largest, garment_frame
+
+    centre = garment_frame(_largest(g))[2]
+    sides = {bool(np.nonzero(p)[1].mean() > centre) for p in pieces}  # a sleeve on each side changed, or one
+    plan = SleevePlan(shape=g.shape, removed=np.zeros(g.shape, bool), sleeves=len(sides))
     ys, xs_all = np.nonzero(g)
     height = float(ys.max() - ys.min() + 1)
     patch = None
@@ -193,8 +198,6 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
         plan.extend.append({"root": root, "down": down, "half": half, "length": new, "patch": patch})
     if plan.removed.any():  # a cuff the mask holds apart from the garment goes with its sleeve
         import cv2
-
-        from amgan.data.sleeve_region import _largest
 
         r = max(1, round(CUFF_REACH * max(g.shape)))
         near = cv2.dilate(plan.removed.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0

@@ -179,8 +179,13 @@ def test_editor_reshapes_a_photos_sleeves_and_falls_back_with_a_caveat(tiny_edit
     xx = np.abs(np.arange(W) - W / 2)[None, :].repeat(H, 0)
     sleeves = garment & (xx > 0.27 * W)
     assert np.abs(out[sleeves].astype(np.float32) - rgb[sleeves]).sum(-1).mean() > 60
-    assert "outline" in res.caveats[0]
+    assert "outline" in res.caveats[0] and not any("Only one sleeve" in c for c in res.caveats)
     assert np.asarray(res.mask).shape == (H, W) and np.asarray(res.cam).shape == (H, W)
+    # one sleeve lying along the body: the other is changed, and the caveat says only one was
+    one = rgb.copy()
+    one[garment & (np.arange(W) < 0.28 * W)[None, :]] = (150, 110, 70)  # the left sleeve is not there to find
+    half = ed.edit(Image.fromarray(one), {"sleeve": "sleeveless"}, source={"sleeve": "short"})
+    assert half.method == "outline" and any("Only one sleeve" in c for c in half.caveats)
     # the generator on request, and where the outline cannot: the generator's edit with the reason
     assert ed.edit(img, {"sleeve": "sleeveless"}, source={"sleeve": "short"}, sleeve_method="generator").method == \
         "generator"
@@ -262,6 +267,13 @@ def test_no_piece_of_a_cut_sleeve_is_left_floating(target):
     out, _ = reshape_photo(rgb, grid, plan)
     ends = full & (np.arange(H)[:, None] > 0.8 * H)
     assert np.abs(out[ends].astype(np.float32) - [150, 110, 70]).mean() < 15  # the sleeves' ends are floor
+
+
+def test_a_plan_counts_the_sleeves_it_changes():
+    _, _, grid = _draw(_tshirt(W, H))
+    assert plan_sleeves(grid, "short", "sleeveless").sleeves == 2
+    one = grid & (np.arange(GRID[1]) >= 0.28 * GRID[1])[None, :]  # the left sleeve gone: one stands out
+    assert plan_sleeves(one, "short", "sleeveless").sleeves == 1
 
 
 def test_a_sleeve_running_off_the_photo_is_taken_off_up_to_the_frame():
