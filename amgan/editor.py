@@ -440,7 +440,7 @@ class Editor:
         src = self.schema.decode(labels[0].cpu().numpy())
         res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(changed), cam=cam, request=dict(request),
                          region="whole", source_attributes=src, background_kept=True, method="outline",
-                         caveats=[OUTLINE_NOTE] + ([ONE_SLEEVE_NOTE] if plan.sleeves == 1 else []))
+                         caveats=_outline_notes(plan))
         times["composite"] = time.perf_counter() - t
         res.timings = {k: round(v, 4) for k, v in times.items()}
         return res
@@ -555,7 +555,7 @@ class Editor:
 
             edited, changed = reshape_photo(edited, garment, sleeve_plan)
             mask = np.maximum(mask, changed)
-            caveats += [OUTLINE_NOTE] + ([ONE_SLEEVE_NOTE] if sleeve_plan.sleeves == 1 else [])
+            caveats += _outline_notes(sleeve_plan)
         src = self.schema.decode(out.source_labels[0].cpu().numpy())
         res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(mask), cam=Image.fromarray(cam),
                          request=dict(full_request), region=region if region not in (None, "whole") else "whole",
@@ -575,6 +575,12 @@ OUTLINE_NOTE = ("The sleeves were reshaped from the garment's outline, not by th
 
 ONE_SLEEVE_NOTE = ("Only one sleeve stood out from the garment's outline, so only that one was changed; the other "
                    "seems to lie along the body. A photo with both sleeves spread out from the body works.")
+
+
+def _outline_notes(plan) -> list[str]:
+    """The caveats of an edit the outline made (:class:`amgan.reshape.SleevePlan`)."""
+    return [OUTLINE_NOTE] + ([ONE_SLEEVE_NOTE] if plan.sleeves == 1 else [])
+
 
 REGION_NOT_SLEEVE = ("a region edit changes colour or pattern inside the sleeves or the torso; "
                      "it cannot change the sleeve length itself")

@@ -121,7 +121,7 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     sleeves (values of :data:`LENGTHS`). ``image``: the photo (uint8 [H, W, 3], any size with the mask's
     aspect), so new sleeves are drawn from plain fabric rather than a print. Raises :class:`ReshapeError`
     where the outline cannot do it."""
-    from amgan.data.sleeve_region import sleeve_mask
+    from amgan.data.sleeve_region import _largest, garment_frame, sleeve_mask
 
     for name, v in (("source", source), ("target", target)):
         if v not in LENGTHS:
@@ -147,9 +147,8 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
         raise ReshapeError("the sleeves lie along the body, so the outline cannot tell them from the torso (a photo "
                            "with the sleeves spread out from the body works)")
     torso = g & ~sleeves
-    from amgan.data.sleeve_region import _largest, garment_frame
-
-    centre = garment_frame(_largest(g))[2]
+    body = _largest(g)
+    centre = garment_frame(body)[2]
     sides = {bool(np.nonzero(p)[1].mean() > centre) for p in pieces}  # a sleeve on each side changed, or one
     plan = SleevePlan(shape=g.shape, removed=np.zeros(g.shape, bool), sleeves=len(sides))
     ys, xs_all = np.nonzero(g)
@@ -201,22 +200,24 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
 
         r = max(1, round(CUFF_REACH * max(g.shape)))
         near = cv2.dilate(plan.removed.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
-        n, lab = cv2.connectedComponents((g & ~_largest(g)).astype(np.uint8), connectivity=8)
-        for k in range(1, n):
-            if (near & (lab == k)).any():
-                plan.removed |= lab == k
+        plan.removed |= _touching(g & ~body, near)
         # what the cut leaves floating apart from the body goes too (a cuff hanging below the hem, which the
         # sleeve finder counts as torso)
-        n, lab, stats, _ = cv2.connectedComponentsWithStats((g & ~plan.removed).astype(np.uint8), connectivity=8)
-        if n > 2:
-            body = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-            cut = cv2.dilate(plan.removed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-            for k in range(1, n):
-                if k != body and (cut & (lab == k)).any():
-                    plan.removed |= lab == k
+        left = g & ~plan.removed
+        cut = cv2.dilate(plan.removed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        plan.removed |= _touching(left & ~_largest(left), cut)
     if plan.empty():
         raise ReshapeError("the sleeves found are too small to change")
     return plan
+
+
+def _touching(mask: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The 8-connected pieces of ``mask`` that meet ``region`` (bool arrays of one shape)."""
+    import cv2
+
+    n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    hit = np.unique(lab[mask & region])
+    return np.isin(lab, hit[hit > 0])
 
 
 def _into_frame(g: np.ndarray, image: np.ndarray) -> np.ndarray:
@@ -224,8 +225,6 @@ def _into_frame(g: np.ndarray, image: np.ndarray) -> np.ndarray:
     up to that frame, the frame's pixels whose colour is nearer the garment's than the floor's beside them
     (:func:`amgan.composite.snap_mask`), joined to the mask; so a sleeve that runs off the photo is found to
     the photo's edge instead of stopping short of it."""
-    import cv2
-
     from amgan.composite import GRABCUT_BORDER, snap_mask
 
     frame = int(np.ceil(GRABCUT_BORDER * min(g.shape)))
@@ -235,9 +234,7 @@ def _into_frame(g: np.ndarray, image: np.ndarray) -> np.ndarray:
     inner[frame: g.shape[0] - frame, frame: g.shape[1] - frame] = True
     snapped = snap_mask(image.astype(np.float32) / 255, g.astype(np.float32), band=1, frame=frame) > 0.5
     extra = snapped & ~inner & ~g
-    n, lab = cv2.connectedComponents((extra | g).astype(np.uint8), connectivity=8)
-    joined = np.unique(lab[g])
-    return extra & np.isin(lab, joined[joined > 0])
+    return extra & _touching(extra | g, g)
 
 
 def _on_grid(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -444,9 +441,7 @@ def _beyond_mask(work: np.ndarray, removed: np.ndarray, garment: np.ndarray, kep
     if np.abs(sleeve - floor).sum() < 3 * 255 * CUFF_CONTRAST:  # the floor looks like the sleeve: no telling
         return np.zeros_like(removed)
     like = near & (np.abs(px - sleeve).sum(-1) < np.abs(px - floor).sum(-1))
-    n, lab = cv2.connectedComponents((like | removed).astype(np.uint8), connectivity=8)
-    joined = np.unique(lab[removed])
-    return like & np.isin(lab, joined[joined > 0])
+    return like & _touching(like | removed, removed)
 
 
 def _box(mask: np.ndarray, pad: int) -> tuple[int, int, int, int] | None:
