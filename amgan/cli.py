@@ -27,6 +27,7 @@ from pathlib import Path
 from amgan import __version__
 from amgan.config import add_config_arguments, config_argv
 from amgan.errors import UserError, run_cli
+from amgan.reshape import SLEEVE_METHODS
 from amgan.training.run import add_run_arguments
 
 
@@ -379,9 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mask-out", help="write the attention mask here (--image)")
     s.add_argument("--keep-background", action=argparse.BooleanOptionalAction, default=True,
                    help="gate colour/pattern edits by the photo's garment mask (GrabCut) so the background keeps its pixels")
-    s.add_argument("--sleeve-method", default="outline", choices=("outline", "generator"),
+    s.add_argument("--sleeve-method", default="outline", choices=SLEEVE_METHODS,
                    help="a sleeve-length edit of a photo: cut back, taken off or drawn longer from the garment's "
-                        "outline where it can (outline; else the generator's edit, with a note), or the generator's")
+                        "outline where it can (outline; else the sleeves are left as they are, with a note saying "
+                        "why), the same with the generator's edit where the outline cannot (outline+generator), "
+                        "or always the generator's")
     s.add_argument("--even-colour", dest="colour_spread", type=float, default=None, metavar="S",
                    help="evenness of a whole-garment colour edit in [0, 1]: 1 = one dye over the whole garment, "
                         "0 = the generator's colour where it put it (default: the model's own setting)")

@@ -39,6 +39,7 @@ from amgan.image import ImageProcessor
 from amgan.nets import check_shape
 from amgan.nets.classifier import AttributeClassifier
 from amgan.nets.generator import Generator
+from amgan.reshape import SLEEVE_METHODS
 
 REGIONS = (None, "whole", "sleeves", "torso", "sleeves+torso")
 
@@ -54,8 +55,9 @@ class EditResult:
     timings: dict = field(default_factory=dict)  # seconds per stage
     background_kept: bool = False  # the change was gated by the photo's garment mask (Editor.edit)
     caveats: list = field(default_factory=list)  # the model's known weaknesses for the groups edited
-    method: str = "generator"  # who made the change: "generator", "outline" (a photo's sleeves reshaped), or
-    # "generator+outline" (a colour or pattern by the generator, then the sleeves by the outline)
+    method: str = "generator"  # who made the change: "generator", "outline" (a photo's sleeves reshaped),
+    # "generator+outline" (a colour or pattern by the generator, then the sleeves by the outline), or "none" (a
+    # sleeve-length request the outline could not make: the photo as it was, the caveat says why)
 
     @property
     def target_attributes(self) -> dict:
@@ -383,10 +385,14 @@ class Editor:
 
         ``sleeve_method``: how a sleeve-length request (whole garment) changes a photo whose garment
         was found: "outline" (default) cuts the sleeves back, takes them off or draws them longer from the
-        garment's outline (:mod:`amgan.reshape`; where it cannot, the generator's edit comes back with a
-        caveat saying why), "generator" always uses the generator. With a colour or pattern in the same request
-        ("red with long sleeves") the generator makes that change and the outline then reshapes the edited
-        photo's sleeves (new sleeves in the new colour). ``EditResult.method`` says which did.
+        garment's outline (:mod:`amgan.reshape`); where it cannot (sleeves lying along the body, a sleeve
+        running out of the photo), the sleeves are left as they are and a caveat says why (``method``
+        "none", or the colour or pattern of the same request alone): on photos the generator's own sleeve
+        edit seldom changes the sleeves and often smears their colour. "outline+generator" falls back to the
+        generator's edit there instead (it does reshape SynthFashion renders), "generator" always uses the
+        generator. With a colour or pattern in the same request ("red with long sleeves") the generator
+        makes that change and the outline then reshapes the edited photo's sleeves (new sleeves in the new
+        colour). ``EditResult.method`` says which did.
         """
         spread = self.colour_spread if colour_spread is None else _check_spread(colour_spread)
         if sleeve_method not in SLEEVE_METHODS:
@@ -414,33 +420,55 @@ class Editor:
             return [(torso, request)]
         return [(sleeves, request), (torso, request if torso_request is None else torso_request)]
 
-    def _sleeve_plan(self, garment: np.ndarray, labels: torch.Tensor, target: str, work: np.ndarray):
+    def _sleeve_plan(self, garment: np.ndarray, labels: torch.Tensor, target: str, work: np.ndarray,
+                     fallback: bool):
         """The outline's plan for a sleeve-length request (:func:`amgan.reshape.plan_sleeves`), or the caveat
-        that says why the outline cannot make it (the caller then uses the generator)."""
+        that says why the outline cannot make it (``fallback``: the caller then uses the generator; else the
+        sleeves stay as they are)."""
         from amgan.reshape import ReshapeError, plan_sleeves
 
         source = self.schema.group("sleeve").values[int(labels[0, self.schema.group_index("sleeve")])]
         try:
             return plan_sleeves(garment, source, target, image=work)
         except ReshapeError as e:
-            return (f"The sleeves could not be reshaped from the garment's outline: {e}. They read as {source}; "
-                    "this is the generator's edit, which seldom changes a photo's sleeves.")
+            then = ("this is the generator's edit, which seldom changes a photo's sleeves." if fallback else
+                    "they were left as they are (sleeve_method='outline+generator' tries the generator, which "
+                    "seldom changes a photo's sleeves and often smears their colour).")
+            return f"The sleeves could not be reshaped from the garment's outline: {e}. They read as {source}; {then}"
 
     def _reshape(self, rgb: Image.Image, garment: np.ndarray, plan, labels: torch.Tensor, fmap: torch.Tensor,
                  geom: tuple, request: dict, times: dict, t: float) -> EditResult:
         """A sleeve-length request made from the garment's outline (:mod:`amgan.reshape`)."""
         from amgan.reshape import reshape_photo
 
-        gi = self.schema.group_index("sleeve")
         times["generate"] = time.perf_counter() - t  # the plan
         t = time.perf_counter()
         edited, changed = reshape_photo(np.asarray(rgb), garment, plan)
-        cam = to_grid(self.C.cam_from_map(fmap, gi, labels[:, gi], size=self.size), geom, garment.shape)[..., 0]
-        cam = Image.fromarray((np.clip(cam, 0, 1) * 255 + 0.5).astype(np.uint8)).resize(rgb.size, Image.BILINEAR)
+        cam = self._sleeve_cam(rgb, labels, fmap, geom, garment.shape)
         src = self.schema.decode(labels[0].cpu().numpy())
         res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(changed), cam=cam, request=dict(request),
                          region="whole", source_attributes=src, background_kept=True, method="outline",
                          caveats=_outline_notes(plan))
+        times["composite"] = time.perf_counter() - t
+        res.timings = {k: round(v, 4) for k, v in times.items()}
+        return res
+
+    def _sleeve_cam(self, rgb: Image.Image, labels: torch.Tensor, fmap: torch.Tensor, geom: tuple,
+                    grid: tuple[int, int]) -> Image.Image:
+        """The CAM of the photo's sleeve reading at the photo's size (an outline edit shows it)."""
+        gi = self.schema.group_index("sleeve")
+        cam = to_grid(self.C.cam_from_map(fmap, gi, labels[:, gi], size=self.size), geom, grid)[..., 0]
+        return Image.fromarray((np.clip(cam, 0, 1) * 255 + 0.5).astype(np.uint8)).resize(rgb.size, Image.BILINEAR)
+
+    def _unchanged(self, rgb: Image.Image, labels: torch.Tensor, fmap: torch.Tensor, geom: tuple,
+                   garment: np.ndarray, request: dict, caveat: str, times: dict, t: float) -> EditResult:
+        """A sleeve-length request the outline could not make: the photo as it was, with the reason."""
+        times["generate"] = time.perf_counter() - t  # the plan
+        t = time.perf_counter()
+        cam = self._sleeve_cam(rgb, labels, fmap, geom, garment.shape)
+        res = EditResult(image=rgb.copy(), mask=Image.new("L", rgb.size, 0), cam=cam, request=dict(request),
+                         region="whole", source_attributes=self.schema.decode(labels[0].cpu().numpy()),
+                         background_kept=True, method="none", caveats=[caveat])
         times["composite"] = time.perf_counter() - t
         res.timings = {k: round(v, 4) for k, v in times.items()}
         return res
@@ -490,11 +518,17 @@ class Editor:
                 gi = self.schema.group_index(g)
                 labels[:, gi] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
         sleeve_caveat, sleeve_plan, full_request = None, None, request
-        if (sleeve_method == "outline" and "sleeve" in edited and edited <= GATED_GROUPS | {"sleeve"}
+        if (sleeve_method != "generator" and "sleeve" in edited and edited <= GATED_GROUPS | {"sleeve"}
                 and torso_request is None and keep_background and garment is not None and region in (None, "whole")):
-            plan = self._sleeve_plan(garment, labels, request["sleeve"], work)  # sleeves reshaped from the outline
+            fallback = sleeve_method == "outline+generator"
+            plan = self._sleeve_plan(garment, labels, request["sleeve"], work, fallback)  # from the outline
             if isinstance(plan, str):
                 sleeve_caveat = plan
+                if not fallback and edited == {"sleeve"}:  # nothing to make: the photo as it was, and why
+                    return self._unchanged(rgb, labels, fmap, geom, garment, request, plan, times, t)
+                if not fallback:  # "red with long sleeves": the colour alone
+                    request = {k: v for k, v in request.items() if k != "sleeve"}
+                    edited = set(request)
             elif edited == {"sleeve"}:
                 return self._reshape(rgb, garment, plan, labels, fmap, geom, request, times, t)
             else:  # "red with long sleeves": the colour or pattern by the generator, then the sleeves by the outline
@@ -569,7 +603,6 @@ class Editor:
         return res
 
 
-SLEEVE_METHODS = ("outline", "generator")
 OUTLINE_NOTE = ("The sleeves were reshaped from the garment's outline, not by the generator: the floor under a removed "
                 "sleeve is filled in from the floor around it, and a new sleeve is drawn with the garment's own fabric.")
 

@@ -44,6 +44,7 @@ from tqdm import tqdm
 from amgan import probes as P
 from amgan.errors import UserError
 from amgan.intervals import accuracy_with_ci, mean_with_ci
+from amgan.reshape import SLEEVE_METHODS
 
 __all__ = ["Judge", "load_judge", "evaluate_synth", "evaluate_photo_edits", "colour_targets", "DEFAULT_EVALUATOR",
            "DEFAULT_READER"]
@@ -423,9 +424,10 @@ def add_arguments(p) -> None:
                    help="the photos edited: test (reported) or val (to choose a setting without seeing the test photos)")
     p.add_argument("--photo-groups", default="color,sleeve",
                    help="comma-separated edits made on photos: color, sleeve or both")
-    p.add_argument("--sleeve-method", default="outline", choices=("outline", "generator"),
-                   help="photo sleeve edits: reshaped from the garment's outline where it can (outline, the editor's "
-                        "default), or always the generator's")
+    p.add_argument("--sleeve-method", default="outline", choices=SLEEVE_METHODS,
+                   help="sleeve edits (photos, and renders with --synth-path photo): reshaped from the garment's "
+                        "outline where it can, else left as they are (outline, the editor's default); else the "
+                        "generator's edit (outline+generator); or always the generator's (generator)")
     p.add_argument("--colour-spread", type=float, default=None,
                    help="override the editor's colour_spread (0..1) for this evaluation (None: the model's own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the photos' target colours")

@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SHORT_SHARE", "LONG_LENGTH", "TAPER", "LENGTHS", "SleevePlan", "plan_sleeves", "reshape_photo",
-           "ReshapeError"]
+__all__ = ["SHORT_SHARE", "LONG_LENGTH", "TAPER", "LENGTHS", "SLEEVE_METHODS", "SleevePlan", "plan_sleeves",
+           "reshape_photo", "ReshapeError"]
 
 SHORT_SHARE = 0.25  # a long sleeve cut to short keeps this share of its length (along the sleeve)
 LONG_LENGTH = 0.65  # a sleeve made long reaches this share of the garment's height (from the short sleeve's end)
@@ -67,7 +67,10 @@ INPAINT_SIDE = 160  # the floor under removed sleeves is inpainted at most this 
 GROW = 0.012  # the removed area grows onto the floor by this share of the photo's long side (the old edge's fringe)
 FEATHER = 0.004  # Gaussian sigma of the removed area's alpha, share of the long side
 MIN_PIECE = 0.005  # a sleeve piece under this share of the garment is an edge, not a sleeve
+ARMHOLE_INSET = 0.15  # a sleeve taken off: its armhole is cut into the shoulder this share of the torso's width
+ARMPIT_LOW = 0.4  # ... from an armpit at most this share of the garment's height below the sleeve's top
 LENGTHS = ("sleeveless", "short", "long")
+SLEEVE_METHODS = ("outline", "outline+generator", "generator")  # Editor.edit's ways to make a sleeve-length edit
 
 
 class ReshapeError(ValueError):
@@ -156,7 +159,7 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     patch = None
     for piece in pieces:
         if target == "sleeveless":
-            plan.removed |= piece
+            plan.removed |= piece | _armhole(g & ~sleeves, piece, centre, height)
             continue
         d = _geodesic(piece, torso)
         finite = np.isfinite(d)
@@ -209,6 +212,43 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     if plan.empty():
         raise ReshapeError("the sleeves found are too small to change")
     return plan
+
+
+def _armhole(torso: np.ndarray, piece: np.ndarray, centre: float, height: float) -> np.ndarray:
+    """The shoulder outside a sleeveless garment's armhole, on the side of a sleeve taken off (bool, the grid).
+
+    Taking a sleeve off at the seam leaves a T-shirt's square shoulder, which reads as "sleeves cut off",
+    not as a sleeveless top. So the armhole is cut in as a tailor would: a quarter ellipse from the armpit
+    (the lowest point where the sleeve met the torso, at most :data:`ARMPIT_LOW` of the garment's height
+    below the sleeve's top), leaving it level and rising to the shoulder's top :data:`ARMHOLE_INSET` of the
+    torso's width further in, where it meets the shoulder upright (the strap's outer edge)."""
+    import cv2
+
+    near = cv2.dilate(torso.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    jy, jx = np.nonzero(piece & near)  # where the sleeve met the torso
+    out = np.zeros(torso.shape, bool)
+    if jy.size == 0:
+        return out
+    top = int(np.nonzero(piece)[0].min())
+    ya = int(min(jy.max(), top + ARMPIT_LOW * height))
+    side = 1.0 if np.nonzero(piece)[1].mean() > centre else -1.0  # +1: the sleeve was on the right
+    at = jy >= ya - 1
+    xa = float(np.median(jx[at])) if at.any() else float(np.median(jx))
+    row = np.flatnonzero(torso[min(ya + 1, torso.shape[0] - 1)])
+    if row.size < 2:
+        return out
+    inset = ARMHOLE_INSET * float(row.max() - row.min() + 1)
+    strap = int(round(xa - side * inset))
+    if not 0 <= strap < torso.shape[1]:
+        return out
+    col = np.flatnonzero(torso[:, strap])
+    if col.size == 0 or col.min() >= ya - 1:
+        return out
+    yt = int(col.min())
+    yy, xx = np.mgrid[0:torso.shape[0], 0:torso.shape[1]]
+    u = side * (xa - xx)  # how far in from the armpit's column
+    e = np.clip((yy - yt) / float(ya - yt), 0, 1)
+    return torso & (yy <= ya) & (u < inset * np.sqrt(1 - e ** 2))
 
 
 def _touching(mask: np.ndarray, region: np.ndarray) -> np.ndarray:

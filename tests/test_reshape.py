@@ -37,6 +37,14 @@ def _torso(w=W, h=H):
     return (xx < 0.18 * w) & (yy > 0.2 * h) & (yy < 0.83 * h)
 
 
+def _kept(w=W, h=H):
+    """What of :func:`_torso` a sleeve taken off leaves: all but the shoulders outside the new armholes (the
+    T-shirt's armpits are at 38% of the height, its sides at 22% of the width from the centre)."""
+    xx = np.abs(np.arange(w) - w / 2)[None, :].repeat(h, 0)
+    yy = np.arange(h)[:, None].repeat(w, 1)
+    return _torso(w, h) & ((xx < 0.14 * w) | (yy > 0.42 * h))
+
+
 def test_sleeves_taken_off_become_floor_and_the_rest_keeps_its_pixels():
     rgb, full, grid = _draw(_tshirt(W, H))
     plan = plan_sleeves(grid, "short", "sleeveless")
@@ -48,10 +56,32 @@ def test_sleeves_taken_off_become_floor_and_the_rest_keeps_its_pixels():
     # the sleeves are floor now (within the floor's own noise and the inpainting's smoothing)
     assert np.abs(out[sleeves].astype(np.float32) - floor).mean() < 12
     assert np.abs(rgb[sleeves].astype(np.float32) - floor).mean() > 60
-    torso = _torso()
+    torso = _kept()
     assert np.array_equal(out[torso], rgb[torso]) and (changed[torso] == 0).all()  # bit for bit
     assert np.array_equal(out[changed == 0], rgb[changed == 0])
     assert (changed[sleeves] > 200).mean() > 0.95
+
+
+def test_sleeves_taken_off_leave_armholes_cut_into_the_shoulders():
+    """A sleeveless top's shoulders are narrower than a T-shirt's: taking the sleeves off cuts each armhole in
+    from the armpit, up to straps that stand on the shoulders' top; the neck and all below the armpits stay."""
+    rgb, full, grid = _draw(_tshirt(W, H))
+    plan = plan_sleeves(grid, "short", "sleeveless")
+    kept = grid & ~plan.removed
+    yy, xx = np.mgrid[0:GRID[0], 0:GRID[1]]
+    dx = np.abs(xx - GRID[1] / 2)
+    corners = grid & (dx > 0.18 * GRID[1]) & (dx < 0.22 * GRID[1]) & (yy > 0.2 * GRID[0]) & (yy < 0.3 * GRID[0])
+    assert corners.sum() > 20 and plan.removed[corners].mean() > 0.95  # the T-shirt's square shoulders go
+    straps = grid & (dx > 0.07 * GRID[1]) & (dx < 0.12 * GRID[1]) & (yy < 0.2 * GRID[0])
+    assert straps.sum() > 10 and kept[straps].all()  # the straps stay, up to the shoulders' top
+    neck = grid & (dx < 0.06 * GRID[1])
+    below = grid & (dx < 0.22 * GRID[1]) & (yy > 0.4 * GRID[0])
+    assert kept[neck].all() and kept[below].all()
+    for y in (0.22, 0.3):  # each row between shoulder and armpit narrower than the T-shirt's body
+        row = np.flatnonzero(kept[round(y * GRID[0])])
+        assert np.ptp(row) + 1 < 0.4 * GRID[1]
+    row = np.flatnonzero(kept[round(0.5 * GRID[0])])
+    assert np.ptp(row) + 1 > 0.42 * GRID[1]  # the body keeps its width
 
 
 def test_long_sleeves_cut_to_short_keep_the_part_by_the_shoulder():
@@ -174,7 +204,7 @@ def test_editor_reshapes_a_photos_sleeves_and_falls_back_with_a_caveat(tiny_edit
     res = ed.edit(img, {"sleeve": "sleeveless"}, source={"sleeve": "short"})
     assert res.method == "outline" and res.background_kept and res.image.size == img.size
     out = np.asarray(res.image)
-    torso = _torso() & garment
+    torso = _kept() & garment
     assert np.array_equal(out[torso], rgb[torso])
     xx = np.abs(np.arange(W) - W / 2)[None, :].repeat(H, 0)
     sleeves = garment & (xx > 0.27 * W)
@@ -186,11 +216,17 @@ def test_editor_reshapes_a_photos_sleeves_and_falls_back_with_a_caveat(tiny_edit
     one[garment & (np.arange(W) < 0.28 * W)[None, :]] = (150, 110, 70)  # the left sleeve is not there to find
     half = ed.edit(Image.fromarray(one), {"sleeve": "sleeveless"}, source={"sleeve": "short"})
     assert half.method == "outline" and any("Only one sleeve" in c for c in half.caveats)
-    # the generator on request, and where the outline cannot: the generator's edit with the reason
+    # the generator on request; where the outline cannot, the photo as it was with the reason, or on request
+    # the generator's edit with the reason
     assert ed.edit(img, {"sleeve": "sleeveless"}, source={"sleeve": "short"}, sleeve_method="generator").method == \
         "generator"
-    fallback = ed.edit(img, {"sleeve": "short"}, source={"sleeve": "short"})
+    kept = ed.edit(img, {"sleeve": "short"}, source={"sleeve": "short"})
+    assert kept.method == "none" and np.array_equal(np.asarray(kept.image), rgb)
+    assert "already read as short" in kept.caveats[0] and "left as they are" in kept.caveats[0]
+    assert not np.asarray(kept.mask).any() and np.asarray(kept.cam).shape == (H, W)
+    fallback = ed.edit(img, {"sleeve": "short"}, source={"sleeve": "short"}, sleeve_method="outline+generator")
     assert fallback.method == "generator" and "already read as short" in fallback.caveats[0]
+    assert "generator's edit" in fallback.caveats[0]
     from amgan.errors import RequestError
 
     with pytest.raises(RequestError, match="sleeve_method"):
@@ -289,7 +325,7 @@ def test_a_sleeve_running_off_the_photo_is_taken_off_up_to_the_frame():
     out, _ = reshape_photo(rgb, g, plan)
     at_frame = full & (np.arange(W) >= W - W * b / GRID[1])[None, :]
     assert np.abs(out[at_frame].astype(np.float32) - [150, 110, 70]).mean() < 12  # floor up to the frame
-    torso = np.roll(_torso(), round(0.22 * W), axis=1)  # the shifted garment's torso stays
+    torso = np.roll(_kept(), round(0.22 * W), axis=1)  # the shifted garment's torso stays
     assert not (plan.removed & (np.asarray(Image.fromarray(torso).resize(GRID[::-1])) > 0)).any()
 
 
@@ -306,7 +342,7 @@ def test_what_the_mask_left_of_a_removed_sleeve_goes_too():
     ends = full & (np.arange(W)[None, :] < W * band / GRID[1])  # the sleeve's end the mask left out
     assert ends.sum() > 20
     assert np.abs(out[ends].astype(np.float32) - [150, 110, 70]).mean() < 20  # floor now
-    assert np.array_equal(out[_torso()], rgb[_torso()])
+    assert np.array_equal(out[_kept()], rgb[_kept()])
 
 
 def test_the_floor_under_a_removed_sleeve_keeps_its_texture():
@@ -348,3 +384,7 @@ def test_a_colour_with_a_sleeve_length_recolours_then_reshapes(tiny_editor_path)
     assert new.sum() > 0.04 * garment.sum()
     assert np.abs(b[new].astype(np.float32) - np.median(a[torso], 0)).sum(-1).mean() < 60  # in the new colour
     assert ed.edit(img, {"color": "red", "sleeve": "long"}, source=known, sleeve_method="generator").method == "generator"
+    # sleeves the outline cannot change: the colour alone, and the reason
+    same = ed.edit(img, {"color": "red", "sleeve": "short"}, source=known)
+    assert same.method == "generator" and "left as they are" in same.caveats[0]
+    assert np.array_equal(np.asarray(same.image), a)  # exactly the colour-only edit
