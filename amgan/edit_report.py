@@ -87,8 +87,10 @@ def photos_markdown(res: dict) -> list[str]:
              f"| detail kept, garment mask / interior | {_mean(s.get('detail_kept'))} / {_interior(s)} (n={s['detail_kept']['n']}) |",
              f"| colour change of the garment's interior (mean CIE76 per pixel; a sleeve request should not recolour) | "
              f"{_mean(s['colour_change_interior'], 2) if s.get('colour_change_interior') else 'not measured'} |",
-             f"| made from the garment's outline (the rest: the generator) | "
+             f"| made from the garment's outline | "
              f"{_rate(s['outline_rate']) if s.get('outline_rate') else 'not measured'} |",
+             f"| left as they were (the outline could not; the photo comes back with the reason; the rest: the "
+             f"generator) | {_rate(s['unchanged_rate']) if s.get('unchanged_rate') else 'not measured'} |",
              f"| the annotator's majority colour name is unchanged | "
              f"{_rate(s['colour_name_kept_rate']) if s.get('colour_name_kept_rate') else 'not measured'} |",
              f"| background change, border band / outside the mask | {_mean(s.get('border_change'), 4)} / "

@@ -606,8 +606,9 @@ class Editor:
 OUTLINE_NOTE = ("The sleeves were reshaped from the garment's outline, not by the generator: the floor under a removed "
                 "sleeve is filled in from the floor around it, and a new sleeve is drawn with the garment's own fabric.")
 
-ONE_SLEEVE_NOTE = ("Only one sleeve stood out from the garment's outline, so only that one was changed; the other "
-                   "seems to lie along the body. A photo with both sleeves spread out from the body works.")
+ONE_SLEEVE_NOTE = ("Only one sleeve stood out clearly from the garment's outline, so that one was changed; the other "
+                   "seems to lie along the body and stays mostly as it was. A photo with both sleeves spread out from "
+                   "the body works.")
 
 
 def _outline_notes(plan) -> list[str]:

@@ -296,7 +296,8 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                                                "detail_kept", "detail_kept_interior", "border_change", "outside_change")}
     s_vals: dict[str, list] = {k: [] for k in ("reader_sleeve_ok", "reader_reads_source_rate", "detail_kept",
                                                "detail_kept_interior", "border_change", "outside_change",
-                                               "colour_change_interior", "colour_name_kept_rate", "outline_rate")}
+                                               "colour_change_interior", "colour_name_kept_rate", "outline_rate",
+                                               "unchanged_rate")}
     ref: dict[str, list] = {**{f"round_trip_{s}": [] for s in REFERENCE_SIZES}, "exact_recolour": []}
     ref_in: dict[str, list] = {k: [] for k in ref}  # the same on the garment's interior
     unedited: dict[str, list] = {"annotator_colour_ok": [], "reader_colour_ok": [], "reader_sleeve_ok": []}
@@ -368,6 +369,7 @@ def evaluate_photo_edits(editor, photos_root, reader: Judge | None, *, limit: in
                 # a sleeve request must not recolour the garment: its interior's colours, and its name
                 s_vals["colour_change_interior"].append(P.colour_change(arr, e, inner))
                 s_vals["outline_rate"].append(res.method == "outline")
+                s_vals["unchanged_rate"].append(res.method == "none")  # the outline could not: left as it was
                 st = sleeve_by_target.setdefault(target, _sleeve_slot())
                 st["outline_rate"].append(res.method == "outline")
                 st["unit"].append(i)

@@ -67,6 +67,7 @@ INPAINT_SIDE = 160  # the floor under removed sleeves is inpainted at most this 
 GROW = 0.012  # the removed area grows onto the floor by this share of the photo's long side (the old edge's fringe)
 FEATHER = 0.004  # Gaussian sigma of the removed area's alpha, share of the long side
 MIN_PIECE = 0.005  # a sleeve piece under this share of the garment is an edge, not a sleeve
+LOPSIDED = 0.4  # sleeve pieces on one side under this share of the other side's area: only one sleeve stood out
 ARMHOLE_INSET = 0.15  # a sleeve taken off: its armhole is cut into the shoulder this share of the torso's width
 ARMPIT_LOW = 0.4  # ... from an armpit at most this share of the garment's height below the sleeve's top
 LENGTHS = ("sleeveless", "short", "long")
@@ -89,7 +90,8 @@ class SleevePlan:
     shape: tuple[int, int]
     removed: np.ndarray
     extend: list[dict] = field(default_factory=list)
-    sleeves: int = 2  # on how many sides of the body the plan changes a sleeve (one: the other was not found)
+    sleeves: int = 2  # on how many sides of the body the plan changes a sleeve (one: the other was not found, or
+    # only its top stood out: :data:`LOPSIDED`)
 
     def empty(self) -> bool:
         return not self.removed.any() and not self.extend
@@ -152,8 +154,13 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     torso = g & ~sleeves
     body = _largest(g)
     centre = garment_frame(body)[2]
-    sides = {bool(np.nonzero(p)[1].mean() > centre) for p in pieces}  # a sleeve on each side changed, or one
-    plan = SleevePlan(shape=g.shape, removed=np.zeros(g.shape, bool), sleeves=len(sides))
+    side_area = {False: 0, True: 0}  # the pieces' area left and right of the body's centre
+    for p in pieces:
+        side_area[bool(np.nonzero(p)[1].mean() > centre)] += int(p.sum())
+    # a sleeve on each side changed, or one: a side with much less than the other holds a shoulder or the top of a
+    # sleeve lying along the body, not a sleeve
+    sides = sum(a > 0 and a >= LOPSIDED * max(side_area.values()) for a in side_area.values())
+    plan = SleevePlan(shape=g.shape, removed=np.zeros(g.shape, bool), sleeves=sides)
     ys, xs_all = np.nonzero(g)
     height = float(ys.max() - ys.min() + 1)
     patch = None

@@ -310,6 +310,14 @@ def test_a_plan_counts_the_sleeves_it_changes():
     assert plan_sleeves(grid, "short", "sleeveless").sleeves == 2
     one = grid & (np.arange(GRID[1]) >= 0.28 * GRID[1])[None, :]  # the left sleeve gone: one stands out
     assert plan_sleeves(one, "short", "sleeveless").sleeves == 1
+    # a long sleeve spread out on the right, the left one lying along the body with only its top standing out
+    rgb, full, long_grid = _draw(_longsleeve())
+    xx = np.arange(GRID[1])[None, :]
+    yy = np.arange(GRID[0])[:, None]
+    lying = long_grid & ((xx >= 0.27 * GRID[1]) | (yy < 0.4 * GRID[0]))
+    plan = plan_sleeves(lying, "long", "short")
+    assert plan.removed[:, GRID[1] // 2:].any() and plan.sleeves == 1
+    assert plan_sleeves(long_grid, "long", "short").sleeves == 2
 
 
 def test_a_sleeve_running_off_the_photo_is_taken_off_up_to_the_frame():
