@@ -141,6 +141,19 @@ def test_photo_edits_on_renders_as_photos(editor, synth_tiny, monkeypatch):
     s = res["sleeve_edits"]  # a sleeve edit that changes nothing keeps the garment's colours and their name
     assert s["colour_name_kept_rate"]["acc"] == 1.0 and s["colour_name_kept_rate"]["n"] == s["detail_kept"]["n"]
     assert s["colour_change_interior"]["mean"] in (0.0, None)
+    assert s["outline_rate"]["acc"] == 0.0 and s["unchanged_rate"]["acc"] == 0.0
+
+    def refused(image, request, **kw):  # the outline could not: the photo as it was
+        return SimpleNamespace(image=image, mask=Image.new("L", image.size, 0), method="none")
+
+    monkeypatch.setattr(editor, "edit", refused)
+    res, _ = evaluate_photo_edits(editor, synth_tiny, None, limit=4, progress=False, groups=("sleeve",))
+    s = res["sleeve_edits"]
+    assert s["unchanged_rate"]["acc"] == 1.0 and s["unchanged_rate"]["n"] == s["detail_kept"]["n"] > 0
+    from amgan.edit_report import photos_markdown
+
+    line = next(x for x in photos_markdown(res) if x.startswith("| left as they were (the outline could not"))
+    assert "1.000" in line
 
 
 def test_photo_split_and_groups(editor, synth_tiny):
