@@ -432,8 +432,8 @@ class Editor:
             return plan_sleeves(garment, source, target, image=work)
         except ReshapeError as e:
             then = ("this is the generator's edit, which seldom changes a photo's sleeves." if fallback else
-                    "they were left as they are (sleeve_method='outline+generator' tries the generator, which "
-                    "seldom changes a photo's sleeves and often smears their colour).")
+                    "they were left as they are (the 'outline+generator' sleeve method tries the generator instead, "
+                    "which seldom changes a photo's sleeves and often smears their colour).")
             return f"The sleeves could not be reshaped from the garment's outline: {e}. They read as {source}; {then}"
 
     def _reshape(self, rgb: Image.Image, garment: np.ndarray, plan, labels: torch.Tensor, fmap: torch.Tensor,
