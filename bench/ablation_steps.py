@@ -79,10 +79,12 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, nargs="+", required=True)
     ap.add_argument("--out", required=True, help="the markdown table to write")
     ap.add_argument("--plot", default=None, help="the PNG to draw")
+    ap.add_argument("--intro", default="", help="a file whose text goes above the table")
     args = ap.parse_args(argv)
     (bn, bp), (vn, vp) = (a.split("=", 1) for a in (args.base, args.variant))
     text, curves = table((bn, load(bp, args.steps)), (vn, load(vp, args.steps)))
-    Path(args.out).write_text(text)
+    intro = Path(args.intro).read_text() if args.intro else ""
+    Path(args.out).write_text(intro + text)
     if args.plot:
         plot(curves, args.plot)
     print(text)

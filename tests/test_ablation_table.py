@@ -41,6 +41,12 @@ def test_the_table_gives_each_variants_difference_from_the_first_with_an_interva
     assert d.startswith("+0.0 [+0.0, +0.0]")
 
 
+def _intro(folder):
+    path = folder / "intro.md"
+    path.write_text("# Longer runs\n\nWhat it says.\n\n")
+    return path
+
+
 def _load_steps():
     import sys
 
@@ -61,7 +67,9 @@ def test_the_steps_table_follows_the_gap_step_by_step_and_draws_it(tmp_path):
             d.mkdir()
             (d / "metrics.json").write_text(json.dumps(_metrics(c, 0.0, 0.0, step=step)))
     S.main(["--base", f"full={tmp_path}/full_{{step}}", "--variant", f"no_la={tmp_path}/no_la_{{step}}",
-            "--steps", "750", "1500", "--out", str(tmp_path / "t.md"), "--plot", str(tmp_path / "t.png")])
+            "--steps", "750", "1500", "--out", str(tmp_path / "t.md"), "--plot", str(tmp_path / "t.png"),
+            "--intro", str(_intro(tmp_path))])
+    assert (tmp_path / "t.md").read_text().startswith("# Longer runs\n\nWhat it says.\n\n| step |")
     rows = [r for r in (tmp_path / "t.md").read_text().splitlines() if r.startswith("| 750 | shop")
             or r.startswith("| 1500 | street")]
     assert len(rows) == 2
