@@ -385,8 +385,9 @@ class Editor:
 
         ``sleeve_method``: how a sleeve-length request (whole garment) changes a photo whose garment
         was found: "outline" (default) cuts the sleeves back, takes them off or draws them longer from the
-        garment's outline (:mod:`amgan.reshape`); where it cannot (sleeves lying along the body, a sleeve
-        running out of the photo), the sleeves are left as they are and a caveat says why (``method``
+        garment's outline (:mod:`amgan.reshape`; long sleeves lying along the body are cut at the outer share
+        of the width where such sleeves lie, with a caveat); where it cannot (a sleeve running out of the photo,
+        no sleeves found), the sleeves are left as they are and a caveat says why (``method``
         "none", or the colour or pattern of the same request alone): on photos the generator's own sleeve
         edit seldom changes the sleeves and often smears their colour. "outline+generator" falls back to the
         generator's edit there instead (it does reshape SynthFashion renders), "generator" always uses the
@@ -611,9 +612,14 @@ ONE_SLEEVE_NOTE = ("Only one sleeve stood out clearly from the garment's outline
                    "the body works.")
 
 
+BANDS_NOTE = ("The sleeves lay along the body, so the outline could not see where they meet it: they were cut at the "
+              "outer share of the garment's width where such sleeves lie, which may miss the seam. A photo with the "
+              "sleeves spread out from the body is reshaped more exactly.")
+
+
 def _outline_notes(plan) -> list[str]:
     """The caveats of an edit the outline made (:class:`amgan.reshape.SleevePlan`)."""
-    return [OUTLINE_NOTE] + ([ONE_SLEEVE_NOTE] if plan.sleeves == 1 else [])
+    return [OUTLINE_NOTE] + ([BANDS_NOTE] if plan.bands else []) + ([ONE_SLEEVE_NOTE] if plan.sleeves == 1 else [])
 
 
 REGION_NOT_SLEEVE = ("a region edit changes colour or pattern inside the sleeves or the torso; "

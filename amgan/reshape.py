@@ -15,6 +15,12 @@ a sleeve that runs off the photo goes up to the photo's edge.
 - **off** (any -> "sleeveless"): every protruding sleeve becomes floor; for both, a piece of the garment the
   cut leaves apart from the body (a cuff hanging below the hem, which the sleeve finder counts as torso) goes
   with its sleeve;
+- long sleeves that **lie along the body** (no protrusion: :func:`sleeve_mask` reads them as "bands", the
+  outer :data:`~amgan.data.sleeve_region.OUTER` of each row's width on either side): the outline cannot see
+  where a sleeve meets the torso, so each band's inner edge, a straight line fitted to it, stands for that
+  seam (:func:`_band_cut`): shorter keeps the band's top :data:`BAND_SHORT` of its rows, off keeps none
+  (and cuts the armhole in), and below that everything beyond the line goes, down to the hem, so no cuff
+  lying beside the waistband is left standing out. The plan says so (``bands``), and the editor's caveat;
 - **longer** ("short" -> "long"): from the middle of each short sleeve's end a new part runs down and
   outwards (:data:`DROP`) to :data:`LONG_LENGTH` of the garment's height, tapering by :data:`TAPER`,
   drawn only on the floor. Its fabric is the garment's own: a square of the torso's plainest fabric
@@ -29,10 +35,8 @@ a sleeve that runs off the photo goes up to the photo's edge.
 :data:`INPAINT_SIDE` px long (smooth), plus the floor's own texture: the high frequencies of a box of floor
 beside the sleeve, mirrored onto it (:func:`_with_texture`), so a carpet's pattern runs on instead of a smudge.
 
-What it cannot do, and says so (:class:`ReshapeError`; the editor then falls back to the generator,
-with a caveat): sleeves that lie along the body (no protrusion: :func:`sleeve_mask` reads them as
-"bands", and the outline cannot tell them from the torso), a short sleeve or an armhole at the photo's
-frame, or sleeves that were not found.
+What it cannot do, and says so (:class:`ReshapeError`; the editor then leaves the sleeves as they are, with
+a caveat): a short sleeve or an armhole at the photo's frame, or sleeves that were not found.
 
 Geometry is planned on the garment mask's grid (160 px, the editor's GrabCut) and drawn at the photo's
 resolution: the removed area as an alpha upsampled from that grid (grown by :data:`GROW` of the long
@@ -69,6 +73,7 @@ FEATHER = 0.004  # Gaussian sigma of the removed area's alpha, share of the long
 MIN_PIECE = 0.005  # a sleeve piece under this share of the garment is an edge, not a sleeve
 LOPSIDED = 0.4  # sleeve pieces on one side under this share of the other side's area: only one sleeve stood out
 ARMHOLE_INSET = 0.15  # a sleeve taken off: its armhole is cut into the shoulder this share of the torso's width
+BAND_SHORT = 0.3  # a long sleeve lying along the body, cut to short, keeps this top share of its rows
 ARMPIT_LOW = 0.4  # ... from an armpit at most this share of the garment's height below the sleeve's top
 LENGTHS = ("sleeveless", "short", "long")
 SLEEVE_METHODS = ("outline", "outline+generator", "generator")  # Editor.edit's ways to make a sleeve-length edit
@@ -92,6 +97,7 @@ class SleevePlan:
     extend: list[dict] = field(default_factory=list)
     sleeves: int = 2  # on how many sides of the body the plan changes a sleeve (one: the other was not found, or
     # only its top stood out: :data:`LOPSIDED`)
+    bands: bool = False  # the sleeves lay along the body: cut at a share of the garment's width, not a seam seen
 
     def empty(self) -> bool:
         return not self.removed.any() and not self.extend
@@ -148,9 +154,6 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     if not pieces:
         raise ReshapeError("no sleeves stand out from the garment's outline (a photo with the sleeves spread out "
                            "from the body works)")
-    if how == "bands":
-        raise ReshapeError("the sleeves lie along the body, so the outline cannot tell them from the torso (a photo "
-                           "with the sleeves spread out from the body works)")
     torso = g & ~sleeves
     body = _largest(g)
     centre = garment_frame(body)[2]
@@ -160,11 +163,16 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     # a sleeve on each side changed, or one: a side with much less than the other holds a shoulder or the top of a
     # sleeve lying along the body, not a sleeve
     sides = sum(a > 0 and a >= LOPSIDED * max(side_area.values()) for a in side_area.values())
-    plan = SleevePlan(shape=g.shape, removed=np.zeros(g.shape, bool), sleeves=sides)
+    plan = SleevePlan(shape=g.shape, removed=np.zeros(g.shape, bool), sleeves=sides, bands=how == "bands")
     ys, xs_all = np.nonzero(g)
     height = float(ys.max() - ys.min() + 1)
     patch = None
     for piece in pieces:
+        if how == "bands":  # a sleeve lying along the body
+            plan.removed |= _band_cut(g, piece, centre, target)
+            if target == "sleeveless":
+                plan.removed |= _armhole(g & ~sleeves, piece, centre, height)
+            continue
         if target == "sleeveless":
             plan.removed |= piece | _armhole(g & ~sleeves, piece, centre, height)
             continue
@@ -219,6 +227,23 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     if plan.empty():
         raise ReshapeError("the sleeves found are too small to change")
     return plan
+
+
+def _band_cut(g: np.ndarray, piece: np.ndarray, centre: float, target: str) -> np.ndarray:
+    """The garment outside a sleeve that lies along the body (a band of :func:`sleeve_mask`): below the part
+    kept (short: the band's top :data:`BAND_SHORT`; sleeveless: none), everything beyond the band's inner
+    edge (a straight line fitted to it) down to the hem, so no cuff or waistband is left standing out."""
+    from amgan.data.sleeve_region import _side_line
+
+    ys, xs = np.nonzero(piece)
+    right = xs.mean() > centre
+    rows = np.unique(ys)
+    inner = np.array([xs[ys == y].min() - 1 if right else xs[ys == y].max() + 1 for y in rows], float)
+    a, b = _side_line(rows, inner)
+    top = ys.min() + (BAND_SHORT * (ys.max() - ys.min() + 1) if target == "short" else 0)
+    yy, xx = np.mgrid[0:g.shape[0], 0:g.shape[1]]
+    line = a + b * yy
+    return g & (yy >= top) & ((xx >= line) if right else (xx <= line))
 
 
 def _armhole(torso: np.ndarray, piece: np.ndarray, centre: float, height: float) -> np.ndarray:

@@ -165,9 +165,7 @@ def test_what_the_outline_cannot_do_is_refused_with_the_reason():
     with pytest.raises(ReshapeError, match="already read as short"):
         plan_sleeves(grid, "short", "short")
     block = np.zeros(GRID, bool)
-    block[20:150, 20:100] = True  # long sleeves lying along the body: one block
-    with pytest.raises(ReshapeError, match="along the body"):
-        plan_sleeves(block, "long", "short")
+    block[20:150, 20:100] = True  # a block: as short sleeves, none stand out
     with pytest.raises(ReshapeError, match="stand out"):
         plan_sleeves(block, "short", "sleeveless")
     edge = np.zeros(GRID, bool)  # a T-shirt cropped at its sleeves' ends
@@ -396,3 +394,46 @@ def test_a_colour_with_a_sleeve_length_recolours_then_reshapes(tiny_editor_path)
     same = ed.edit(img, {"color": "red", "sleeve": "short"}, source=known)
     assert same.method == "generator" and "left as they are" in same.caveats[0]
     assert np.array_equal(np.asarray(same.image), a)  # exactly the colour-only edit
+
+
+def _along_the_body():
+    """Grid mask of a long-sleeved top hung up, its sleeves lying along the body down to the hem, their cuffs
+    standing out a little beside the waistband (rows 130-150); and the columns of its sleeves' inner edges."""
+    g = np.zeros(GRID, bool)
+    g[20:150, 20:100] = True  # body and sleeves, one outline
+    g[130:150, 16:104] = True  # the cuffs beside the waistband
+    g[10:20, 45:75] = True  # the neck
+    return g
+
+
+def test_long_sleeves_along_the_body_are_cut_at_their_bands():
+    g = _along_the_body()
+    short = plan_sleeves(g, "long", "short")
+    off = plan_sleeves(g, "long", "sleeveless")
+    assert short.bands and off.bands and short.sleeves == 2 and not short.extend
+    cols = np.flatnonzero(short.removed.any(0))
+    left, right = cols[cols < 60], cols[cols >= 60]
+    # the cut runs down a straight line at the bands' inner edges (22% of the width in from each side) ...
+    assert 30 <= left.max() <= 40 and 80 <= right.min() <= 90
+    rows = np.flatnonzero(short.removed.any(1))
+    # ... from below the short sleeve kept (the band's top 30%) to the hem, the cuffs beside it too
+    assert 50 <= rows.min() <= 65 and rows.max() == 149 and short.removed[140, 16] and short.removed[140, 103]
+    assert not short.removed[:, 45:75].any()  # the body's middle stays
+    assert not short.removed[30:45, 20:100].any()  # the short sleeves stay
+    # taken off: the whole band goes, and the armhole cuts into the shoulder
+    assert off.removed[30, 22] and off.removed[30, 97] and off.removed.sum() > short.removed.sum()
+    assert not off.removed[:, 48:72].any()
+    rgb = np.full(GRID + (3,), (150, 110, 70), np.uint8)
+    rgb[g] = (40, 80, 190)
+    out, changed = reshape_photo(rgb, g, short)
+    floor = np.array([150, 110, 70], np.float32)
+    assert np.abs(out[100:125, 22:28].astype(np.float32) - floor).mean() < 12  # the band below the cut is floor
+    assert np.array_equal(out[60:120, 50:70], rgb[60:120, 50:70])
+
+
+def test_an_edit_of_sleeves_along_the_body_says_how_they_were_cut():
+    from amgan.editor import BANDS_NOTE, _outline_notes
+
+    notes = _outline_notes(plan_sleeves(_along_the_body(), "long", "short"))
+    assert BANDS_NOTE in notes
+    assert BANDS_NOTE not in _outline_notes(plan_sleeves(_draw(_longsleeve())[2], "long", "short"))
