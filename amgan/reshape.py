@@ -73,6 +73,8 @@ FEATHER = 0.004  # Gaussian sigma of the removed area's alpha, share of the long
 MIN_PIECE = 0.005  # a sleeve piece under this share of the garment is an edge, not a sleeve
 LOPSIDED = 0.4  # sleeve pieces on one side under this share of the other side's area: only one sleeve stood out
 ARMHOLE_INSET = 0.15  # a sleeve taken off: its armhole is cut into the shoulder this share of the torso's width
+ONE_SIDE_BAND = True  # a long sleeve standing out on one side only: the other side is cut at its band
+MIRROR = True  # a removed band is filled from the floor beside it, mirrored (else the smooth fill alone)
 BAND_SHORT = 0.3  # a long sleeve lying along the body, cut to short, keeps this top share of its rows
 ARMPIT_LOW = 0.4  # ... from an armpit at most this share of the garment's height below the sleeve's top
 LENGTHS = ("sleeveless", "short", "long")
@@ -132,7 +134,7 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     sleeves (values of :data:`LENGTHS`). ``image``: the photo (uint8 [H, W, 3], any size with the mask's
     aspect), so new sleeves are drawn from plain fabric rather than a print. Raises :class:`ReshapeError`
     where the outline cannot do it."""
-    from amgan.data.sleeve_region import _largest, garment_frame, sleeve_mask
+    from amgan.data.sleeve_region import _largest, garment_frame, side_bands, sleeve_mask
 
     for name, v in (("source", source), ("target", target)):
         if v not in LENGTHS:
@@ -164,11 +166,19 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     # sleeve lying along the body, not a sleeve
     sides = sum(a > 0 and a >= LOPSIDED * max(side_area.values()) for a in side_area.values())
     plan = SleevePlan(shape=g.shape, removed=np.zeros(g.shape, bool), sleeves=sides, bands=how == "bands")
+    banded = [how == "bands"] * len(pieces)
+    if how == "protrusion" and source == "long" and sides == 1 and ONE_SIDE_BAND:
+        # one long sleeve stood out; the other lies along the body: cut that one at its band
+        weak = side_area[True] < side_area[False]  # True: the right side is the one lying along the body
+        band = side_bands(g)[int(weak)] & ~sleeves
+        if band.sum() >= MIN_PIECE * area:
+            pieces, banded = pieces + [band], banded + [True]
+            plan.sleeves, plan.bands = 2, True
     ys, xs_all = np.nonzero(g)
     height = float(ys.max() - ys.min() + 1)
     patch = None
-    for piece in pieces:
-        if how == "bands":  # a sleeve lying along the body
+    for piece, in_band in zip(pieces, banded):
+        if in_band:  # a sleeve lying along the body
             plan.removed |= _band_cut(g, piece, centre, target)
             if target == "sleeveless":
                 plan.removed |= _armhole(g & ~sleeves, piece, centre, height)
@@ -492,6 +502,45 @@ def _with_texture(work: np.ndarray, hole: np.ndarray, box: tuple[int, int, int, 
     return np.clip(smooth.astype(np.float32) + detail + 0.5, 0, 255).astype(np.uint8)
 
 
+def _mirrored(work: np.ndarray, hole: np.ndarray, piece: np.ndarray, box: tuple[int, int, int, int],
+              fill: np.ndarray, side: int) -> np.ndarray:
+    """The fill of a removed band (a sleeve that lay along the body) from the floor beside it: row by row, the
+    floor beyond the piece's outer end mirrored back into it, so the floor's own pattern and light run on
+    instead of a smooth smear. Where the mirror falls on garment or off the photo, ``fill`` stays (blended
+    over a few pixels)."""
+    import cv2
+
+    r0, r1, c0, c1 = box
+    H, W = hole.shape
+    sub = piece[r0:r1, c0:c1]
+    xs = np.arange(c0, c1)
+    centre = float(np.nonzero(piece)[1].mean())
+    right = centre > float(np.nonzero(hole)[1].mean())
+    out = fill.astype(np.float32)
+    ok = np.zeros(sub.shape, np.float32)
+    src = np.zeros(sub.shape + (3,), np.float32)
+    for i, row in enumerate(sub):
+        cols = np.flatnonzero(row)
+        if cols.size == 0:
+            continue
+        e = c0 + (cols.max() if right else cols.min())  # the piece's outer end on this row
+        x2 = 2 * e - xs + (1 if right else -1)  # mirrored across it
+        inside = (x2 >= 0) & (x2 < W)
+        x2c = np.clip(x2, 0, W - 1)
+        good = inside & ~hole[r0 + i, x2c]
+        src[i] = work[r0 + i, x2c]
+        ok[i] = good
+    # a mirrored pixel coloured like the sleeve (nearer it than half the way to the floor's median) is garment the
+    # mask left out, not floor
+    if ok.any():
+        sleeve = np.median(work[piece].astype(np.float32), 0)
+        floor = np.median(src[ok > 0], 0)
+        ok *= (np.abs(src - sleeve).sum(-1) > 0.5 * np.abs(floor - sleeve).sum()).astype(np.float32)
+    ok = cv2.GaussianBlur(cv2.erode(ok, np.ones((3, 3), np.uint8)), (0, 0), max(1.0, 0.004 * side))
+    out = out + ok[..., None] * (src - out)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
 def _beyond_mask(work: np.ndarray, removed: np.ndarray, garment: np.ndarray, kept: np.ndarray, grow: int,
                  side: int) -> np.ndarray:
     """What of a removed sleeve the garment mask left out (a cuff at the frame, a hem the mask cut off):
@@ -573,6 +622,8 @@ def reshape_photo(photo: np.ndarray, garment: np.ndarray, plan: SleevePlan) -> t
             r0, r1, c0, c1 = _box(lab == piece, pad=3 * grow)
             floor = _inpaint_floor(work, hole, (r0, r1, c0, c1))
             floor = _with_texture(work, hole, (r0, r1, c0, c1), floor, side)
+            if plan.bands and MIRROR:
+                floor = _mirrored(work, hole, lab == piece, (r0, r1, c0, c1), floor, side)
             # to full resolution, bilinear: the box's alpha and floor
             R0, R1 = int(np.floor(r0 * H / wh)), min(H, int(np.ceil(r1 * H / wh)))
             C0, C1 = int(np.floor(c0 * W / ww)), min(W, int(np.ceil(c1 * W / ww)))

@@ -314,7 +314,9 @@ def test_a_plan_counts_the_sleeves_it_changes():
     yy = np.arange(GRID[0])[:, None]
     lying = long_grid & ((xx >= 0.27 * GRID[1]) | (yy < 0.4 * GRID[0]))
     plan = plan_sleeves(lying, "long", "short")
-    assert plan.removed[:, GRID[1] // 2:].any() and plan.sleeves == 1
+    # the lying one is cut at its band (both change; the caveat says the seam was a guess)
+    assert plan.removed[:, GRID[1] // 2:].any() and plan.removed[:, :GRID[1] // 2].any()
+    assert plan.sleeves == 2 and plan.bands
     assert plan_sleeves(long_grid, "long", "short").sleeves == 2
 
 
@@ -437,3 +439,31 @@ def test_an_edit_of_sleeves_along_the_body_says_how_they_were_cut():
     notes = _outline_notes(plan_sleeves(_along_the_body(), "long", "short"))
     assert BANDS_NOTE in notes
     assert BANDS_NOTE not in _outline_notes(plan_sleeves(_draw(_longsleeve())[2], "long", "short"))
+
+
+def test_a_band_taken_off_is_filled_from_the_floor_beside_it():
+    # a striped floor: the fill under a removed band continues the stripes (mirrored from beyond the garment's
+    # edge) instead of a smooth smear
+    g = _along_the_body()
+    h, w = GRID
+    stripes = np.where((np.arange(w) // 2) % 2 == 0, 90, 210).astype(np.uint8)
+    rgb = np.repeat(np.repeat(stripes[None, :, None], h, 0), 3, 2).copy()
+    rgb[g] = (40, 80, 190)
+    out, changed = reshape_photo(rgb, g, plan_sleeves(g, "long", "sleeveless", image=rgb))
+    fill = out[90:125, 16:24].astype(np.float32)  # inside the old left band, below the armhole
+    assert (changed[90:125, 16:24] > 250).all()
+    assert fill.std() > 35  # stripes, not a smear
+    assert np.abs(fill - np.array([40, 80, 190], np.float32)).sum(-1).min() > 100  # and floor, not the garment's blue
+
+
+def test_one_sleeve_standing_out_and_one_along_the_body_are_both_cut():
+    g = np.zeros(GRID, bool)
+    g[20:150, 30:90] = True  # the body, its left sleeve lying along it (no protrusion on the left)
+    g[10:20, 50:70] = True
+    for i in range(70):  # the right sleeve spread down and outwards
+        g[25 + i, 88 + i // 3: 100 + i // 3] = True
+    plan = plan_sleeves(g, "long", "short")
+    assert plan.sleeves == 2 and plan.bands
+    left = plan.removed[:, :60]
+    assert left[100:140, 31:40].all() and not left[100:140, 50:60].any()  # the left band below its top goes
+    assert plan.removed[80:95, 105:120].any()  # the right sleeve's far part goes

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sleeve_mask", "BAND", "OUTER"]
+__all__ = ["sleeve_mask", "side_bands", "BAND", "OUTER"]
 
 BAND = (0.45, 0.85)  # rows (fraction of the garment's height from its top) the torso's sides are fitted on
 MARGIN = 0.02  # of the garment's width: pixels this close outside a side line are still torso
@@ -123,12 +123,23 @@ def sleeve_mask(garment: np.ndarray, sleeve: str) -> tuple[np.ndarray, str]:
             out |= lab == k
     if sleeve != "long" or out.sum() >= FEW * area:
         return out, "protrusion" if out.any() else "none"
-    # long sleeves along the body: the outer share of each row's central run, both sides
-    bands = np.zeros(m.shape, bool)
+    left, right = side_bands(m)
+    return left | right, "bands"
+
+
+def side_bands(garment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where long sleeves lying along the body would be: the outer :data:`OUTER` of each row's central run on
+    the left and on the right, from :data:`TOP` to :data:`LOWEST` of the garment's height (bool [H, W] each,
+    inside the garment's largest piece)."""
+    m = _largest(np.asarray(garment, bool))
+    left, right = np.zeros(m.shape, bool), np.zeros(m.shape, bool)
+    if not m.any():
+        return left, right
+    y0, h, centre = garment_frame(m)
     rows = np.arange(y0 + int(TOP * h), y0 + int(LOWEST * h) + 1)
     for y, lo, hi in zip(rows, *_central_runs(m, rows, centre)):
         if np.isfinite(lo):
             k = OUTER * (hi - lo + 1)
-            bands[y, int(lo): int(np.ceil(lo + k))] = True
-            bands[y, int(hi - k) + 1: int(hi) + 1] = True
-    return m & bands, "bands"
+            left[y, int(lo): int(np.ceil(lo + k))] = True
+            right[y, int(hi - k) + 1: int(hi) + 1] = True
+    return m & left, m & right
