@@ -612,9 +612,10 @@ ONE_SLEEVE_NOTE = ("Only one sleeve stood out clearly from the garment's outline
                    "the body works.")
 
 
-BANDS_NOTE = ("The sleeves lay along the body, so the outline could not see where they meet it: they were cut at the "
-              "outer share of the garment's width where such sleeves lie, which may miss the seam. A photo with the "
-              "sleeves spread out from the body is reshaped more exactly.")
+BANDS_NOTE = ("A sleeve lying along the body does not show where it meets the body in the garment's outline: it was "
+              "cut at the outer share of the garment's width where such sleeves lie, which may miss the seam, and the "
+              "floor beside it was mirrored into its place. A photo with the sleeves spread out from the body is "
+              "reshaped more exactly.")
 
 
 def _outline_notes(plan) -> list[str]:

@@ -20,7 +20,11 @@ a sleeve that runs off the photo goes up to the photo's edge.
   where a sleeve meets the torso, so each band's inner edge, a straight line fitted to it, stands for that
   seam (:func:`_band_cut`): shorter keeps the band's top :data:`BAND_SHORT` of its rows, off keeps none
   (and cuts the armhole in), and below that everything beyond the line goes, down to the hem, so no cuff
-  lying beside the waistband is left standing out. The plan says so (``bands``), and the editor's caveat;
+  lying beside the waistband is left standing out. A long sleeve that stands out on one side only has its
+  partner lying along the body: that side is cut at its band too (:data:`ONE_SIDE_BAND`). A removed band is
+  filled from the floor beyond the garment's old edge, mirrored row by row into its place
+  (:func:`_mirrored`, :data:`MIRROR`), so a carpet's or a wall's pattern runs on where the smooth fill
+  smeared it. The plan says so (``bands``), and the editor's caveat;
 - **longer** ("short" -> "long"): from the middle of each short sleeve's end a new part runs down and
   outwards (:data:`DROP`) to :data:`LONG_LENGTH` of the garment's height, tapering by :data:`TAPER`,
   drawn only on the floor. Its fabric is the garment's own: a square of the torso's plainest fabric
@@ -622,7 +626,7 @@ def reshape_photo(photo: np.ndarray, garment: np.ndarray, plan: SleevePlan) -> t
             r0, r1, c0, c1 = _box(lab == piece, pad=3 * grow)
             floor = _inpaint_floor(work, hole, (r0, r1, c0, c1))
             floor = _with_texture(work, hole, (r0, r1, c0, c1), floor, side)
-            if plan.bands and MIRROR:
+            if MIRROR and plan.bands:
                 floor = _mirrored(work, hole, lab == piece, (r0, r1, c0, c1), floor, side)
             # to full resolution, bilinear: the box's alpha and floor
             R0, R1 = int(np.floor(r0 * H / wh)), min(H, int(np.ceil(r1 * H / wh)))
