@@ -467,3 +467,19 @@ def test_one_sleeve_standing_out_and_one_along_the_body_are_both_cut():
     left = plan.removed[:, :60]
     assert left[100:140, 31:40].all() and not left[100:140, 50:60].any()  # the left band below its top goes
     assert plan.removed[80:95, 105:120].any()  # the right sleeve's far part goes
+
+
+def test_editor_cuts_sleeves_along_the_body_and_says_so(tiny_editor_path):
+    from amgan.editor import BANDS_NOTE, Editor
+
+    ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
+    g = np.asarray(Image.fromarray(_along_the_body().astype(np.uint8) * 255).resize((W, H), Image.NEAREST)) > 0
+    rng = np.random.default_rng(2)
+    rgb = np.clip(rng.normal(0, 4, (H, W, 3)) + np.where(g[..., None], (40, 80, 190), (150, 110, 70)), 0, 255)
+    rgb = rgb.astype(np.uint8)
+    res = ed.edit(Image.fromarray(rgb), {"sleeve": "short"}, source={"sleeve": "long"})
+    assert res.method == "outline" and BANDS_NOTE in res.caveats
+    out = np.asarray(res.image).astype(np.float32)
+    floor = np.array([150, 110, 70], np.float32)
+    assert np.abs(out[200:250, 44:60] - floor).sum(-1).mean() < 40  # the left band below the cut is floor now
+    assert np.array_equal(out[120:250, 100:140], rgb[120:250, 100:140])  # the body's middle keeps its pixels
