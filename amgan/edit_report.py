@@ -42,13 +42,15 @@ def _synth_md(res: dict) -> list[str]:
             break
     for view, groups in res["views"].items():
         lines += [f"### {view}", "",
-                  "| group | n | colour hit | shape hit | SSIM to truth (source) | L1 to truth (source) | change outside |"
+                  "| group | n | colour hit | shape hit | shape hit, rest of the garment kept | SSIM to truth (source) | "
+                  "L1 to truth (source) | change outside | change of the garment the truth keeps |"
                   + "".join(f" {j}: edit (truth) |" for j in judges),
-                  "| --- | --- | --- | --- | --- | --- | --- |" + " --- |" * len(judges)]
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |" + " --- |" * len(judges)]
         for name, g in groups.items():
             row = [name, str(g["n"]), _rate(g.get("colour_hit")), _rate(g.get("shape_hit")),
+                   _rate(g.get("kept_shape_hit")),
                    f"{_mean(g['ssim'])} ({_mean(g['ssim_source'])})", f"{_mean(g['l1'])} ({_mean(g['l1_source'])})",
-                   _mean(g["outside_change"], 4)]
+                   _mean(g["outside_change"], 4), _mean(g.get("kept_change"), 4)]
             row += [f"{_rate(g['judges'][j]['edit'])} ({_rate(g['judges'][j]['truth']).split(' [')[0]})" for j in judges]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
@@ -152,6 +154,10 @@ def report_markdown(res: dict) -> str:
               "- **shape hit**: on the pixels the true edit changes (mean |truth - source| > 0.05), the edit is closer "
               "(L1) to the truth than to the source; 'not measured' when the true edit changes no pixel.",
               "- **change outside**: mean |edit - source| on pixels that are background in both region maps (0..1).",
+              "- **shape hit, rest of the garment kept**: a shape hit whose change of the garment the truth keeps "
+              "(pixels that are garment in both region maps and that the true edit does not change) is at most 0.05: "
+              "an edit that wipes out the garment with its sleeves is not a hit; **change of the garment the truth "
+              "keeps**: that mean |edit - source| (0..1; '-' for colour edits, which change the whole garment).",
               "- **annotator reads**: `amgan.data.annotate`'s colour reader (CIEDE2000 palette, exposure normalised) on "
               "the edited photo's garment mask; confident = the name of at least 60% of the garment pixels.",
               "- **detail kept**: Pearson correlation of L* minus its Gaussian blur (sigma 2 px at the photo's "

@@ -197,7 +197,8 @@ def evaluate_synth(editor, data_root, judges: list[Judge], *, limit: int | None 
             gi = schema.group_index(grp.name)
             grows = [r for r in rows if r["view"] == view and r["group"] == grp.name][:limit]
             vals: dict[str, list] = {k: [] for k in (
-                "colour_hit", "shape_hit", "ssim", "l1", "outside_change", "ssim_source", "l1_source")}
+                "colour_hit", "shape_hit", "kept_shape_hit", "ssim", "l1", "outside_change", "kept_change",
+                "ssim_source", "l1_source")}
             for j in judges:
                 vals[f"{j.name}|edit_ok"], vals[f"{j.name}|truth_ok"] = [], []
             for s in tqdm(range(0, len(grows), batch_size), desc=f"{view} {grp.name}", disable=not progress):
@@ -213,6 +214,8 @@ def evaluate_synth(editor, data_root, judges: list[Judge], *, limit: int | None 
                     vals["ssim_source"].append(P.ssim(x[k], t[k]))
                     vals["l1_source"].append(P.l1(x[k], t[k]))
                     vals["outside_change"].append(P.outside_change(y[k], x[k], sm[k], tm[k]))
+                    vals["kept_shape_hit"].append(P.kept_shape_hit(y[k], x[k], t[k], sm[k], tm[k]))
+                    vals["kept_change"].append(P.kept_change(y[k], x[k], t[k], sm[k], tm[k]))
                 yt = torch.from_numpy(y).permute(0, 3, 1, 2).float().div(255)
                 tt = torch.from_numpy(t).permute(0, 3, 1, 2).float().div(255)
                 for j in judges:

@@ -13,6 +13,10 @@ and the region maps of source and truth (0 background, > 0 garment parts).
   truth than to the source. Made for sleeve and neckline edits; it applies to any edit.
 - :func:`l1`, :func:`ssim` (scikit-image) to the truth; :func:`outside_change`: the mean
   |edit - source| over pixels that are background in both region maps.
+- :func:`kept_change`: the mean |edit - source| over the garment the true edit keeps (garment in
+  both region maps, not changed by the truth); :func:`kept_shape_hit`: a shape hit whose kept
+  garment changed by at most :data:`KEPT_MAX`, so an edit that wipes out the garment with its
+  sleeves (its pixels there are then closer to the truth's floor than the source's) is not a hit.
 
 **Training-free, on photos** (no truth; the garment mask comes from the annotator).
 
@@ -47,7 +51,7 @@ import numpy as np
 __all__ = [
     "CHANGE_THRESHOLD", "DETAIL_SIGMA", "BORDER_BAND", "DILATE", "TIE_TOL", "Hit",
     "as_float", "to_lab", "region_mean_lab", "colour_distance", "colour_hit", "changed_pixels", "shape_hit",
-    "l1", "ssim", "outside_change", "colour_reading", "colour_name_hit", "garment_lab", "anchor_distances", "anchor_hit",
+    "l1", "ssim", "outside_change", "kept_change", "kept_shape_hit", "KEPT_MAX", "colour_reading", "colour_name_hit", "garment_lab", "anchor_distances", "anchor_hit",
     "lightness", "luminance_highpass", "detail_kept", "interior", "detail_kept_interior", "hue_rotate", "round_trip", "border_band", "dilate_mask",
     "background_change", "colour_change",
 ]
@@ -56,6 +60,7 @@ CHANGE_THRESHOLD = 0.05  # mean |truth - source| over channels (in [0, 1]) above
 DETAIL_SIGMA = 2.0  # px, at the photo's own resolution
 BORDER_BAND = 0.05  # the outer band of a photo, fraction of its short side
 DILATE = 0.03  # garment mask dilation for "outside the garment", fraction of the long side
+KEPT_MAX = 0.05  # a shape hit keeps the garment the truth keeps when its mean |edit - source| there is at most this
 TIE_TOL = 1e-9  # distances this close (relative and absolute) are a tie: a miss
 
 
@@ -192,6 +197,28 @@ def outside_change(edit, source, source_regions, truth_regions) -> float:
     e, s = _same(edit, source, names=("edit", "source"))
     bg = ~_mask(source_regions, e.shape[:2], "source_regions") & ~_mask(truth_regions, e.shape[:2], "truth_regions")
     return float(np.abs(e - s).mean(axis=2)[bg].mean()) if bg.any() else float("nan")
+
+
+def kept_change(edit, source, truth, source_regions, truth_regions, threshold: float = CHANGE_THRESHOLD) -> float:
+    """Mean |edit - source| (over channels) on the garment the true edit keeps: pixels that are garment (> 0)
+    in both region maps and that the truth does not change (:func:`changed_pixels`); nan when there are none
+    (a colour edit changes the whole garment)."""
+    e, s, t = _same(edit, source, truth)
+    kept = (_mask(source_regions, e.shape[:2], "source_regions") & _mask(truth_regions, e.shape[:2], "truth_regions")
+            & ~changed_pixels(s, t, threshold))
+    return float(np.abs(e - s).mean(axis=2)[kept].mean()) if kept.any() else float("nan")
+
+
+def kept_shape_hit(edit, source, truth, source_regions, truth_regions, threshold: float = CHANGE_THRESHOLD,
+                   kept_max: float = KEPT_MAX) -> bool | None:
+    """:func:`shape_hit` that also keeps the rest of the garment: a hit only when the garment the truth keeps
+    changed by at most ``kept_max`` (:func:`kept_change`; no such garment: the shape hit alone). None where the
+    shape hit cannot be measured."""
+    hit = shape_hit(edit, source, truth, threshold).hit
+    if hit is None:
+        return None
+    kept = kept_change(edit, source, truth, source_regions, truth_regions, threshold)
+    return bool(hit and (np.isnan(kept) or kept <= kept_max))
 
 
 # ---------------------------------------------------------------------------- photos: colour

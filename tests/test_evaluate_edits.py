@@ -77,7 +77,8 @@ def test_an_editor_that_changes_nothing_scores_as_the_source(editor, synth_tiny,
             assert cell["n"] <= 5
             if g == "color":
                 assert cell["colour_hit"]["acc"] == 0.0
-            assert cell["shape_hit"]["acc"] in (0.0, None)
+            assert cell["shape_hit"]["acc"] in (0.0, None) and cell["kept_shape_hit"]["acc"] in (0.0, None)
+            assert cell["kept_change"]["mean"] in (0.0, None)  # (None: colour edits keep no garment)
             assert cell["l1"]["mean"] == pytest.approx(cell["l1_source"]["mean"], abs=1e-4)
             assert cell["ssim"]["mean"] == pytest.approx(cell["ssim_source"]["mean"], abs=1e-4)
             assert cell["outside_change"]["mean"] == 0.0
@@ -193,6 +194,7 @@ def test_command_writes_the_report_and_refuses_bad_inputs(tiny_editor_path, synt
     assert res["photos"]["bootstrap_unit"] == "photo"
     assert c["majority_hit"]["n"] > 3 and c["majority_hit"]["clusters"] == 3 == c["detail_kept"]["clusters"]
     assert "## SynthFashion" in (out / "report.md").read_text()
+    assert "shape hit, rest of the garment kept" in (out / "report.md").read_text()
     with Image.open(out / "samples.jpg") as im:
         assert im.format == "JPEG" and im.width >= 3 * 32
     assert (out / "synth_samples.png").is_file()

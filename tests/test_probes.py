@@ -140,6 +140,28 @@ def test_l1_ssim_and_outside_change(region):
     assert np.isnan(P.outside_change(edit, src, full, truth_r))
 
 
+def test_a_shape_hit_that_wipes_out_the_garment_is_not_kept():
+    src = _img(fill=WHITE)
+    src[5:15, 2:18] = RED  # a body with long sleeves
+    regions = np.zeros((20, 20), np.uint8)
+    regions[5:15, 2:18] = 1
+    truth = src.copy()
+    truth[5:15, 2:6], truth[5:15, 14:18] = WHITE, WHITE  # sleeves off: floor
+    truth_r = regions.copy()
+    truth_r[5:15, 2:6], truth_r[5:15, 14:18] = 0, 0
+    assert P.kept_change(truth, src, truth, regions, truth_r) == 0.0
+    assert P.kept_shape_hit(truth, src, truth, regions, truth_r) is True
+    wiped = _img(fill=WHITE)  # the whole garment gone: the sleeves' pixels are the truth's, the body is lost
+    assert P.shape_hit(wiped, src, truth).hit is True
+    assert P.kept_change(wiped, src, truth, regions, truth_r) > 0.5
+    assert P.kept_shape_hit(wiped, src, truth, regions, truth_r) is False
+    assert P.kept_shape_hit(src, src, truth, regions, truth_r) is False  # no change: no shape hit
+    assert P.kept_shape_hit(truth, src, src, regions, regions) is None  # nothing to measure
+    recoloured = src.copy()
+    recoloured[5:15, 2:18] = (0, 0, 255)  # a colour edit changes the whole garment: nothing kept to measure
+    assert np.isnan(P.kept_change(recoloured, src, recoloured, regions, regions))
+
+
 # --------------------------------------------------------------------------- photos: colour
 def _anchor(name, k=0):
     from amgan.data.annotate import PALETTE
