@@ -103,7 +103,7 @@ class SleevePlan:
     extend: list[dict] = field(default_factory=list)
     sleeves: int = 2  # on how many sides of the body the plan changes a sleeve (one: the other was not found, or
     # only its top stood out: :data:`LOPSIDED`)
-    bands: bool = False  # the sleeves lay along the body: cut at a share of the garment's width, not a seam seen
+    bands: bool = False  # a sleeve lay along the body: cut at a share of the garment's width, not at a seam seen
 
     def empty(self) -> bool:
         return not self.removed.any() and not self.extend
