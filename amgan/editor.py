@@ -429,8 +429,11 @@ class Editor:
         from amgan.reshape import ReshapeError, plan_sleeves
 
         source = self.schema.group("sleeve").values[int(labels[0, self.schema.group_index("sleeve")])]
+        ci = self.schema.group_index("category") if "category" in self.schema.names else None
+        category = self.schema.group("category").values[int(labels[0, ci])] if ci is not None and labels[0, ci] >= 0 \
+            else None  # a dress's sleeves along the body are cut only down to where they end
         try:
-            return plan_sleeves(garment, source, target, image=work)
+            return plan_sleeves(garment, source, target, image=work, category=category)
         except ReshapeError as e:
             then = ("this is the generator's edit, which seldom changes a photo's sleeves." if fallback else
                     "they were left as they are (the 'outline+generator' sleeve method tries the generator instead, "

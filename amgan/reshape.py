@@ -20,7 +20,8 @@ a sleeve that runs off the photo goes up to the photo's edge.
   where a sleeve meets the torso, so each band's inner edge, a straight line fitted to it, stands for that
   seam (:func:`_band_cut`): shorter keeps the band's top :data:`BAND_SHORT` of its rows, off keeps none
   (and cuts the armhole in), and below that everything beyond the line goes, down to the hem, so no cuff
-  lying beside the waistband is left standing out. A long sleeve that stands out on one side only has its
+  lying beside the waistband is left standing out (on a dress, only down to :data:`BAND_DRESS` of its
+  height, so the skirt keeps its flare). A long sleeve that stands out on one side only has its
   partner lying along the body: that side is cut at its band too (:data:`ONE_SIDE_BAND`). A removed band is
   filled from the floor beyond the garment's old edge, mirrored row by row into its place
   (:func:`_mirrored`, :data:`MIRROR`), so a carpet's or a wall's pattern runs on where the smooth fill
@@ -79,6 +80,7 @@ LOPSIDED = 0.4  # sleeve pieces on one side under this share of the other side's
 ARMHOLE_INSET = 0.15  # a sleeve taken off: its armhole is cut into the shoulder this share of the torso's width
 ONE_SIDE_BAND = True  # a long sleeve standing out on one side only: the other side is cut at its band
 MIRROR = True  # a removed band is filled from the floor beside it, mirrored (else the smooth fill alone)
+BAND_DRESS = 0.6  # ... on a dress, it is cut only down to this share of the garment's height (not the skirt)
 BAND_SHORT = 0.3  # a long sleeve lying along the body, cut to short, keeps this top share of its rows
 ARMPIT_LOW = 0.4  # ... from an armpit at most this share of the garment's height below the sleeve's top
 LENGTHS = ("sleeveless", "short", "long")
@@ -133,11 +135,13 @@ def _pieces(sleeves: np.ndarray, garment_area: int) -> list[np.ndarray]:
     return [lab == k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= MIN_PIECE * garment_area]
 
 
-def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarray | None = None) -> SleevePlan:
+def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarray | None = None,
+                 category: str | None = None) -> SleevePlan:
     """The change that turns the garment (bool mask [h, w]) with ``source`` sleeves into ``target``
     sleeves (values of :data:`LENGTHS`). ``image``: the photo (uint8 [H, W, 3], any size with the mask's
-    aspect), so new sleeves are drawn from plain fabric rather than a print. Raises :class:`ReshapeError`
-    where the outline cannot do it."""
+    aspect), so new sleeves are drawn from plain fabric rather than a print. ``category``: the garment's
+    ("dress": a sleeve lying along the body is cut only down to :data:`BAND_DRESS` of its height, not through
+    the skirt). Raises :class:`ReshapeError` where the outline cannot do it."""
     from amgan.data.sleeve_region import _largest, garment_frame, side_bands, sleeve_mask
 
     for name, v in (("source", source), ("target", target)):
@@ -183,7 +187,7 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     patch = None
     for piece, in_band in zip(pieces, banded):
         if in_band:  # a sleeve lying along the body
-            plan.removed |= _band_cut(g, piece, centre, target)
+            plan.removed |= _band_cut(g, piece, centre, target, BAND_DRESS if category == "dress" else None)
             if target == "sleeveless":
                 plan.removed |= _armhole(g & ~sleeves, piece, centre, height)
             continue
@@ -243,10 +247,11 @@ def plan_sleeves(garment: np.ndarray, source: str, target: str, image: np.ndarra
     return plan
 
 
-def _band_cut(g: np.ndarray, piece: np.ndarray, centre: float, target: str) -> np.ndarray:
+def _band_cut(g: np.ndarray, piece: np.ndarray, centre: float, target: str, lowest: float | None = None) -> np.ndarray:
     """The garment outside a sleeve that lies along the body (a band of :func:`sleeve_mask`): below the part
     kept (short: the band's top :data:`BAND_SHORT`; sleeveless: none), everything beyond the band's inner
-    edge (a straight line fitted to it) down to the hem, so no cuff or waistband is left standing out."""
+    edge (a straight line fitted to it) down to the hem, so no cuff or waistband is left standing out; with
+    ``lowest`` (a dress) only down to that share of the garment's height, where its sleeves end."""
     from amgan.data.sleeve_region import _side_line
 
     ys, xs = np.nonzero(piece)
@@ -257,7 +262,11 @@ def _band_cut(g: np.ndarray, piece: np.ndarray, centre: float, target: str) -> n
     top = ys.min() + (BAND_SHORT * (ys.max() - ys.min() + 1) if target == "short" else 0)
     yy, xx = np.mgrid[0:g.shape[0], 0:g.shape[1]]
     line = a + b * yy
-    return g & (yy >= top) & ((xx >= line) if right else (xx <= line))
+    cut = g & (yy >= top) & ((xx >= line) if right else (xx <= line))
+    if lowest is not None:
+        gy = np.nonzero(g)[0]
+        cut &= yy <= gy.min() + lowest * (gy.max() - gy.min() + 1)
+    return cut
 
 
 def _armhole(torso: np.ndarray, piece: np.ndarray, centre: float, height: float) -> np.ndarray:

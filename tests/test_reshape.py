@@ -477,9 +477,25 @@ def test_editor_cuts_sleeves_along_the_body_and_says_so(tiny_editor_path):
     rng = np.random.default_rng(2)
     rgb = np.clip(rng.normal(0, 4, (H, W, 3)) + np.where(g[..., None], (40, 80, 190), (150, 110, 70)), 0, 255)
     rgb = rgb.astype(np.uint8)
-    res = ed.edit(Image.fromarray(rgb), {"sleeve": "short"}, source={"sleeve": "long"})
+    res = ed.edit(Image.fromarray(rgb), {"sleeve": "short"}, source={"sleeve": "long", "category": "top"})
     assert res.method == "outline" and BANDS_NOTE in res.caveats
     out = np.asarray(res.image).astype(np.float32)
     floor = np.array([150, 110, 70], np.float32)
     assert np.abs(out[200:250, 44:60] - floor).sum(-1).mean() < 40  # the left band below the cut is floor now
     assert np.array_equal(out[120:250, 100:140], rgb[120:250, 100:140])  # the body's middle keeps its pixels
+    # the reading (or the person) says dress: the cut stops where a dress's sleeves end, the skirt stays
+    dress = ed.edit(Image.fromarray(rgb), {"sleeve": "short"}, source={"sleeve": "long", "category": "dress"})
+    assert np.array_equal(np.asarray(dress.image)[230:, 30:60], rgb[230:, 30:60])
+
+
+def test_a_dress_keeps_its_skirt_when_its_sleeves_along_the_body_are_cut():
+    from amgan.reshape import BAND_DRESS
+
+    g = _along_the_body()
+    top = plan_sleeves(g, "long", "sleeveless")
+    dress = plan_sleeves(g, "long", "sleeveless", category="dress")
+    ys = np.nonzero(g)[0]
+    lowest = ys.min() + BAND_DRESS * (ys.max() - ys.min() + 1)
+    rows = np.flatnonzero(dress.removed.any(1))
+    assert rows.max() <= lowest + 1 and np.flatnonzero(top.removed.any(1)).max() == 149  # a top: to the hem
+    assert dress.removed[60:80].any() and not dress.removed[int(lowest) + 2:].any()
