@@ -412,14 +412,20 @@ class Editor:
             raise RequestError(REGION_NOT_SLEEVE)
         from amgan.data.sleeve_region import sleeve_mask
 
-        value = self.schema.group("sleeve").values[int(labels[0, self.schema.group_index("sleeve")])]
-        sleeves, _ = sleeve_mask(garment, value)
+        sleeves, _ = sleeve_mask(garment, self._reading(labels, "sleeve"))
         torso = np.asarray(garment, bool) & ~sleeves
         if region == "sleeves":
             return [(sleeves, request)]
         if region == "torso":
             return [(torso, request)]
         return [(sleeves, request), (torso, request if torso_request is None else torso_request)]
+
+    def _reading(self, labels: torch.Tensor, group: str) -> str | None:
+        """The value of ``group`` in the first row of ``labels`` (indices); None for a group the schema lacks
+        or an unknown value."""
+        if group not in self.schema.names or int(labels[0, self.schema.group_index(group)]) < 0:
+            return None
+        return self.schema.group(group).values[int(labels[0, self.schema.group_index(group)])]
 
     def _sleeve_plan(self, garment: np.ndarray, labels: torch.Tensor, target: str, work: np.ndarray,
                      fallback: bool):
@@ -428,12 +434,9 @@ class Editor:
         sleeves stay as they are)."""
         from amgan.reshape import ReshapeError, plan_sleeves
 
-        source = self.schema.group("sleeve").values[int(labels[0, self.schema.group_index("sleeve")])]
-        ci = self.schema.group_index("category") if "category" in self.schema.names else None
-        category = self.schema.group("category").values[int(labels[0, ci])] if ci is not None and labels[0, ci] >= 0 \
-            else None  # a dress's sleeves along the body are cut only down to where they end
-        try:
-            return plan_sleeves(garment, source, target, image=work, category=category)
+        source = self._reading(labels, "sleeve")
+        try:  # (the category: a dress's sleeves along the body are cut only down to where they end)
+            return plan_sleeves(garment, source, target, image=work, category=self._reading(labels, "category"))
         except ReshapeError as e:
             then = ("this is the generator's edit, which seldom changes a photo's sleeves." if fallback else
                     "they were left as they are (the 'outline+generator' sleeve method tries the generator instead, "

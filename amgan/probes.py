@@ -210,14 +210,15 @@ def kept_change(edit, source, truth, source_regions, truth_regions, threshold: f
 
 
 def kept_shape_hit(edit, source, truth, source_regions, truth_regions, threshold: float = CHANGE_THRESHOLD,
-                   kept_max: float = KEPT_MAX) -> bool | None:
+                   kept_max: float = KEPT_MAX, *, hit: Hit | None = None, kept: float | None = None) -> bool | None:
     """:func:`shape_hit` that also keeps the rest of the garment: a hit only when the garment the truth keeps
     changed by at most ``kept_max`` (:func:`kept_change`; no such garment: the shape hit alone). None where the
-    shape hit cannot be measured."""
-    hit = shape_hit(edit, source, truth, threshold).hit
+    shape hit cannot be measured. ``hit``, ``kept``: the two already measured (else measured here)."""
+    hit = (hit if hit is not None else shape_hit(edit, source, truth, threshold)).hit
     if hit is None:
         return None
-    kept = kept_change(edit, source, truth, source_regions, truth_regions, threshold)
+    if kept is None:
+        kept = kept_change(edit, source, truth, source_regions, truth_regions, threshold)
     return bool(hit and (np.isnan(kept) or kept <= kept_max))
 
 
