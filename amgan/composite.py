@@ -89,7 +89,8 @@ MATTE_RADIUS = 0.012  # guided-filter window radius, fraction of the working gri
 SNAP_CONTRAST = 0.06  # garment and background colours closer than this (RMS, RGB in [0,1]): not snapped
 EDGE_RADIUS = 0.003  # the final, narrow guided filter of the snapped matte (2 px at 640)
 MATTE_EPS = 1e-3  # guided-filter regularisation (colour guide in [0,1]); smaller follows weaker edges
-STRIP_PIXELS = 1 << 18  # pixels per strip at full resolution
+STRIP_PIXELS = 1 << 18  # pixels per strip at full resolution, at most ...
+PARALLEL_PIXELS = 1 << 15  # ... and a box of at least this many is cut into a strip per worker (a 400x533 photo: 2)
 ZERO = 0.5 / 255  # matte values below this are 0: the photo's pixels stay exactly
 _Y = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 luma
 _CB = np.array([-0.168736, -0.331264, 0.5], np.float32)
@@ -561,11 +562,17 @@ def worker_pool():
     """Threads for the full-resolution strips (at most 4, at most the CPU count), made on first use."""
     global _POOL
     if _POOL is None:
-        import os
         from concurrent.futures import ThreadPoolExecutor
 
-        _POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="composite")
+        _POOL = ThreadPoolExecutor(max_workers=pool_size(), thread_name_prefix="composite")
     return _POOL
+
+
+def pool_size() -> int:
+    """The threads of :func:`worker_pool`: the CPU count, at most 4."""
+    import os
+
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _support(maps: Maps, H: int, W: int) -> tuple[int, int, int, int]:
@@ -637,6 +644,8 @@ def apply(photo: np.ndarray, maps: Maps) -> tuple[np.ndarray, np.ndarray, np.nda
         out[r0:r1, C0 + c0: C0 + c1] = d.astype(np.uint8)
 
     step = max(1, STRIP_PIXELS // max(1, C1 - C0))
+    if (R1 - R0) * (C1 - C0) >= PARALLEL_PIXELS:  # every core gets a strip
+        step = min(step, -(-(R1 - R0) // pool_size()))
     spans = [(r0, min(R1, r0 + step)) for r0 in range(R0, R1, step)]
     if len(spans) > 1:  # numpy and OpenCV release the GIL: strips run on the CPU's cores at once
         list(worker_pool().map(lambda sp: strip(*sp), spans))
@@ -650,7 +659,8 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
               geometry: tuple, garment: np.ndarray | None, *, recolour: bool,
               cam: torch.Tensor | None = None, spread: float = 0.0,
               shift=None, neutral: bool = False, removal_only: bool = False,
-              region: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              region: np.ndarray | None = None, matte: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The edit at the photo's resolution (see the module doc).
 
     ``photo``: uint8 [H,W,3]; ``work``: the photo on the working grid (:func:`work_size`), uint8;
@@ -662,7 +672,8 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     ``removal_only`` (outline edits with a garment mask: sleeve requests): inside the garment only the change
     that turns garment into floor is kept (:func:`outline_removed`). ``region`` (recolour, with a garment): the part
     of the garment to change (bool, the garment's grid: the sleeves or the torso of a region edit); the colour
-    transform is still measured over the whole garment, the matte is the region's. -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
+    transform is still measured over the whole garment, the matte is the region's. ``matte``: the garment's
+    ``matte_coefficients(work, garment)`` when already found (the editor finds them beside the mask readers). -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
     garment matte; without a garment, the matte made from the attention), CAM uint8 [H,W] (zeros
     without ``cam``)).
     """
@@ -703,7 +714,11 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
             change = change * (1 - inside * (1 - _removed(cols, weight)))
         aux = torch.cat([zero, shown, added, c], 1)
     change_w, aux_w = to_grid(change, geometry, (h, w)), to_grid(aux, geometry, (h, w))
-    if garment is not None:
+    if matte is not None:
+        if garment is None or region is not None:
+            raise ValueError("a precomputed matte is the whole garment's")
+        ma, mb = matte
+    elif garment is not None:
         ma, mb = matte_coefficients(work, garment if region is None else region)
     else:  # no garment mask: the attention, upsampled along the photo's edges, is the matte
         ma, mb = matte_coefficients(work, to_grid(a, geometry, (h, w))[..., 0], snap=False)

@@ -22,8 +22,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from amgan.attributes import Schema, SchemaError
-from amgan.composite import composite, to_grid, work_size, worker_pool
+from amgan.composite import composite, matte_coefficients, to_grid, work_size, worker_pool
 from amgan.conditioning import group_onehot, manip_onehot
 from amgan.errors import RequestError
 from amgan.image import ImageProcessor
@@ -216,14 +217,22 @@ class Editor:
             probs[gi] = self._fused(g, probs[gi], readings[g])
         return probs
 
-    def _garment_readings(self, work: np.ndarray, groups: tuple[str, ...]
+    def _garment_readings(self, work: np.ndarray, groups: tuple[str, ...], found: Future | None = None
                           ) -> tuple[np.ndarray | None, dict[str, np.ndarray | None]]:
         """(the garment mask at GrabCut's size or None, {group: the mask reader's probabilities over the
         schema's values of that group, or None}) for ``groups`` among :attr:`mask_readers`: what the
-        edit's worker thread computes beside the models."""
+        edit's worker thread computes beside the models. ``found``: a future given the mask (or GrabCut's
+        error) as soon as it is found, before the readers read it."""
         from amgan.data.garment_mask import upsample_mask
 
-        garment = garment_mask_small(work)
+        try:
+            garment = garment_mask_small(work)
+        except BaseException as e:
+            if found is not None:
+                found.set_exception(e)
+            raise
+        if found is not None:
+            found.set_result(garment)
         out: dict[str, np.ndarray | None] = {g: None for g in groups}
         if garment is None:
             return None, out
@@ -287,6 +296,13 @@ class Editor:
                 t = torch.full((batch,), grp.index(v) if isinstance(v, str) else int(v), device=self.device)
             out[grp.name] = t
         return out
+
+    def _target(self, labels: torch.Tensor, request: dict) -> torch.Tensor:
+        """[B,G] ``labels`` with the values of ``request`` put in: what :meth:`_generate` conditions on."""
+        cur = labels.clone()
+        for g, v in self._requests(request, len(labels)).items():
+            cur[:, self.schema.group_index(g)] = v
+        return cur
 
     @torch.no_grad()
     def _generate(self, x: torch.Tensor, labels: torch.Tensor, request: dict[str, torch.Tensor]):
@@ -500,12 +516,12 @@ class Editor:
         segmenting = keep_background or bool(mask_groups)
         times["preprocess"] = time.perf_counter() - t
         edited = set(request) | set(torso_request or ())
-        # GrabCut's thread gets a core of its own while it runs (see _core_for_mask), and gives it back before
-        # the generator: on 2 cores one generator pass takes ~130 ms on one thread and ~65 ms on two, so the
-        # edit waits for the mask and generates once, from the reading fused with the mask readers', on both
+        # GrabCut's thread gets a core of its own while it runs (see _core_for_mask), and gives it back after
+        # the mask readers; a colour or pattern edit of the whole garment finds its matte beside them
+        early_ok = edited <= GATED_GROUPS and torso_request is None and region in (None, "whole")
+        found = Future() if early_ok and keep_background else None
         with _core_for_mask(segmenting and self.device.type == "cpu"):
-            seg = ((worker_pool().submit(self._garment_readings, work, mask_groups) if mask_groups
-                    else worker_pool().submit(garment_mask_small, work)) if segmenting else None)
+            seg = worker_pool().submit(self._garment_readings, work, mask_groups, found) if segmenting else None
             t = time.perf_counter()
             # the classifier reads the photo at its own resolution, once: its map gives the CAM too
             rx = (self.reader_processor.preprocess(proxy, self.device).tensor
@@ -515,15 +531,27 @@ class Editor:
             labels = self._with_source(logits, source)
             times["classify"] = time.perf_counter() - t
             t = time.perf_counter()
-            garment = seg.result() if seg is not None else None
+            # a colour or pattern edit of the whole garment is generated from the classifier's reading while GrabCut
+            # still runs (on the core it would otherwise wait on), and kept where the fused reading gives the same
+            # target (the generator sees the target alone: the source colour the colour namer corrects is replaced
+            # anyway); else generated again, on as many threads (the int8 kernels round differently on one thread
+            # and on two: the edit must not depend on which finished first)
+            early = self.edit_batch(x, request, source=labels, cam=False) if seg is not None and early_ok else None
+            times["generate_early"] = time.perf_counter() - t
+            t = time.perf_counter()
+            matte = None
+            if found is not None and seg is not None and (garment := found.result()) is not None:
+                matte = matte_coefficients(work, garment)  # the matte while the worker reads the mask
+            garment, readings = seg.result() if seg is not None else (None, {})
             times["segment"] = time.perf_counter() - t  # the wait for GrabCut and the mask readers
-        t = time.perf_counter()
-        if mask_groups:
-            garment, readings = garment
-            labels = labels.clone()
-            for g in mask_groups:  # every group a mask reader reads: the product of the two readings
-                gi = self.schema.group_index(g)
-                labels[:, gi] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
+            t = time.perf_counter()
+            if mask_groups:
+                labels = labels.clone()
+                for g in mask_groups:  # every group a mask reader reads: the product of the two readings
+                    gi = self.schema.group_index(g)
+                    labels[:, gi] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
+            if early is not None and not torch.equal(early.target_labels, self._target(labels, request)):
+                early = self.edit_batch(x, request, source=labels, cam=False)
         sleeve_caveat, sleeve_plan, full_request = None, None, request
         if (sleeve_method != "generator" and "sleeve" in edited and edited <= GATED_GROUPS | {"sleeve"}
                 and torso_request is None and keep_background and garment is not None and region in (None, "whole")):
@@ -545,7 +573,9 @@ class Editor:
         # a region edit of a photo whose garment was found: the sleeves from the garment's outline
         # (amgan.data.sleeve_region), the region applied by the composite at the photo's resolution
         parts = self._photo_regions(garment, labels, request, region, torso_request) if keep_background else None
-        if parts is None:
+        if early is not None:
+            out = replace(early, source_labels=labels)
+        elif parts is None:
             out = self.edit_batch(x, request, source=labels, region=region, torso_request=torso_request, cam=False)
         else:
             out = self.edit_batch(x, request, source=labels, cam=False)  # the whole garment, kept to each part
@@ -571,7 +601,8 @@ class Editor:
         if parts is None:
             edited, mask, cam = composite(np.asarray(rgb), work, x, out.y, out.a, geom, garment, recolour=recolour,
                                           cam=out.cam, spread=spread, shift=shift, neutral=neutral,
-                                          removal_only=groups == {"sleeve"})
+                                          removal_only=groups == {"sleeve"},
+                                          matte=matte)
         else:
             edited, mask, cam = np.asarray(rgb), None, None
             for part, part_request, part_out in parts:

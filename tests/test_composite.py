@@ -478,3 +478,22 @@ def test_a_sleeve_edit_does_not_recolour_the_garment(editor):
     rest[:, 60:125] = False
     assert np.abs(out[strip] - np.array(FLOOR)).mean() < 25  # now floor
     assert np.abs(out[rest] - photo[rest]).mean() < 2.0  # the darkening elsewhere is not kept
+
+
+def test_a_precomputed_matte_gives_the_same_composite(editor):
+    """The editor finds the garment's matte beside the mask readers and hands it to ``composite``: the
+    picture is the one ``composite`` makes itself; a matte with a region (not the whole garment's) is refused."""
+    from amgan.composite import composite, matte_coefficients, work_size
+    from amgan.editor import cv2_resize_area
+
+    photo, g = _garment_photo(w=301, h=403, seed=1)
+    work = cv2_resize_area(photo, work_size(*photo.shape[:2]))
+    x, _, geom = editor.processor.preprocess(Image.fromarray(photo), editor.device)
+    y = (x + CHROMA_SHIFT).clamp(0, 1)
+    a = torch.ones_like(x[:, :1])
+    own = composite(photo, work, x, y, a, geom, g, recolour=True)
+    given = composite(photo, work, x, y, a, geom, g, recolour=True, matte=matte_coefficients(work, g))
+    assert all(np.array_equal(p, q) for p, q in zip(own, given))
+    assert np.abs(own[0].astype(int) - photo).max() > 10  # the composite did change the garment
+    with pytest.raises(ValueError, match="whole garment"):
+        composite(photo, work, x, y, a, geom, g, recolour=True, region=g, matte=matte_coefficients(work, g))

@@ -391,6 +391,57 @@ def test_an_edit_leaves_the_garment_mask_a_core_and_restores_torch_threads(tiny_
         torch.set_num_threads(before)
 
 
+class _ThreadTintG(torch.nn.Module):
+    """Paints the whole square a grey that depends on torch's thread count (as the int8 kernels' rounding
+    does) and counts its passes."""
+
+    def __init__(self):
+        super().__init__()
+        self.passes = []
+
+    def forward(self, x, c, m):
+        self.passes.append(torch.get_num_threads())
+        a = torch.ones_like(x[:, :1])
+        z = torch.zeros_like(x) + 0.2 * torch.get_num_threads()
+        return z, z, a
+
+
+def test_a_colour_edit_is_generated_beside_grabcut_and_does_not_depend_on_which_finishes_first(
+        tiny_editor_path, monkeypatch):
+    """A whole-garment colour edit is generated from the classifier's reading while GrabCut runs, on the
+    threads GrabCut leaves, once; whether the mask comes before or after the classifier, the edit is the same."""
+    import time
+
+    import amgan.editor as editor_module
+    from PIL import ImageDraw
+
+    ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
+    ed.G = _ThreadTintG()
+    photo = Image.new("RGB", (200, 260), (120, 110, 100))
+    ImageDraw.Draw(photo).rectangle((50, 60, 150, 200), fill=(200, 30, 40))
+    found = editor_module.garment_mask_small
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        read = ed.C.read
+        monkeypatch.setattr(ed.C, "read", lambda x: time.sleep(0.3) or read(x))  # the mask comes first
+        fast = ed.edit(photo, {"color": "blue"})
+        monkeypatch.setattr(ed.C, "read", read)
+        monkeypatch.setattr(editor_module, "garment_mask_small", lambda work: time.sleep(0.3) or found(work))
+        slow = ed.edit(photo, {"color": "blue"})  # the classifier comes first
+        assert ed.G.passes == [1, 1]  # one pass an edit, beside GrabCut (one core left to torch)
+        assert fast.background_kept and np.array_equal(np.asarray(fast.image), np.asarray(slow.image))
+        assert {"generate_early", "segment"} <= set(slow.timings) and slow.timings["segment"] > 0.2
+        # an edit without a garment mask or of a region is generated after the mask, on every thread
+        ed.G.passes.clear()
+        ed.edit(photo, {"color": "blue"}, keep_background=False)
+        ed.edit(photo, {"color": "blue"}, region="torso")
+        assert ed.G.passes[0] == 2 and 1 not in ed.G.passes[1:]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_models_caveats_come_with_the_edits_they_concern(tiny_editor_path, synth_tiny, tmp_path, capsys):
     """``editor.caveats`` of a model folder: checked at load, returned with each edit of a group they name
     (EditResult.caveats), printed by ``amgan edit`` on stderr and put in its JSON."""
