@@ -433,6 +433,7 @@ def _use_int8(ed, p: Pretrained, required: bool) -> None:
     if g8 is None and required:
         raise CheckpointError(f"{folder / INT8_FILE}: cannot be used with this PyTorch (see the warning above)")
     if g8 is not None:
+        g8.trace(ed.size)  # photos are edited one at a time: that pass traced
         ed.G = g8
 
 

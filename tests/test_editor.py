@@ -427,7 +427,7 @@ def test_a_colour_edit_is_generated_beside_grabcut_and_does_not_depend_on_which_
         monkeypatch.setattr(ed.C, "read", lambda x: time.sleep(0.3) or read(x))  # the mask comes first
         fast = ed.edit(photo, {"color": "blue"})
         monkeypatch.setattr(ed.C, "read", read)
-        monkeypatch.setattr(editor_module, "garment_mask_small", lambda work: time.sleep(0.3) or found(work))
+        monkeypatch.setattr(editor_module, "garment_mask_small", lambda *a: time.sleep(0.3) or found(*a))
         slow = ed.edit(photo, {"color": "blue"})  # the classifier comes first
         assert ed.G.passes == [1, 1]  # one pass an edit, beside GrabCut (one core left to torch)
         assert fast.background_kept and np.array_equal(np.asarray(fast.image), np.asarray(slow.image))
@@ -437,6 +437,14 @@ def test_a_colour_edit_is_generated_beside_grabcut_and_does_not_depend_on_which_
         ed.edit(photo, {"color": "blue"}, keep_background=False)
         ed.edit(photo, {"color": "blue"}, region="torso")
         assert ed.G.passes[0] == 2 and 1 not in ed.G.passes[1:]
+        # GrabCut's iterations: fewer for a whole-garment colour edit, the annotator's for outline edits
+        iterations = []
+        monkeypatch.setattr(editor_module, "garment_mask_small", lambda w, it=None: iterations.append(it) or found(w, it))
+        ed.edit(photo, {"color": "blue"})
+        ed.edit(photo, {"color": "blue"}, region="torso")
+        ed.edit(photo, {"sleeve": "long"})
+        assert iterations == [editor_module.COLOUR_MASK_ITERATIONS] + [editor_module.MASK_ITERATIONS] * 2
+        assert editor_module.COLOUR_MASK_ITERATIONS < editor_module.MASK_ITERATIONS
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)

@@ -71,6 +71,33 @@ class Int8Generator(nn.Module):
         self.G = G
         self.body = body
         self.converted = converted
+        self._traced: tuple[tuple, torch.jit.ScriptModule] | None = None  # (input shapes, the traced pass)
+
+    def trace(self, size: int) -> bool:
+        """Trace the whole pass for one image of ``size`` px (``torch.jit``, frozen), used for inputs of
+        that shape from then on: the FX graph runs op by op in Python, the traced one in C++ (on this CPU
+        27 ms against 29 ms a pass on one thread, 15 against 18 on two, and the interpreter lock is free for
+        the editor's mask thread meanwhile). Kept only where it gives the same numbers, bit for bit, on a
+        random input; -> whether it is used (False: the FX graph stays, with a warning)."""
+        if not self.converted:
+            raise RuntimeError("trace a converted (int8) generator")
+        g = torch.Generator().manual_seed(0)
+        x = torch.rand(1, 3, size, size, generator=g)
+        c = torch.rand(1, self.G.cond_dim, generator=g).round()
+        m = torch.zeros(1, self.G.n_groups)
+        m[0, 0] = 1.0
+        try:
+            with torch.no_grad(), _quiet():
+                traced = torch.jit.freeze(torch.jit.trace(self, (x, c, m), check_trace=False).eval())
+                same = all(torch.equal(a, b) for a, b in zip(traced(x, c, m), self(x, c, m)))
+        except Exception as e:  # noqa: BLE001 - an optional speed-up: report and run the FX graph
+            log.warning("the int8 generator could not be traced (%s); it runs as an FX graph", e)
+            return False
+        if not same:
+            log.warning("the traced int8 generator differs from its FX graph; the FX graph runs")
+            return False
+        self._traced = ((tuple(x.shape), tuple(c.shape), tuple(m.shape)), traced)
+        return True
 
     @classmethod
     def observing(cls, G: Generator) -> "Int8Generator":
@@ -101,6 +128,9 @@ class Int8Generator(nn.Module):
     def forward(self, x: Tensor, target_onehot: Tensor, group_onehot: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         if x.device.type != "cpu":
             raise RuntimeError("the int8 generator runs on the CPU only")
+        if (self._traced is not None and not torch.jit.is_tracing() and x.dtype == torch.float32
+                and (tuple(x.shape), tuple(target_onehot.shape), tuple(group_onehot.shape)) == self._traced[0]):
+            return self._traced[1](x, target_onehot.float(), group_onehot.float())
         G = self.G
         cond = G.condition(x, target_onehot, group_onehot)
         h = G._stem(x.float(), cond.float())
