@@ -356,6 +356,8 @@ def build_editor(p: Pretrained, device=None, int8: bool | None = None):
     ed.pretrained = p
     if int8 is not False:
         _use_int8(ed, p, required=bool(int8))
+    if ed.device.type == "cpu":
+        ed.C.trace_read(ed.reader_processor.size)  # photos are read one at a time: that pass traced
     return ed
 
 

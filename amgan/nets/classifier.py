@@ -10,6 +10,8 @@ attribute group. So the CAM is exact: CAM_k = sum_c w_kc F_c (Zhou et al., CVPR 
 """
 from __future__ import annotations
 
+import logging
+import warnings
 from typing import Sequence
 
 import torch
@@ -245,8 +247,42 @@ class AttributeClassifier(nn.Module):
     def read(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
         """One trunk pass -> (logits per group, the CAM map): read a photo now, take any group's CAM
         from the same map later (:meth:`cam_from_map`) without a second pass."""
+        traced = getattr(self, "_traced_read", None)
+        if (traced is not None and tuple(x.shape) == traced[0] and x.dtype == torch.float32
+                and x.device.type == "cpu" and not torch.is_grad_enabled() and not torch.jit.is_tracing()):
+            logits, fmap = traced[1](x)
+            return list(logits), fmap
         fmap = self.cam_map(self._trunk(x)[-1])
         return self._logits(fmap), fmap
+
+    def trace_read(self, size: int) -> bool:
+        """Trace :meth:`read` for one image of ``size`` px on the CPU (``torch.jit.trace``, not frozen: the
+        same numbers, bit for bit, checked on a random input; on this CPU 14.5 against 19 ms on one thread),
+        used for inputs of that shape without gradients from then on. -> whether it is used."""
+        class _Read(nn.Module):
+            def __init__(self, c):
+                super().__init__()
+                self.c = c
+
+            def forward(self, x):
+                logits, fmap = self.c.read(x)
+                return tuple(logits), fmap
+
+        x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.trace(_Read(self).eval(), (x,), check_trace=False)
+                (la, fa), (lb, fb) = traced(x), self.read(x)
+                same = torch.equal(fa, fb) and all(torch.equal(a, b) for a, b in zip(la, lb))
+        except Exception as e:  # noqa: BLE001 - an optional speed-up: report and read eagerly
+            logging.getLogger(__name__).warning("the classifier could not be traced (%s); it reads eagerly", e)
+            return False
+        if not same:
+            logging.getLogger(__name__).warning("the traced classifier differs from the eager one; it reads eagerly")
+            return False
+        self._traced_read = (tuple(x.shape), traced)
+        return True
 
     def cam(self, x: Tensor, group: int, values: Tensor, size: int | None = None) -> Tensor:
         """a*: ReLU'd CAM of class ``values[b]`` of ``group`` for each image, min-max
