@@ -141,12 +141,17 @@ def test_a_photo_is_read_once_and_its_cam_is_that_of_the_reading(tiny_editor_pat
     (a second pass cost ~27 ms of a 293-ms edit on the CPU), and the CAM is the one of
     ``AttributeClassifier.cam`` for the edited group's source value."""
     ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
+    traced = ed.C._traced_read  # the read traced at load runs the trunk inside the trace: counted eagerly here
+    assert traced is not None
+    fast = ed.edit(shop_image, {"pattern": "striped"}, keep_background=False)
+    ed.C._traced_read = None
     calls, cams = [], []
     trunk, cam_from_map = ed.C._trunk, ed.C.cam_from_map
     ed.C._trunk = lambda x, n=None: calls.append(tuple(x.shape)) or trunk(x, n)
     ed.C.cam_from_map = lambda *a, **k: cams.append(cam_from_map(*a, **k)) or cams[-1]
     res = ed.edit(shop_image, {"pattern": "striped"}, keep_background=False)
     assert len(calls) == 1 and len(cams) == 1
+    assert np.array_equal(np.asarray(res.image), np.asarray(fast.image))  # the traced read: the same edit
     x, _, _ = ed.processor.preprocess(shop_image)
     gi = ed.schema.group_index("pattern")
     value = torch.tensor([ed.schema.group("pattern").index(res.source_attributes["pattern"])])

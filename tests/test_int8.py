@@ -85,3 +85,23 @@ def test_quantize_report_is_json(folder_int8, synth_tiny, capsys):
     assert rc == 0
     rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rep["calibration_photos"] == 4 and rep["written"].endswith(INT8_FILE)
+
+
+def test_the_int8_pass_of_one_image_is_traced_and_gives_the_fx_graphs_numbers(folder_int8):
+    """The editor's int8 generator is traced at load for one image of the model's size: such inputs take the
+    traced pass (the same numbers as the FX graph, bit for bit), a batch of several takes the FX graph."""
+    ed = Editor.from_checkpoint(folder_int8, device="cpu")
+    G = ed.G
+    assert G._traced is not None and G._traced[0][0] == (1, 3, ed.size, ed.size)
+    x = torch.rand(2, 3, ed.size, ed.size, generator=torch.Generator().manual_seed(1))
+    labels = ed.read_labels(x)
+    calls, traced = [], G._traced[1]
+    G._traced = (G._traced[0], lambda *a: calls.append(1) or traced(*a))
+    one = ed.edit_batch(x[:1], {"color": "red"}, source=labels[:1], cam=False).y
+    two = ed.edit_batch(x, {"color": "red"}, source=labels, cam=False).y  # batch 2: the FX graph
+    assert calls == [1]
+    assert torch.equal(one[0], two[0])
+    untraced = Int8Generator(G.G, G.body, converted=True)
+    with pytest.raises(RuntimeError, match="converted"):
+        Int8Generator(G.G, G.body, converted=False).trace(ed.size)
+    assert untraced.trace(ed.size) and untraced._traced is not None
