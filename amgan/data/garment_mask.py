@@ -24,7 +24,9 @@ Measured (``docs/real_photos.md``): mask IoU against SynthFashion's exact region
 (street views: cluttered backgrounds that touch the garment, rotation, occluders) and a
 contact sheet of real photos. Known failures: a hung garment against a door or wall of
 its own colour takes in part of it; a large high-contrast print in the centre can become
-the whole "garment" (:mod:`amgan.data.annotate` then reports no garment found).
+the whole "garment" (:mod:`amgan.data.annotate` then reports no garment found); a garment
+that runs off the frame can lose more than the border strip (the strip is the garment's
+colour there, and the background model learns it; ``docs/real_photos.md``).
 
 Tried and not kept: a head trained on SynthFashion's region maps over the frozen
 ImageNet EfficientNet-Lite0 trunk, alone or as GrabCut's seeds. It lifts the SynthFashion
