@@ -333,3 +333,21 @@ def test_the_shipped_hand_labels_are_valid_and_apart_from_the_blind_set():
     with open(folder / "clothing_hand.csv", newline="") as f:  # their senders are those of the train/val splits
         senders = {r["sender_id"] for r in csv.DictReader(f)}
     assert all(hash_split(s) in ("train", "val") for s in senders)
+
+
+def test_the_frame_rescue_keeps_a_garment_that_runs_off_the_frame():
+    """A garment cut by two edges of the photo: the certain-background band there is the garment's colour,
+    so plain GrabCut learns it as background and loses much of the garment; with ``frame_rescue`` those
+    band pixels start as probable garment and the mask follows the garment to the edge. A garment inside
+    the frame gets the same mask either way (no side of the band looks like it)."""
+    from amgan.data.garment_mask import frame_like, segment, to_work_size, _init_mask
+
+    big, truth = photo((200, 30, 40), floor=(120, 125, 130), w=240, h=320)
+    crop, t = big[90:, :150], truth[90:, :150]  # the shirt's right side and hem run off the frame
+    small = to_work_size(crop)
+    t_small = np.asarray(Image.fromarray(t).resize(small.shape[1::-1], Image.NEAREST))
+    plain, rescued = segment(small), segment(small, frame_rescue=True)
+    assert mask_iou(rescued, t_small) > max(0.85, mask_iou(plain, t_small) + 0.1)
+    inside = to_work_size(big)
+    assert not frame_like(inside, _init_mask(*inside.shape[:2], 0.03, 0.12)).any()
+    assert np.array_equal(segment(inside), segment(inside, frame_rescue=True))

@@ -45,6 +45,14 @@ WORK_SIZE = 160  # GrabCut's working resolution (long side, px)
 BORDER = 0.03  # certain-background band, fraction of the short side
 CENTRE = 0.12  # certain-garment centred box, fraction of each side
 ITERATIONS = 3  # GrabCut iterations
+# frame rescue (``segment(frame_rescue=True)``; measured, not used by the annotator or the editor, see
+# docs/real_photos.md): a side of the certain-background band whose
+# pixels are mostly the garment's colours (within FRAME_DE CIE76 of one of FRAME_COLOURS k-means colours of the
+# certain-garment box, on at least FRAME_SHARE of that side) is the garment running off the frame: those pixels
+# start as "probable garment", so the background model does not learn the garment's colour
+FRAME_DE = 12.0
+FRAME_COLOURS = 3
+FRAME_SHARE = 0.25
 
 
 def _cv2():
@@ -110,6 +118,33 @@ def to_work_size(image, work_size: int = WORK_SIZE) -> np.ndarray:
     return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
 
 
+def frame_like(small: np.ndarray, m: np.ndarray, border: float = BORDER) -> np.ndarray:
+    """The pixels of the certain-background band (``m == GC_BGD``, an :func:`_init_mask`) that look like
+    the garment, on the sides where the garment seems to run off the frame (bool [h, w]; none when no side
+    or every side does: a floor of the garment's own colour). See :data:`FRAME_DE`."""
+    cv2 = _cv2()
+    h, w = small.shape[:2]
+    frame, inside = m == cv2.GC_BGD, m == cv2.GC_FGD
+    out = np.zeros((h, w), bool)
+    if inside.sum() < FRAME_COLOURS:
+        return out
+    lab = cv2.cvtColor(np.ascontiguousarray(small, np.float32) * (1 / 255), cv2.COLOR_RGB2Lab)
+    cv2.setRNGSeed(0)
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
+    _, _, colours = cv2.kmeans(np.ascontiguousarray(lab[inside]), FRAME_COLOURS, None, crit, 1, cv2.KMEANS_PP_CENTERS)
+    like = np.zeros((h, w), bool)
+    like[frame] = np.min(np.linalg.norm(lab[frame][:, None, :] - colours[None], axis=-1), -1) < FRAME_DE
+    b = max(1, int(round(border * min(h, w))))
+    sides = [like[:b, :], like[h - b:, :], like[:, :b], like[:, w - b:]]
+    fire = [side.mean() >= FRAME_SHARE for side in sides]
+    if 0 < sum(fire) < 4:
+        for on, (ys, xs) in zip(fire, ((slice(0, b), slice(None)), (slice(h - b, h), slice(None)),
+                                       (slice(None), slice(0, b)), (slice(None), slice(w - b, w)))):
+            if on:
+                out[ys, xs] |= like[ys, xs]
+    return out
+
+
 def segment(
     small: np.ndarray,
     *,
@@ -117,8 +152,10 @@ def segment(
     centre: float = CENTRE,
     iterations: int = ITERATIONS,
     inner: float | None = None,
+    frame_rescue: bool = False,
 ) -> np.ndarray:
     """Boolean garment mask of an RGB uint8 image at working size (see :func:`to_work_size`).
+    ``frame_rescue``: a garment running off the frame keeps the part beside that edge (:func:`frame_like`).
 
     Deterministic: OpenCV's random generator (GrabCut's k-means) is reseeded every call.
     """
@@ -126,6 +163,8 @@ def segment(
     h, w = small.shape[:2]
     bgr = np.ascontiguousarray(small[:, :, ::-1])
     m = _init_mask(h, w, border, centre, inner)
+    if frame_rescue:
+        m[frame_like(small, m, border)] = cv2.GC_PR_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)
     cv2.grabCut(bgr, m, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
