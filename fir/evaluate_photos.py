@@ -126,7 +126,10 @@ def evaluate_photos(args, progress: bool = True) -> dict:
     labels = m.labels[rows]
     is_test = np.array([m.splits[i] == args.split for i in rows])
     out = {"data": str(args.data), "split": args.split, "photos_in_split": len(test),
-           "checked_file": str(args.checked or ""), "readers": {}}
+           "checked_file": str(args.checked or ""), "readers": {},
+           # a group whose known labels in the split take one value is not measured: always saying it scores 1
+           "single_valued_groups": {g.name: g.values[int(v[0])] for gi, g in enumerate(schema.groups)
+                                    if len(v := np.unique(labels[is_test & (labels[:, gi] >= 0), gi])) == 1}}
     first = None  # the first reader's correctness: the others are compared with it, photo by photo
     for name, read in _readers(args).items():
         t = time.perf_counter()
@@ -194,8 +197,14 @@ def report_markdown(res: dict) -> str:
              "known, with a bootstrap 95% interval and the number of photos. Labels: where a person looked "
              "(`amgan data hand-labels`), that person's; elsewhere category and sleeve from the garment class, colour "
              "from the annotator (by default its colour namer: a reader that uses the namer agrees with these labels "
-             "by construction; colour against people is in the hand-checked section).", "",
-             "| reader | " + " | ".join(groups) + " |", "| --- |" + " --- |" * len(groups)]
+             "by construction; colour against people is in the hand-checked section).", ""]
+    single = res.get("single_valued_groups") or {}
+    if single:
+        lines += ["Not measured here: " + "; ".join(f"**{g}** (every known label in the split is {v!r}, so a reader "
+                                                     f"that always says {v!r} scores 1.0)" for g, v in single.items())
+                  + ". Its column is marked *(one value)*.", ""]
+    heads = [f"{g} *(one value)*" if g in single else g for g in groups]
+    lines += ["| reader | " + " | ".join(heads) + " |", "| --- |" + " --- |" * len(groups)]
     for name, r in res["readers"].items():
         lines.append(f"| {name} | " + " | ".join(_cell(r["test_split"][g]) for g in groups) + " |")
     diffs = {n: r["minus_first_reader"] for n, r in res["readers"].items() if r.get("minus_first_reader")}
@@ -203,7 +212,7 @@ def report_markdown(res: dict) -> str:
         base = next(iter(diffs.values()))["reader"]
         lines += ["", f"Difference from {base}, photo by photo (the same photos; mean difference of being right, "
                   "paired bootstrap 95% interval):", "",
-                  "| reader | " + " | ".join(groups) + " |", "| --- |" + " --- |" * len(groups)]
+                  "| reader | " + " | ".join(heads) + " |", "| --- |" + " --- |" * len(groups)]
         for name, d in diffs.items():
             lines.append(f"| {name} | " + " | ".join(_diff_cell(d["test_split"].get(g, {})) for g in groups) + " |")
     if res["checked_file"]:

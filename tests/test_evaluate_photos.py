@@ -51,6 +51,13 @@ def test_reading_accuracy_matches_a_direct_count(synth_tiny, tiny_editor_path, t
     assert sv["n"] == len(rows) - 1 and sv["acc"] == round(float(np.mean(want)), 4)
     assert "| reader |" in (out / "report.md").read_text() and "Sleeve against the same file" in \
         (out / "report.md").read_text()
+    assert res["single_valued_groups"] == {}  # SynthFashion's test split has every group's values
+    # a split whose known labels of a group are all one value (real photos' neckline: only collar classes say it)
+    from fir.evaluate_photos import report_markdown
+
+    one = dict(res, single_valued_groups={"neckline": "collar"})
+    text = report_markdown(one)
+    assert "neckline *(one value)*" in text and "Not measured here: **neckline**" in text
 
 
 def test_photo_retrieval_part_matches_a_direct_count(photo_tiny, tiny_editor_path, tiny_embedder_path, tiny_flam_path,
