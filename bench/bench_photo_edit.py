@@ -294,7 +294,7 @@ def _many_photos(ed, data: Path, n: int) -> dict:
     colour edit is generated twice): the median over the first ``n`` test photos of 400x533 (portrait, the
     data set's usual size), each edited once ("make it blue", or "make it red" where it is blue), after a warm-up,
     with the share of edits generated once and the stages' medians."""
-    rows = [r for r in _test_rows(data, 10 ** 9)] if (data / "manifest.csv").is_file() else []
+    rows = _test_rows(data, 10 ** 9) if (data / "manifest.csv").is_file() else []
     wall, stages, once = [], [], 0
     for r in rows:
         im = Image.open(data / r["path"]).convert("RGB")

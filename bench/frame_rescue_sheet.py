@@ -76,8 +76,8 @@ def main(argv=None) -> int:
         print("no photo where the rescue changes the mask")
         return 1
     cols = 2
-    tiles = [t.resize((round(t.width * 900 / t.width), round(t.height * 900 / t.width))) for t in tiles]
-    W = 900
+    W = 900  # every tile scaled to this width
+    tiles = [t.resize((W, round(t.height * W / t.width))) for t in tiles]
     rows_h = [max(t.height for t in tiles[i:i + cols]) for i in range(0, len(tiles), cols)]
     sheet = Image.new("RGB", (cols * W, sum(rows_h)), "white")
     y = 0

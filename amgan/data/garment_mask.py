@@ -135,13 +135,11 @@ def frame_like(small: np.ndarray, m: np.ndarray, border: float = BORDER) -> np.n
     like = np.zeros((h, w), bool)
     like[frame] = np.min(np.linalg.norm(lab[frame][:, None, :] - colours[None], axis=-1), -1) < FRAME_DE
     b = max(1, int(round(border * min(h, w))))
-    sides = [like[:b, :], like[h - b:, :], like[:, :b], like[:, w - b:]]
-    fire = [side.mean() >= FRAME_SHARE for side in sides]
-    if 0 < sum(fire) < 4:
-        for on, (ys, xs) in zip(fire, ((slice(0, b), slice(None)), (slice(h - b, h), slice(None)),
-                                       (slice(None), slice(0, b)), (slice(None), slice(w - b, w)))):
-            if on:
-                out[ys, xs] |= like[ys, xs]
+    sides = [np.s_[:b, :], np.s_[h - b:, :], np.s_[:, :b], np.s_[:, w - b:]]
+    fire = [side for side in sides if like[side].mean() >= FRAME_SHARE]
+    if 0 < len(fire) < 4:
+        for side in fire:
+            out[side] |= like[side]
     return out
 
 

@@ -18,6 +18,35 @@ from typing import Sequence, Union
 Dim = Union[int, str, None]
 
 
+def traced_if_same(module, inputs: tuple, what: str, freeze: bool = False):
+    """``torch.jit.trace(module, inputs)`` (frozen with ``freeze``) when it gives ``module``'s outputs bit for
+    bit on ``inputs`` (nested tuples/lists of tensors), else None with a warning naming ``what``: an optional
+    speed-up for one input shape, never a change of numbers. Runs without gradients; tracing warnings are quiet."""
+    import logging
+    import warnings
+
+    import torch
+
+    def flat(o):
+        return [t for x in o for t in flat(x)] if isinstance(o, (tuple, list)) else [o]
+
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(module.eval(), inputs, check_trace=False)
+            if freeze:
+                traced = torch.jit.freeze(traced.eval())
+            got, want = flat(traced(*inputs)), flat(module(*inputs))
+            same = len(got) == len(want) and all(torch.equal(a, b) for a, b in zip(got, want))
+    except Exception as e:  # noqa: BLE001 - an optional speed-up: report and run the module itself
+        logging.getLogger(__name__).warning("%s could not be traced (%s); it runs untraced", what, e)
+        return None
+    if not same:
+        logging.getLogger(__name__).warning("the traced %s differs from the module; it runs untraced", what)
+        return None
+    return traced
+
+
 def check_shape(x, shape: Sequence[Dim], name: str = "tensor") -> dict[str, int]:
     """Assert that ``x`` has the given shape (kornia ``KORNIA_CHECK_SHAPE`` style).
 

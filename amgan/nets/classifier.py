@@ -10,8 +10,6 @@ attribute group. So the CAM is exact: CAM_k = sum_c w_kc F_c (Zhou et al., CVPR 
 """
 from __future__ import annotations
 
-import logging
-import warnings
 from typing import Sequence
 
 import torch
@@ -268,18 +266,11 @@ class AttributeClassifier(nn.Module):
                 logits, fmap = self.c.read(x)
                 return tuple(logits), fmap
 
+        from amgan.nets import traced_if_same
+
         x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
-        try:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                traced = torch.jit.trace(_Read(self).eval(), (x,), check_trace=False)
-                (la, fa), (lb, fb) = traced(x), self.read(x)
-                same = torch.equal(fa, fb) and all(torch.equal(a, b) for a, b in zip(la, lb))
-        except Exception as e:  # noqa: BLE001 - an optional speed-up: report and read eagerly
-            logging.getLogger(__name__).warning("the classifier could not be traced (%s); it reads eagerly", e)
-            return False
-        if not same:
-            logging.getLogger(__name__).warning("the traced classifier differs from the eager one; it reads eagerly")
+        traced = traced_if_same(_Read(self), (x,), "the classifier")
+        if traced is None:
             return False
         self._traced_read = (tuple(x.shape), traced)
         return True

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from amgan.nets import traced_if_same
 from amgan.nets.generator import Generator
 
 log = logging.getLogger(__name__)
@@ -86,15 +87,8 @@ class Int8Generator(nn.Module):
         c = torch.rand(1, self.G.cond_dim, generator=g).round()
         m = torch.zeros(1, self.G.n_groups)
         m[0, 0] = 1.0
-        try:
-            with torch.no_grad(), _quiet():
-                traced = torch.jit.freeze(torch.jit.trace(self, (x, c, m), check_trace=False).eval())
-                same = all(torch.equal(a, b) for a, b in zip(traced(x, c, m), self(x, c, m)))
-        except Exception as e:  # noqa: BLE001 - an optional speed-up: report and run the FX graph
-            log.warning("the int8 generator could not be traced (%s); it runs as an FX graph", e)
-            return False
-        if not same:
-            log.warning("the traced int8 generator differs from its FX graph; the FX graph runs")
+        traced = traced_if_same(self, (x, c, m), "the int8 generator", freeze=True)
+        if traced is None:
             return False
         self._traced = ((tuple(x.shape), tuple(c.shape), tuple(m.shape)), traced)
         return True
