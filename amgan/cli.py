@@ -86,7 +86,7 @@ def _train(args) -> int:
 def _train_reader(args) -> int:
     from amgan.train_reader import main as reader_main
 
-    return reader_main(config_argv(args, "out"))
+    return reader_main(config_argv(args, "out", "refit-head", "init", "l2"))
 
 
 def _distill(args) -> int:
@@ -346,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_config_arguments(s, "configs/reader128.yaml")
     s.add_argument("--out", required=True, help="model folder to write")
+    s.add_argument("--refit-head", metavar="GROUP", default=None,
+                   help="instead of training: fit GROUP's head again on the adapter of the reader --init, every "
+                        "other weight kept (e.g. neckline, once photos have a person's neckline labels)")
+    s.add_argument("--init", default=None, help="the reader whose head --refit-head fits again")
+    s.add_argument("--l2", type=float, default=None, help="--refit-head: L2 weight on the head (default 1e-3)")
     s.set_defaults(fn=_train_reader)
 
     s = sub.add_parser("distill", help="a smaller, faster generator taught by a trained editor's edits "

@@ -307,14 +307,124 @@ def train_reader(cfg: ReaderConfig, out: str | Path, progress: bool = True) -> d
     return metrics
 
 
+@torch.no_grad()
+def _pooled(net: AttributeClassifier, maps: torch.Tensor, batch: int = 512) -> torch.Tensor:
+    """What the heads read (eval mode): the adapter's map of each trunk map, averaged over space."""
+    net.eval()
+    return torch.cat([net.cam_map(maps[s:s + batch].float()).mean(dim=(2, 3)) for s in range(0, len(maps), batch)])
+
+
+def fit_head(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, n_classes: int, l2: float,
+             iterations: int = 200) -> torch.nn.Linear:
+    """A linear head by weighted, L2-regularised cross-entropy (multinomial logistic regression), fitted
+    full-batch with L-BFGS: convex, so the result depends on the data and ``l2`` only, not on a seed."""
+    head = torch.nn.Linear(x.shape[1], n_classes).double()
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    x, w = x.double(), (w / w.sum()).double()
+    opt = torch.optim.LBFGS(head.parameters(), lr=1, max_iter=iterations, tolerance_grad=1e-9,
+                            tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = (F.cross_entropy(head(x), y, reduction="none") * w).sum() + l2 * head.weight.square().sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return head.float()
+
+
+def refit_head(cfg: ReaderConfig, init: str | Path, group: str, out: str | Path, *, l2: float = 1e-3,
+               progress: bool = True) -> dict:
+    """A reader whose head for ``group`` is fitted again on the adapter of the reader ``init``, everything else
+    kept bit for bit (the other groups' readings do not move). For a group whose photo labels were one-sided
+    when ``init`` was trained (neckline: only the classes' collars) and that now has a person's labels.
+
+    The head is a weighted logistic regression (:func:`fit_head`) over the train rows whose ``group`` label is
+    known (both mirror images of each), photos weighing ``reader.photo_fraction`` of the total and renders the
+    rest, as in training."""
+    from amgan.pretrained import Pretrained, build_classifier, load_pretrained, save_pretrained
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    p = load_pretrained(init, kind="classifier")
+    net = build_classifier(p)
+    if p.schema is None or group not in [g["name"] for g in p.schema["groups"]]:
+        have = [g["name"] for g in (p.schema or {}).get("groups", [])]
+        raise UserError(f"--refit-head {group!r}: {init} has no such group (its groups: {', '.join(have)})")
+    if p.image_processor is None or p.image_processor.size != cfg.data.size:
+        raise UserError(f"{init} reads {getattr(p.image_processor, 'size', None)}-px input, the config "
+                        f"data.size is {cfg.data.size}: use the config it was trained with")
+    if p.model.get("head") != "adapter":
+        raise UserError(f"{init} has no adapter (head {p.model.get('head')!r}); --refit-head needs a reader")
+    r = cfg.reader
+    if r.threads:
+        torch.set_num_threads(r.threads)
+    exclude = excluded_images(r.exclude, key="reader.exclude")
+    trunk = net.trunk.eval()
+    train, schema = load_split(cfg, trunk, "train", exclude, progress)
+    if schema.to_dict()["groups"] != p.schema["groups"]:
+        raise UserError(f"the config's data sets have another schema than {init}")
+    val, _ = load_split(cfg, trunk, "val", set(), progress)
+    test, _ = load_split(cfg, trunk, "test", set(), progress)
+    g = schema.group_index(group)
+    known = train.labels[:, g] >= 0
+    is_photo = torch.tensor([v in cfg.data.photo_views for v in train.views]) & known
+    is_render = known & ~is_photo
+    if not known.any():
+        raise UserError(f"no train row has a known {group} label")
+    frac = r.photo_fraction if is_photo.any() and is_render.any() else (1.0 if is_photo.any() else 0.0)
+    w = torch.where(is_photo, frac / max(int(is_photo.sum()), 1), (1 - frac) / max(int(is_render.sum()), 1))[known]
+    x = torch.cat([_pooled(net, train.feats[known]), _pooled(net, train.feats_flip[known])])
+    y = train.labels[known, g].repeat(2)
+    before = {"test": accuracy_table(net, test, schema, cfg.data.photo_views),
+              "val": accuracy_table(net, val, schema, cfg.data.photo_views)}
+    head = fit_head(x, y, w.repeat(2), schema.sizes[g], l2)
+    net.heads[g].weight.copy_(head.weight.detach())
+    net.heads[g].bias.copy_(head.bias.detach())
+    metrics = {"test_accuracy": accuracy_table(net, test, schema, cfg.data.photo_views),
+               "val_accuracy": accuracy_table(net, val, schema, cfg.data.photo_views),
+               "before_refit": before,
+               "refit": {"group": group, "init": str(init), "l2": l2,
+                         "train_rows": {"photo": int(is_photo.sum()), "render": int(is_render.sum())},
+                         "photo_labels": {v: int(((train.labels[:, g] == k) & is_photo).sum())
+                                          for k, v in enumerate(schema.groups[g].values)}},
+               "seconds": {"total": round(time.perf_counter() - t0, 1)}}
+    card = {**p.card, "metrics": metrics,
+            "provenance": f"{p.card.get('provenance', '')} The {group} head fitted again on the adapter of {init} "
+                          f"(amgan train-reader --refit-head {group} --init {init} --l2 {l2}); every other weight "
+                          f"is {init}'s.".strip()}
+    if group == "neckline":
+        card["out_of_scope"] = ("Garments other than tops and dresses; necklines other than round, V and collar "
+                                "(hoods, turtlenecks, square necks read as one of the three); judging people.")
+    save_pretrained(out, Pretrained("classifier", {"classifier": net.state_dict()}, p.model, p.image_processor,
+                                    p.schema, {**p.info, "metrics": metrics}, card))
+    return metrics
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="amgan train-reader", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_config_arguments(p, "configs/reader128.yaml")
     p.add_argument("--out", required=True, help="model folder to write (its run files go beside it, NAME.run/)")
+    p.add_argument("--refit-head", metavar="GROUP", default=None,
+                   help="instead of training: fit GROUP's head again on the adapter of the reader --init, every "
+                        "other weight kept (e.g. neckline, once photos have a person's neckline labels)")
+    p.add_argument("--init", default=None, help="the reader whose head --refit-head fits again")
+    p.add_argument("--l2", type=float, default=1e-3, help="--refit-head: L2 weight on the head")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_reader_config(args.config, args.set)
-    print(json.dumps(train_reader(cfg, args.out, progress=not args.no_progress), indent=1))
+    if args.refit_head:
+        if not args.init:
+            raise UserError("--refit-head needs --init, the reader whose adapter it reads")
+        if not args.l2 >= 0:
+            raise UserError(f"--l2 must be >= 0, got {args.l2}")
+        metrics = refit_head(cfg, args.init, args.refit_head, args.out, l2=args.l2, progress=not args.no_progress)
+    else:
+        metrics = train_reader(cfg, args.out, progress=not args.no_progress)
+    print(json.dumps(metrics, indent=1))
     return 0
 
 

@@ -291,6 +291,31 @@ def test_hand_labels_replace_the_annotator_and_the_class(tree, tmp_path, capsys)
     assert (out / "manifest.csv").read_bytes() == text
 
 
+def test_neckline_labels_from_their_own_file_join_the_colour_labels(tree, tmp_path, capsys):
+    """Only Polo and Shirt say a neckline (collar): a person's neckline file sets the rest, alone or beside a
+    colour file naming the same photos, and its photos do not count as colour-labelled."""
+    from amgan.data.hand_labels import labelled_photos
+
+    out = convert_clothing_dataset(tree, tmp_path / "out", progress=False)
+    annotate(out, workers=1, progress=False)
+    before = {r["product_id"]: r for r in read_manifest(out).rows}
+    assert before["e-shirt"]["neckline"] == "collar" and before["a-red-tee"]["neckline"] == ""
+    colour = _hand_file(tmp_path / "hand.csv", [("a-red-tee", "11", "T-Shirt", "pink", "", "solid", "short")])
+    neck = _hand_file(tmp_path / "neck.csv", [("a-red-tee", "v_neck"), ("b-blue-long", "round"),
+                                              ("e-shirt", "unknown")], header="image,neckline")
+    assert cli_main(["data", "hand-labels", str(out), "--labels", str(colour), str(neck)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["photos"] == 3 and summary["groups"]["neckline"] == {"set": 2, "changed": 2, "emptied": 0, "kept": 1}
+    after = {r["product_id"]: r for r in read_manifest(out).rows}
+    assert (after["a-red-tee"]["color"], after["a-red-tee"]["neckline"]) == ("pink", "v_neck")
+    assert after["b-blue-long"]["neckline"] == "round" and after["b-blue-long"]["color"] == before["b-blue-long"]["color"]
+    assert after["e-shirt"] == before["e-shirt"]  # unknown: the class's collar stays
+    assert labelled_photos(out, read_manifest(out).schema) == {"a-red-tee"}
+    clash = _hand_file(tmp_path / "clash.csv", [("a-red-tee", "round")], header="image,neckline")
+    assert cli_main(["data", "hand-labels", str(out), "--labels", str(neck), str(clash)]) == 2
+    assert "clash.csv:2: a-red-tee is labelled differently (neckline) at" in capsys.readouterr().err
+
+
 def test_hand_labels_refuse_bad_files_and_the_blind_set_with_nothing_written(tree, tmp_path, capsys):
     out = convert_clothing_dataset(tree, tmp_path / "out", progress=False)
     annotate(out, workers=1, progress=False)
@@ -307,7 +332,7 @@ def test_hand_labels_refuse_bad_files_and_the_blind_set_with_nothing_written(tre
     twice = _hand_file(tmp_path / "twice.csv", [("a-red-tee", "11", "T-Shirt", "red", "", "solid", "short"),
                                                 ("a-red-tee", "11", "T-Shirt", "pink", "", "solid", "short")])
     assert cli_main(["data", "hand-labels", str(out), "--labels", str(twice)]) == 2
-    assert "twice.csv:3: a-red-tee is labelled differently at" in capsys.readouterr().err
+    assert "twice.csv:3: a-red-tee is labelled differently (color) at" in capsys.readouterr().err
     missing = _hand_file(tmp_path / "missing.csv", [("f-pants", "12", "Pants", "blue", "", "solid", "long"),
                                                     ("c-polo", "12", "Polo", "yellow", "", "solid", "short")])
     assert cli_main(["data", "hand-labels", str(out), "--labels", str(missing), "--exclude", str(missing)]) == 2
@@ -315,7 +340,11 @@ def test_hand_labels_refuse_bad_files_and_the_blind_set_with_nothing_written(tre
     assert "f-pants is not in" in err and "c-polo is in the blind test set" in err
     nocol = _hand_file(tmp_path / "nocol.csv", [("a-red-tee", "red")], header="image,colour")
     assert cli_main(["data", "hand-labels", str(out), "--labels", str(nocol)]) == 2
-    assert "nocol.csv:1: missing column(s) color, sleeve" in capsys.readouterr().err
+    assert "nocol.csv:1: needs the column image and at least one of color, sleeve, pattern, neckline" in \
+        capsys.readouterr().err
+    neck = _hand_file(tmp_path / "neck.csv", [("a-red-tee", "turtle")], header="image,neckline")
+    assert cli_main(["data", "hand-labels", str(out), "--labels", str(neck)]) == 2
+    assert "neck.csv:2: neckline 'turtle' (allowed: collar, round, unknown, v_neck)" in capsys.readouterr().err
     assert (out / "manifest.csv").read_bytes() == text and not (out / "hand_labels.json").exists()
 
 

@@ -1,6 +1,7 @@
 """The attribute reader for photos: masked loss on hand cases, a tiny training run end to end."""
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -184,3 +185,72 @@ def test_replace_classifier_keeps_the_generator_settings_and_files(synth_tiny, t
     assert pretrained_main(back + ["--new-input"]) == 0
     assert Editor.from_checkpoint(tmp_path / "editor", device="cpu").reader_processor.size == 48
     shutil.rmtree(tmp_path / "r2")
+
+
+def test_a_refit_head_changes_that_group_alone_and_fits_the_new_labels(synth_tiny, photo_tiny, tiny_reader_path,
+                                                                       tmp_path, capsys):
+    """``train-reader --refit-head neckline``: photos that now have neckline labels (here the renders' own)
+    get a neckline head fitted on the reader's adapter; every other weight, so every other group's reading,
+    stays bit for bit."""
+    import csv
+    import shutil
+
+    from amgan.cli import main as cli_main
+    from amgan.pretrained import load_classifier
+
+    photos = tmp_path / "photos"
+    shutil.copytree(photo_tiny, photos)
+    with open(synth_tiny / "manifest.csv", newline="") as f:
+        truth = [r["neckline"] for r in csv.DictReader(f) if r["view"] == "shop"]
+    with open(photos / "manifest.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r, n in zip(rows, truth):
+        r["neckline"] = n
+    with open(photos / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    sets = ["--set", f"data.roots=[{synth_tiny}, {photos}]", "--set", "reader.photo_fraction=1.0"]
+    out = tmp_path / "refit"
+    argv = ["train-reader", "--config", "configs/reader_test_tiny.yaml", *sets, "--out", str(out), "--no-progress"]
+    assert cli_main(argv + ["--refit-head", "neckline", "--init", str(tiny_reader_path), "--l2", "1e-4"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    old, _ = load_classifier(tiny_reader_path)
+    new, p = load_classifier(out)
+    changed = {k for k, v in new.state_dict().items() if not torch.equal(v, old.state_dict()[k])}
+    g = [x["name"] for x in p.schema["groups"]].index("neckline")
+    assert changed == {f"heads.{g}.weight", f"heads.{g}.bias"}
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        a, b = old(x), new(x)
+    assert all(torch.equal(a[k], b[k]) for k in range(len(a)) if k != g) and not torch.equal(a[g], b[g])
+    assert metrics["refit"]["train_rows"]["photo"] > 0 and sum(metrics["refit"]["photo_labels"].values()) > 0
+    assert "--refit-head neckline" in p.card["provenance"]
+    # photo_fraction=1: fitted on the photos' neckline labels alone, it reads them better than the old head
+    from amgan.train_reader import heads_forward, load_split
+
+    cfg = load_reader_config("configs/reader_test_tiny.yaml", [sets[1], sets[3]])
+    split, _ = load_split(cfg, old.trunk, "train", set(), progress=False)
+    ph = torch.tensor([v == "photo" for v in split.views])
+    with torch.no_grad():
+        hits = [float((heads_forward(n, split.feats[ph].float())[g].argmax(1) == split.labels[ph, g]).float().mean())
+                for n in (old, new)]
+    assert hits[1] > hits[0] and hits[1] >= 0.8
+    assert cli_main(argv + ["--refit-head", "hood", "--init", str(tiny_reader_path)]) == 2
+    assert "no such group" in capsys.readouterr().err
+    assert cli_main(argv + ["--refit-head", "neckline"]) == 2
+    assert "--refit-head needs --init" in capsys.readouterr().err
+
+
+def test_fit_head_fits_separable_data_and_is_deterministic():
+    from amgan.train_reader import fit_head
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 8, generator=g)
+    y = x[:, :3].argmax(1)  # linearly separable
+    w = torch.ones(300)
+    h1, h2 = fit_head(x, y, w, 3, l2=1e-4), fit_head(x, y, w, 3, l2=1e-4)
+    assert torch.equal(h1.weight, h2.weight)
+    assert float((h1(x).argmax(1) == y).float().mean()) > 0.95
+    # a heavy weight on a few rows pulls the fit towards them; a strong L2 shrinks the weights
+    assert fit_head(x, y, w, 3, l2=10.0).weight.norm() < h1.weight.norm() / 5

@@ -291,7 +291,7 @@ def read_colour_names(files, schema) -> dict[str, tuple[str, str]]:
         labels = read_hand_labels(files, **_value_names(schema))
     except HandLabelError as e:
         raise NamerError(str(e)) from None
-    return {image: (r["color"], r["color_alt"]) for image, r in labels.items()}
+    return {image: (r["color"], r["color_alt"]) for image, r in labels.items() if r["color"] is not None}
 
 
 def score(namer: ColourNamer, x: np.ndarray, names: list[tuple[str, str]]) -> dict:

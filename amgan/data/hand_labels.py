@@ -6,8 +6,9 @@ agrees with another person on about nine in ten. So the photos someone has looke
 that person's labels (``amgan/data/labels/clothing_dev.csv`` and ``clothing_hand.csv``: 1,352
 photos of the train and val splits; how they were made in that folder's README).
 
-A label file is a CSV with columns ``image`` (the photo's name in the source, the data set's
-``product_id``), ``color``, ``sleeve`` and optionally ``pattern`` (more columns are ignored):
+A label file is a CSV with the column ``image`` (the photo's name in the source, the data set's
+``product_id``) and at least one of ``color`` (with an optional ``color_alt``), ``sleeve``, ``pattern``,
+``neckline`` (more columns are ignored; a group a file has no column for is left as it is):
 
 - ``color``: one of the schema's colour names, or ``unknown`` (no single main colour:
   stripes in equal shares, a print over most of the garment, two colours). A known colour
@@ -17,9 +18,12 @@ A label file is a CSV with columns ``image`` (the photo's name in the source, th
   is a tank top is sleeveless); ``unknown`` keeps what the class says.
 - ``pattern``: the schema's pattern names set the cell; ``print`` (a graphic or a logo over
   much of the garment, not one of the schema's patterns) and ``unknown`` leave it unknown.
+- ``neckline``: ``round``, ``v_neck``, ``collar`` replace the class's value (only Polo and Shirt
+  say one: collar); ``unknown`` keeps what the class says. Without these every known photo
+  neckline is "collar" (``amgan/data/labels/clothing_neckline.csv``, README there).
 
 Refused, every problem at once with its ``FILE:LINE``: a missing column, a value outside
-these sets, a photo named twice with different labels, a photo the data set does not hold,
+these sets, a photo whose group is labelled twice with different values, a photo the data set does not hold,
 and (``exclude``) a photo of the blind test set, which must never be trained on.
 
 Run it after ``amgan data annotate``: annotating again only fills unknown cells, so it would
@@ -41,21 +45,26 @@ __all__ = ["HandLabelError", "read_hand_labels", "apply_hand_labels", "labelled_
 SLEEVES = ("sleeveless", "short", "long")
 PATTERN_NOT_IN_SCHEMA = ("print",)  # a person's pattern word the schema has no value for: left unknown
 UNKNOWN = "unknown"
+GROUPS = ("color", "sleeve", "pattern", "neckline")  # the groups a label file may set
 
 
 class HandLabelError(UserError):
     """A hand-label file or its use is wrong; the message lists every problem with FILE:LINE."""
 
 
-def read_hand_labels(files, *, colors, patterns) -> dict[str, dict]:
-    """``{image: {"color", "color_alt", "sleeve", "pattern", "where"}}`` from one or more label files
-    (``color_alt``: an optional column, a second acceptable colour name or empty).
+def read_hand_labels(files, *, colors, patterns, necklines=()) -> dict[str, dict]:
+    """``{image: {"color", "color_alt", "sleeve", "pattern", "neckline", "where"}}`` from one or more label
+    files (``color_alt``: an optional column, a second acceptable colour name or empty).
 
-    ``colors``, ``patterns``: the schema's value names. Values are lower-cased and stripped.
+    A file has the column ``image`` and at least one of ``color``, ``sleeve``, ``pattern``, ``neckline``;
+    a group whose column a file lacks is ``None`` in its rows (not labelled there). A photo named in two
+    files takes the groups of both; the same group labelled differently is refused.
+
+    ``colors``, ``patterns``, ``necklines``: the schema's value names. Values are lower-cased and stripped.
     """
-    allowed_color = set(colors) | {UNKNOWN}
-    allowed_pattern = set(patterns) | set(PATTERN_NOT_IN_SCHEMA) | {UNKNOWN, ""}
-    allowed_sleeve = set(SLEEVES) | {UNKNOWN}
+    allowed = {"color": set(colors) | {UNKNOWN}, "sleeve": set(SLEEVES) | {UNKNOWN},
+               "pattern": set(patterns) | set(PATTERN_NOT_IN_SCHEMA) | {UNKNOWN, ""},
+               "neckline": set(necklines) | {UNKNOWN}}
     out: dict[str, dict] = {}
     problems: list[str] = []
     for f in files:
@@ -65,39 +74,48 @@ def read_hand_labels(files, *, colors, patterns) -> dict[str, dict]:
             continue
         with open(f, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
-            missing = [c for c in ("image", "color", "sleeve") if c not in (reader.fieldnames or [])]
-            if missing:
-                problems.append(f"{f}:1: missing column(s) {', '.join(missing)}")
+            cols = reader.fieldnames or []
+            present = [g for g in GROUPS if g in cols]
+            if "image" not in cols or not present:
+                problems.append(f"{f}:1: needs the column image and at least one of {', '.join(GROUPS)} "
+                                f"(has {', '.join(cols) or 'none'})")
+                continue
+            if "neckline" in present and not necklines:
+                problems.append(f"{f}:1: a neckline column, but the data set's schema has no neckline group")
                 continue
             for line, r in enumerate(reader, start=2):
                 where = f"{f}:{line}"
                 image = (r.get("image") or "").strip()
-                color = (r.get("color") or "").strip().lower()
-                sleeve = (r.get("sleeve") or "").strip().lower()
-                pattern = (r.get("pattern") or "").strip().lower()
-                alt = (r.get("color_alt") or "").strip().lower()
+                label: dict = {g: None for g in GROUPS}
+                label["color_alt"] = None
                 bad = []
                 if not image or "/" in image or "\\" in image or image.startswith("."):
                     bad.append(f"bad image name {image!r}")
-                if color not in allowed_color:
-                    bad.append(f"color {color!r} (allowed: {', '.join(sorted(allowed_color))})")
-                if alt and alt not in set(colors):
-                    bad.append(f"color_alt {alt!r} (allowed: empty, {', '.join(sorted(colors))})")
-                if sleeve not in allowed_sleeve:
-                    bad.append(f"sleeve {sleeve!r} (allowed: {', '.join(sorted(allowed_sleeve))})")
-                if pattern not in allowed_pattern:
-                    bad.append(f"pattern {pattern!r} (allowed: {', '.join(sorted(allowed_pattern - {''}))})")
+                for g in present:
+                    v = (r.get(g) or "").strip().lower()
+                    if v not in allowed[g]:
+                        bad.append(f"{g} {v!r} (allowed: {', '.join(sorted(allowed[g] - {''}))})")
+                    label[g] = UNKNOWN if g == "pattern" and not v else v
+                if "color" in present:
+                    alt = (r.get("color_alt") or "").strip().lower()
+                    if alt and alt not in set(colors):
+                        bad.append(f"color_alt {alt!r} (allowed: empty, {', '.join(sorted(colors))})")
+                    label["color_alt"] = alt
                 if bad:
                     problems.append(f"{where}: " + "; ".join(bad))
                     continue
-                label = {"color": color, "color_alt": alt, "sleeve": sleeve, "pattern": pattern or UNKNOWN,
-                         "where": where}
-                if image in out:
-                    prev = out[image]
-                    if any(prev[k] != label[k] for k in ("color", "color_alt", "sleeve", "pattern")):
-                        problems.append(f"{where}: {image} is labelled differently at {prev['where']}")
+                prev = out.get(image)
+                if prev is None:
+                    out[image] = {**label, "where": where}
                     continue
-                out[image] = label
+                clash = [k for k in (*GROUPS, "color_alt") if label[k] is not None and prev[k] is not None
+                         and label[k] != prev[k]]
+                if clash:
+                    problems.append(f"{where}: {image} is labelled differently ({', '.join(clash)}) at {prev['where']}")
+                    continue
+                for k in (*GROUPS, "color_alt"):
+                    if prev[k] is None:
+                        prev[k] = label[k]
     if problems:
         raise HandLabelError("\n".join([f"{len(problems)} problem(s) in the hand-label files:", *problems]))
     return out
@@ -105,17 +123,19 @@ def read_hand_labels(files, *, colors, patterns) -> dict[str, dict]:
 
 def _value_names(schema) -> dict:
     """The schema's colour and pattern names, as :func:`read_hand_labels` takes them."""
-    return {"colors": schema.group("color").values,
-            "patterns": schema.group("pattern").values if "pattern" in schema.names else ()}
+    return {"colors": schema.group("color").values if "color" in schema.names else (),
+            "patterns": schema.group("pattern").values if "pattern" in schema.names else (),
+            "necklines": schema.group("neckline").values if "neckline" in schema.names else ()}
 
 
 def labelled_photos(folder, schema) -> set[str]:
-    """The photos (product ids) a person labelled in the data set ``folder``: those of the label files its
-    ``hand_labels.json`` names (written by :func:`apply_hand_labels`); empty when it has none."""
+    """The photos (product ids) a person gave a colour (or ``unknown``) in the data set ``folder``: those of the
+    label files its ``hand_labels.json`` names (written by :func:`apply_hand_labels`); empty when it has none."""
     f = Path(folder) / "hand_labels.json"
     if not f.is_file():
         return set()
-    return set(read_hand_labels(json.loads(f.read_text())["files"], **_value_names(schema)))
+    labels = read_hand_labels(json.loads(f.read_text())["files"], **_value_names(schema))
+    return {image for image, lab in labels.items() if lab["color"] is not None}
 
 
 def _blind_images(path) -> set[str]:
@@ -140,11 +160,13 @@ def apply_hand_labels(folder, files, *, exclude=None) -> dict:
     folder = Path(folder)
     m = read_manifest(folder)
     schema = m.schema
-    for g in ("color", "sleeve"):
-        if g not in schema.names:
-            raise HandLabelError(f"{folder}: the schema has no {g!r} group; hand labels need color and sleeve")
     labels = read_hand_labels(files, **_value_names(schema))
-    if not set(SLEEVES) <= set(schema.group("sleeve").values):
+    used = [g for g in GROUPS if any(lab[g] is not None for lab in labels.values())]
+    missing = [g for g in used if g not in schema.names and g != "pattern"]
+    if missing:
+        raise HandLabelError(f"{folder}: the schema has no {' or '.join(map(repr, missing))} group, which the label "
+                             f"files set")
+    if "sleeve" in used and not set(SLEEVES) <= set(schema.group("sleeve").values):
         raise HandLabelError(f"{folder}: the schema's sleeve values {schema.group('sleeve').values} lack one of {SLEEVES}")
     problems = []
     if exclude is not None:
@@ -158,11 +180,11 @@ def apply_hand_labels(folder, files, *, exclude=None) -> dict:
         raise HandLabelError("\n".join([f"{len(problems)} photo(s) cannot take hand labels:", *problems]))
 
     rows = m.rows
-    counts = {g: {"set": 0, "changed": 0, "emptied": 0, "kept": 0} for g in ("color", "sleeve", "pattern")}
+    counts = {g: {"set": 0, "changed": 0, "emptied": 0, "kept": 0} for g in used if g in schema.names}
     for image, lab in labels.items():
         row = rows[row_of[image]]
-        for g in ("color", "sleeve", "pattern"):
-            if g not in schema.names:
+        for g in counts:
+            if lab[g] is None:  # not labelled in the file that names this photo
                 continue
             v = lab[g]
             if g == "color" and v == UNKNOWN:
