@@ -24,7 +24,7 @@ data: venv
 
 # the real photos (public clothing-dataset, CC0): convert + annotate into data/clothing, then the hand labels
 CLOTHING ?= ../shared/data/clothing-dataset
-HAND_LABELS = amgan/data/labels/clothing_dev.csv amgan/data/labels/clothing_hand.csv
+HAND_LABELS = amgan/data/labels/clothing_dev.csv amgan/data/labels/clothing_hand.csv amgan/data/labels/clothing_neckline.csv
 
 photos: venv
 	test -f data/clothing/annotations.csv || ( $(BIN)/amgan data convert clothing_dataset --root $(CLOTHING) --out data/clothing --overwrite \

@@ -86,7 +86,7 @@ def _train(args) -> int:
 def _train_reader(args) -> int:
     from amgan.train_reader import main as reader_main
 
-    return reader_main(config_argv(args, "out", "refit-head", "init", "l2"))
+    return reader_main(config_argv(args, "out", "refit-head", "init", "l2", "sample"))
 
 
 def _distill(args) -> int:
@@ -351,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "other weight kept (e.g. neckline, once photos have a person's neckline labels)")
     s.add_argument("--init", default=None, help="the reader whose head --refit-head fits again")
     s.add_argument("--l2", type=float, default=None, help="--refit-head: L2 weight on the head (default 1e-3)")
+    s.add_argument("--sample", default=None,
+                   help="--refit-head: a hand-label file whose photos were drawn at random from those with no label "
+                        "of GROUP otherwise; each then stands for its share of them")
     s.set_defaults(fn=_train_reader)
 
     s = sub.add_parser("distill", help="a smaller, faster generator taught by a trained editor's edits "

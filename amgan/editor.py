@@ -772,6 +772,7 @@ MASK_SIDE = 160  # the editor's GrabCut: working size (long side, px) ...
 MASK_ITERATIONS = 3  # ... and iterations (the annotator's), ...
 COLOUR_MASK_ITERATIONS = 2  # ... for a whole-garment colour or pattern edit: the same readings and colour-edit probes
 # on the val photos, ~8 ms sooner; outline edits (sleeves, regions) keep 3 (val sleeve edits 0.493 against 0.479)
+FRAME_RESCUE = True  # a garment running off the frame kept to the edge (amgan.data.garment_mask.frame_like)
 
 
 def garment_mask_small(work: np.ndarray, iterations: int | None = None) -> np.ndarray | None:
@@ -780,5 +781,6 @@ def garment_mask_small(work: np.ndarray, iterations: int | None = None) -> np.nd
     or None when no garment is found (under :data:`MIN_GARMENT` of the photo)."""
     from amgan.data.garment_mask import segment, to_work_size
 
-    fg = segment(to_work_size(work, MASK_SIDE), iterations=MASK_ITERATIONS if iterations is None else iterations)
+    fg = segment(to_work_size(work, MASK_SIDE), iterations=MASK_ITERATIONS if iterations is None else iterations,
+                 frame_rescue=FRAME_RESCUE)
     return None if fg.mean() < MIN_GARMENT else fg

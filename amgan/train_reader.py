@@ -336,15 +336,35 @@ def fit_head(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, n_classes: int, 
     return head.float()
 
 
+def _sample_images(path, group: str) -> set[str]:
+    """The photos of a hand-label file that give ``group`` a value (not ``unknown``)."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--sample: {path} not found")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if not {"image", group} <= set(reader.fieldnames or []):
+            raise UserError(f"--sample {path}: needs the columns image and {group}")
+        return {r["image"].strip() for r in reader if (r[group] or "").strip().lower() not in ("", "unknown")}
+
+
 def refit_head(cfg: ReaderConfig, init: str | Path, group: str, out: str | Path, *, l2: float = 1e-3,
-               progress: bool = True) -> dict:
+               sample: str | Path | None = None, progress: bool = True) -> dict:
     """A reader whose head for ``group`` is fitted again on the adapter of the reader ``init``, everything else
     kept bit for bit (the other groups' readings do not move). For a group whose photo labels were one-sided
     when ``init`` was trained (neckline: only the classes' collars) and that now has a person's labels.
 
     The head is a weighted logistic regression (:func:`fit_head`) over the train rows whose ``group`` label is
     known (both mirror images of each), photos weighing ``reader.photo_fraction`` of the total and renders the
-    rest, as in training."""
+    rest, as in training.
+
+    ``sample``: a hand-label file whose photos were drawn at random from the train photos with no label of
+    ``group`` otherwise (e.g. ``clothing_neckline.csv``: 300 of the photos whose class says no neckline, beside
+    every Polo and Shirt, which say collar). Each such photo then stands for its share of those photos
+    (weight = their number / the sample's), so the head learns the photos' own mix of values, not the
+    sample's (without it the classes' collars outnumber the round necks two to one)."""
     from amgan.pretrained import Pretrained, build_classifier, load_pretrained, save_pretrained
 
     t0 = time.perf_counter()
@@ -376,7 +396,17 @@ def refit_head(cfg: ReaderConfig, init: str | Path, group: str, out: str | Path,
     if not known.any():
         raise UserError(f"no train row has a known {group} label")
     frac = r.photo_fraction if is_photo.any() and is_render.any() else (1.0 if is_photo.any() else 0.0)
-    w = torch.where(is_photo, frac / max(int(is_photo.sum()), 1), (1 - frac) / max(int(is_render.sum()), 1))[known]
+    w_photo = torch.ones(len(known))
+    if sample is not None:
+        drawn = torch.tensor([n in _sample_images(sample, group) for n in train.names]) & is_photo
+        photos = torch.tensor([v in cfg.data.photo_views for v in train.views])
+        population = int((photos & (drawn | ~known)).sum())  # the photos the sample was drawn from
+        if not drawn.any():
+            raise UserError(f"--sample {sample}: none of its photos is a train photo with a known {group} label")
+        w_photo[drawn] = population / int(drawn.sum())
+    w_photo = torch.where(is_photo, w_photo, 0)
+    w = torch.where(is_photo, frac * w_photo / w_photo.sum().clamp_min(1e-12),
+                    (1 - frac) / max(int(is_render.sum()), 1))[known]
     x = torch.cat([_pooled(net, train.feats[known]), _pooled(net, train.feats_flip[known])])
     y = train.labels[known, g].repeat(2)
     before = {"test": accuracy_table(net, test, schema, cfg.data.photo_views),
@@ -387,14 +417,15 @@ def refit_head(cfg: ReaderConfig, init: str | Path, group: str, out: str | Path,
     metrics = {"test_accuracy": accuracy_table(net, test, schema, cfg.data.photo_views),
                "val_accuracy": accuracy_table(net, val, schema, cfg.data.photo_views),
                "before_refit": before,
-               "refit": {"group": group, "init": str(init), "l2": l2,
+               "refit": {"group": group, "init": str(init), "l2": l2, "sample": str(sample or ""),
                          "train_rows": {"photo": int(is_photo.sum()), "render": int(is_render.sum())},
                          "photo_labels": {v: int(((train.labels[:, g] == k) & is_photo).sum())
                                           for k, v in enumerate(schema.groups[g].values)}},
                "seconds": {"total": round(time.perf_counter() - t0, 1)}}
     card = {**p.card, "metrics": metrics,
             "provenance": f"{p.card.get('provenance', '')} The {group} head fitted again on the adapter of {init} "
-                          f"(amgan train-reader --refit-head {group} --init {init} --l2 {l2}); every other weight "
+                          f"(amgan train-reader --refit-head {group} --init {init} --l2 {l2}"
+                          f"{f' --sample {sample}' if sample else ''}); every other weight "
                           f"is {init}'s.".strip()}
     if group == "neckline":
         card["out_of_scope"] = ("Garments other than tops and dresses; necklines other than round, V and collar "
@@ -413,6 +444,9 @@ def main(argv=None) -> int:
                         "other weight kept (e.g. neckline, once photos have a person's neckline labels)")
     p.add_argument("--init", default=None, help="the reader whose head --refit-head fits again")
     p.add_argument("--l2", type=float, default=1e-3, help="--refit-head: L2 weight on the head")
+    p.add_argument("--sample", default=None,
+                   help="--refit-head: a hand-label file whose photos were drawn at random from those with no label "
+                        "of GROUP otherwise; each then stands for its share of them")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_reader_config(args.config, args.set)
@@ -421,7 +455,8 @@ def main(argv=None) -> int:
             raise UserError("--refit-head needs --init, the reader whose adapter it reads")
         if not args.l2 >= 0:
             raise UserError(f"--l2 must be >= 0, got {args.l2}")
-        metrics = refit_head(cfg, args.init, args.refit_head, args.out, l2=args.l2, progress=not args.no_progress)
+        metrics = refit_head(cfg, args.init, args.refit_head, args.out, l2=args.l2, sample=args.sample,
+                             progress=not args.no_progress)
     else:
         metrics = train_reader(cfg, args.out, progress=not args.no_progress)
     print(json.dumps(metrics, indent=1))

@@ -362,6 +362,17 @@ def test_the_shipped_hand_labels_are_valid_and_apart_from_the_blind_set():
     with open(folder / "clothing_hand.csv", newline="") as f:  # their senders are those of the train/val splits
         senders = {r["sender_id"] for r in csv.DictReader(f)}
     assert all(hash_split(s) in ("train", "val") for s in senders)
+    neck = read_hand_labels([folder / "clothing_neckline.csv"], colors=schema.group("color").values,
+                            patterns=schema.group("pattern").values, necklines=schema.group("neckline").values)
+    assert len(neck) == 622 and not set(neck) & set(blind)
+    assert {lab["neckline"] for lab in neck.values()} == {"round", "v_neck", "collar", "unknown"}
+    assert all(lab["color"] is None and lab["sleeve"] is None for lab in neck.values())
+    with open(folder / "clothing_neckline.csv", newline="") as f:  # the split each row says is its sender's
+        assert all(hash_split(r["sender_id"]) == r["split"] for r in csv.DictReader(f))
+    both = read_hand_labels([folder / "clothing_dev.csv", folder / "clothing_hand.csv", folder / "clothing_neckline.csv"],
+                            **{k: schema.group(g).values for k, g in (("colors", "color"), ("patterns", "pattern"),
+                                                                       ("necklines", "neckline"))})
+    assert len(both) == 1601  # 373 photos have a person's colour and neckline
 
 
 def test_the_frame_rescue_keeps_a_garment_that_runs_off_the_frame():
@@ -378,5 +389,5 @@ def test_the_frame_rescue_keeps_a_garment_that_runs_off_the_frame():
     plain, rescued = segment(small), segment(small, frame_rescue=True)
     assert mask_iou(rescued, t_small) > max(0.85, mask_iou(plain, t_small) + 0.1)
     inside = to_work_size(big)
-    assert not frame_like(inside, _init_mask(*inside.shape[:2], 0.03, 0.12)).any()
+    assert not frame_like(inside, segment(inside), _init_mask(*inside.shape[:2], 0.03, 0.12)).any()
     assert np.array_equal(segment(inside), segment(inside, frame_rescue=True))

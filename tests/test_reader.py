@@ -236,6 +236,31 @@ def test_a_refit_head_changes_that_group_alone_and_fits_the_new_labels(synth_tin
         hits = [float((heads_forward(n, split.feats[ph].float())[g].argmax(1) == split.labels[ph, g]).float().mean())
                 for n in (old, new)]
     assert hits[1] > hits[0] and hits[1] >= 0.8
+    # a drawn sample: its photos stand for the photos without a label of their own, so the fit moves
+    train_photos = [r["product_id"] for r in rows if r["split"] == "train"]
+    sample = tmp_path / "sample.csv"
+    sample.write_text("image,neckline\n" + "".join(f"{pid},{n}\n" for pid, n in
+                                                   zip(train_photos[:4], ["round", "v_neck", "collar", "unknown"])))
+    with open(photos / "manifest.csv", newline="") as f:  # the rest of the train photos: unknown, as drawn from
+        rows2 = list(csv.DictReader(f))
+    for r in rows2:
+        if r["split"] == "train" and r["product_id"] not in train_photos[:3]:
+            r["neckline"] = "" if r["product_id"] not in train_photos[4:8] else r["neckline"]
+    with open(photos / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows2[0]))
+        w.writeheader()
+        w.writerows(rows2)
+    out2, out3 = tmp_path / "refit2", tmp_path / "refit3"
+    base = ["train-reader", "--config", "configs/reader_test_tiny.yaml", *sets, "--no-progress",
+            "--refit-head", "neckline", "--init", str(tiny_reader_path)]
+    assert cli_main(base + ["--out", str(out2)]) == 0
+    capsys.readouterr()
+    assert cli_main(base + ["--out", str(out3), "--sample", str(sample)]) == 0
+    assert json.loads(capsys.readouterr().out)["refit"]["sample"] == str(sample)
+    h2, h3 = (load_classifier(o)[0].heads[g].weight for o in (out2, out3))
+    assert not torch.allclose(h2, h3)
+    assert cli_main(base + ["--out", str(out3), "--sample", str(tmp_path / "nope.csv")]) == 2
+    assert "--sample: " in capsys.readouterr().err
     assert cli_main(argv + ["--refit-head", "hood", "--init", str(tiny_reader_path)]) == 2
     assert "no such group" in capsys.readouterr().err
     assert cli_main(argv + ["--refit-head", "neckline"]) == 2

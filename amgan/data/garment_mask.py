@@ -16,6 +16,11 @@ Initialisation (the only prior; nothing is learned from the photos):
 
 Then the largest connected component is kept (a garment is one piece), its holes are
 filled (prints and logos are garment), and a 3x3 opening removes one-pixel threads.
+
+``frame_rescue`` (the editor's masks; not the annotator's): where a side of the band has the
+garment's colours and not the background's (:func:`frame_like`), the garment runs off the frame
+there; a second pass starts those band pixels as probable garment, so the background model does
+not learn the garment's colour and the mask reaches the edge.
 GrabCut runs at :data:`WORK_SIZE` px (long side, :data:`ITERATIONS` iterations) and the
 mask is upsampled to the photo. About 40 ms of one core per 400x533 photo. OpenCV's
 random generator is reseeded on every call, so a mask does not depend on what ran before.
@@ -24,9 +29,9 @@ Measured (``docs/real_photos.md``): mask IoU against SynthFashion's exact region
 (street views: cluttered backgrounds that touch the garment, rotation, occluders) and a
 contact sheet of real photos. Known failures: a hung garment against a door or wall of
 its own colour takes in part of it; a large high-contrast print in the centre can become
-the whole "garment" (:mod:`amgan.data.annotate` then reports no garment found); a garment
-that runs off the frame can lose more than the border strip (the strip is the garment's
-colour there, and the background model learns it; ``docs/real_photos.md``).
+the whole "garment" (:mod:`amgan.data.annotate` then reports no garment found); without the
+frame rescue a garment that runs off the frame can lose more than the border strip (the strip
+is the garment's colour there, and the background model learns it; ``docs/real_photos.md``).
 
 Tried and not kept: a head trained on SynthFashion's region maps over the frozen
 ImageNet EfficientNet-Lite0 trunk, alone or as GrabCut's seeds. It lifts the SynthFashion
@@ -45,14 +50,15 @@ WORK_SIZE = 160  # GrabCut's working resolution (long side, px)
 BORDER = 0.03  # certain-background band, fraction of the short side
 CENTRE = 0.12  # certain-garment centred box, fraction of each side
 ITERATIONS = 3  # GrabCut iterations
-# frame rescue (``segment(frame_rescue=True)``; measured, not used by the annotator or the editor, see
-# docs/real_photos.md): a side of the certain-background band whose
-# pixels are mostly the garment's colours (within FRAME_DE CIE76 of one of FRAME_COLOURS k-means colours of the
-# certain-garment box, on at least FRAME_SHARE of that side) is the garment running off the frame: those pixels
-# start as "probable garment", so the background model does not learn the garment's colour
+# frame rescue (``segment(frame_rescue=True)``, docs/real_photos.md): a side of the certain-background band whose
+# pixels are mostly the garment's colours (within FRAME_DE CIE76 of one of FRAME_COLOURS k-means colours of a first
+# GrabCut pass's garment, and nearer them than the colours of the background inside the band, on at least
+# FRAME_SHARE of that side) is the garment running off the frame: those pixels start a second pass as "probable
+# garment", so its background model does not learn the garment's colour
 FRAME_DE = 12.0
 FRAME_COLOURS = 3
 FRAME_SHARE = 0.25
+FRAME_REST = 30  # fewer background pixels inside the band than this: the garment fills the frame
 
 
 def _cv2():
@@ -118,28 +124,54 @@ def to_work_size(image, work_size: int = WORK_SIZE) -> np.ndarray:
     return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
 
 
-def frame_like(small: np.ndarray, m: np.ndarray, border: float = BORDER) -> np.ndarray:
-    """The pixels of the certain-background band (``m == GC_BGD``, an :func:`_init_mask`) that look like
-    the garment, on the sides where the garment seems to run off the frame (bool [h, w]; none when no side
-    or every side does: a floor of the garment's own colour). See :data:`FRAME_DE`."""
+def _kmeans_lab(lab: np.ndarray, k: int, most: int = 2000) -> np.ndarray:
+    """``k`` k-means colours (CIELAB) of the pixels ``lab`` [N, 3], from at most ``most`` of them (evenly strided)."""
     cv2 = _cv2()
-    h, w = small.shape[:2]
-    frame, inside = m == cv2.GC_BGD, m == cv2.GC_FGD
-    out = np.zeros((h, w), bool)
-    if inside.sum() < FRAME_COLOURS:
-        return out
-    lab = cv2.cvtColor(np.ascontiguousarray(small, np.float32) * (1 / 255), cv2.COLOR_RGB2Lab)
+    x = lab[:: max(1, len(lab) // most)]
     cv2.setRNGSeed(0)
     crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
-    _, _, colours = cv2.kmeans(np.ascontiguousarray(lab[inside]), FRAME_COLOURS, None, crit, 1, cv2.KMEANS_PP_CENTERS)
-    like = np.zeros((h, w), bool)
-    like[frame] = np.min(np.linalg.norm(lab[frame][:, None, :] - colours[None], axis=-1), -1) < FRAME_DE
+    _, _, colours = cv2.kmeans(np.ascontiguousarray(x, np.float32), min(k, len(x)), None, crit, 1,
+                               cv2.KMEANS_PP_CENTERS)
+    return colours
+
+
+def _nearest(lab: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    return np.min(np.linalg.norm(lab[:, None, :] - colours[None], axis=-1), -1)
+
+
+def frame_like(small: np.ndarray, first: np.ndarray, m: np.ndarray, border: float = BORDER) -> np.ndarray:
+    """The pixels of the certain-background band (``m == GC_BGD``, an :func:`_init_mask`) that look like the
+    garment, on the sides where the garment seems to run off the frame (bool [h, w]; none when no side or every
+    side does). ``first``: the garment mask of a first GrabCut pass. A band pixel looks like the garment when it
+    is within :data:`FRAME_DE` of one of the garment's :data:`FRAME_COLOURS` colours (k-means over ``first``)
+    and nearer them than the background's inside the band (k-means over the rest), so a wall or a floor of about
+    the garment's colour, which the first pass left out, is not taken in."""
+    cv2 = _cv2()
+    h, w = small.shape[:2]
+    frame = m == cv2.GC_BGD
+    out = np.zeros((h, w), bool)
+    rest = ~first & ~frame
+    if first.sum() < FRAME_COLOURS:
+        return out
+    lab = cv2.cvtColor(np.ascontiguousarray(small, np.float32) * (1 / 255), cv2.COLOR_RGB2Lab)
+    colours = _kmeans_lab(lab[first], FRAME_COLOURS)
     b = max(1, int(round(border * min(h, w))))
-    sides = [np.s_[:b, :], np.s_[h - b:, :], np.s_[:, :b], np.s_[:, w - b:]]
-    fire = [side for side in sides if like[side].mean() >= FRAME_SHARE]
+    # each side of the band, and the half of the photo away from it, where a garment running off that side is not
+    sides = [(np.s_[:b, :], np.s_[h // 2:, :]), (np.s_[h - b:, :], np.s_[:h // 2, :]),
+             (np.s_[:, :b], np.s_[:, w // 2:]), (np.s_[:, w - b:], np.s_[:, :w // 2])]
+    fire = []
+    for side, away in sides:
+        px = lab[side].reshape(-1, 3)
+        d_garment = _nearest(px, colours)
+        far = rest[away]
+        d_rest = (_nearest(px, _kmeans_lab(lab[away][far], FRAME_COLOURS)) if far.sum() >= FRAME_REST
+                  else np.full(len(px), np.inf))  # the garment fills that half: no background to compare with
+        like = ((d_garment < FRAME_DE) & (d_garment < d_rest)).reshape(lab[side].shape[:2])
+        if like.mean() >= FRAME_SHARE:
+            fire.append((side, like))
     if 0 < len(fire) < 4:
-        for side in fire:
-            out[side] |= like[side]
+        for side, like in fire:
+            out[side] |= like
     return out
 
 
@@ -160,13 +192,22 @@ def segment(
     cv2 = _cv2()
     h, w = small.shape[:2]
     bgr = np.ascontiguousarray(small[:, :, ::-1])
+
+    def grabcut(m: np.ndarray) -> np.ndarray:
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(0)
+        cv2.grabCut(bgr, m, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+        return _clean((m == cv2.GC_FGD) | (m == cv2.GC_PR_FGD))
+
+    first = grabcut(_init_mask(h, w, border, centre, inner))
+    if not frame_rescue:
+        return first
     m = _init_mask(h, w, border, centre, inner)
-    if frame_rescue:
-        m[frame_like(small, m, border)] = cv2.GC_PR_FGD
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(0)
-    cv2.grabCut(bgr, m, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
-    return _clean((m == cv2.GC_FGD) | (m == cv2.GC_PR_FGD))
+    like = frame_like(small, first, m, border)
+    if not like.any():
+        return first
+    m[like] = cv2.GC_PR_FGD  # a second pass whose background model does not learn the garment's colour
+    return grabcut(m)
 
 
 def upsample_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
