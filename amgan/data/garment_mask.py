@@ -163,6 +163,8 @@ def frame_like(small: np.ndarray, first: np.ndarray, m: np.ndarray, border: floa
     for side, away in sides:
         px = lab[side].reshape(-1, 3)
         d_garment = _nearest(px, colours)
+        if (d_garment < FRAME_DE).mean() < FRAME_SHARE:
+            continue  # too few of the garment's colours on this side to fire whatever the background is
         far = rest[away]
         d_rest = (_nearest(px, _kmeans_lab(lab[away][far], FRAME_COLOURS)) if far.sum() >= FRAME_REST
                   else np.full(len(px), np.inf))  # the garment fills that half: no background to compare with
