@@ -1,6 +1,6 @@
-"""A contact sheet of colour edits of garments that run off the frame: each photo, its edit with the editor's
-GrabCut as it is, and with the frame rescue (``amgan.data.garment_mask.segment(frame_rescue=True)``, measured and
-not used by the editor: see ``docs/real_photos.md``).
+"""A contact sheet of colour edits of garments that run off the frame: each photo, its edit with plain GrabCut
+and with the frame rescue (``amgan.data.garment_mask.segment(frame_rescue=True)``, the editor's default since
+stop 36, ``amgan.editor.FRAME_RESCUE``: see ``docs/real_photos.md``).
 
     python bench/frame_rescue_sheet.py --split test --photos 8 --out docs/frame_rescue.jpg
 
@@ -24,9 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:
-    import functools
-
-    import amgan.data.garment_mask as garment_mask
     import amgan.editor as editor_module
     from amgan.data.garment_mask import mask_iou, segment, to_work_size
     from amgan.editor import MASK_SIDE, Editor, _proxy, _work_image
@@ -57,17 +54,18 @@ def main(argv=None) -> int:
             continue
         request = "make it red" if r.get("color") == "blue" else "make it blue"
         edits = []
+        default = editor_module.FRAME_RESCUE
         for rescue in (False, True):
-            garment_mask.segment = functools.partial(segment, frame_rescue=rescue)  # what garment_mask_small calls
+            editor_module.FRAME_RESCUE = rescue  # what garment_mask_small passes to segment
             try:
                 edits.append(ed.edit(photo, request).image)
             finally:
-                garment_mask.segment = segment
+                editor_module.FRAME_RESCUE = default
         w = round(photo.width * a.height / photo.height)
         tile = Image.new("RGB", (3 * w, a.height + 20), "white")
         for i, im in enumerate((photo, *edits)):
             tile.paste(im.resize((w, a.height), Image.BILINEAR), (i * w, 20))
-        ImageDraw.Draw(tile).text((4, 4), f"{Path(r['path']).stem[:8]}  \"{request}\"  input | the editor's GrabCut | "
+        ImageDraw.Draw(tile).text((4, 4), f"{Path(r['path']).stem[:8]}  \"{request}\"  input | plain GrabCut | "
                                           f"with the frame rescue (mask IoU {iou:.2f})", fill="black")
         tiles.append(tile)
         if len(tiles) == a.photos:
