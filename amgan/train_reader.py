@@ -336,18 +336,16 @@ def fit_head(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, n_classes: int, 
     return head.float()
 
 
-def _sample_images(path, group: str) -> set[str]:
-    """The photos of a hand-label file that give ``group`` a value (not ``unknown``)."""
-    import csv
+def _sample_images(path, group: str, schema: Schema) -> set[str]:
+    """The photos of a hand-label file (:func:`amgan.data.hand_labels.read_hand_labels`, every value checked)
+    that give ``group`` a value (not ``unknown``)."""
+    from amgan.data.hand_labels import HandLabelError, _value_names, read_hand_labels
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"--sample: {path} not found")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        if not {"image", group} <= set(reader.fieldnames or []):
-            raise UserError(f"--sample {path}: needs the columns image and {group}")
-        return {r["image"].strip() for r in reader if (r[group] or "").strip().lower() not in ("", "unknown")}
+    try:
+        labels = read_hand_labels([path], **_value_names(schema))
+    except HandLabelError as e:
+        raise UserError(f"--sample: {e}") from None
+    return {image for image, lab in labels.items() if lab.get(group) not in (None, "unknown")}
 
 
 def refit_head(cfg: ReaderConfig, init: str | Path, group: str, out: str | Path, *, l2: float = 1e-3,
@@ -398,7 +396,8 @@ def refit_head(cfg: ReaderConfig, init: str | Path, group: str, out: str | Path,
     frac = r.photo_fraction if is_photo.any() and is_render.any() else (1.0 if is_photo.any() else 0.0)
     w_photo = torch.ones(len(known))
     if sample is not None:
-        drawn = torch.tensor([n in _sample_images(sample, group) for n in train.names]) & is_photo
+        sampled = _sample_images(sample, group, schema)
+        drawn = torch.tensor([n in sampled for n in train.names]) & is_photo
         photos = torch.tensor([v in cfg.data.photo_views for v in train.views])
         population = int((photos & (drawn | ~known)).sum())  # the photos the sample was drawn from
         if not drawn.any():

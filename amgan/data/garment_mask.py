@@ -16,14 +16,14 @@ Initialisation (the only prior; nothing is learned from the photos):
 
 Then the largest connected component is kept (a garment is one piece), its holes are
 filled (prints and logos are garment), and a 3x3 opening removes one-pixel threads.
+GrabCut runs at :data:`WORK_SIZE` px (long side, :data:`ITERATIONS` iterations) and the
+mask is upsampled to the photo. About 40 ms of one core per 400x533 photo. OpenCV's
+random generator is reseeded on every call, so a mask does not depend on what ran before.
 
 ``frame_rescue`` (the editor's masks; not the annotator's): where a side of the band has the
 garment's colours and not the background's (:func:`frame_like`), the garment runs off the frame
 there; a second pass starts those band pixels as probable garment, so the background model does
 not learn the garment's colour and the mask reaches the edge.
-GrabCut runs at :data:`WORK_SIZE` px (long side, :data:`ITERATIONS` iterations) and the
-mask is upsampled to the photo. About 40 ms of one core per 400x533 photo. OpenCV's
-random generator is reseeded on every call, so a mask does not depend on what ran before.
 
 Measured (``docs/real_photos.md``): mask IoU against SynthFashion's exact region maps
 (street views: cluttered backgrounds that touch the garment, rotation, occluders) and a
@@ -52,13 +52,13 @@ CENTRE = 0.12  # certain-garment centred box, fraction of each side
 ITERATIONS = 3  # GrabCut iterations
 # frame rescue (``segment(frame_rescue=True)``, docs/real_photos.md): a side of the certain-background band whose
 # pixels are mostly the garment's colours (within FRAME_DE CIE76 of one of FRAME_COLOURS k-means colours of a first
-# GrabCut pass's garment, and nearer them than the colours of the background inside the band, on at least
-# FRAME_SHARE of that side) is the garment running off the frame: those pixels start a second pass as "probable
+# GrabCut pass's garment, and nearer them than the background's colours in the half of the photo away from that
+# side, on at least FRAME_SHARE of it) is the garment running off the frame: those pixels start a second pass as "probable
 # garment", so its background model does not learn the garment's colour
 FRAME_DE = 12.0
 FRAME_COLOURS = 3
 FRAME_SHARE = 0.25
-FRAME_REST = 30  # fewer background pixels inside the band than this: the garment fills the frame
+FRAME_REST = 30  # fewer background pixels in that half than this: the garment fills it
 
 
 def _cv2():
@@ -144,8 +144,9 @@ def frame_like(small: np.ndarray, first: np.ndarray, m: np.ndarray, border: floa
     garment, on the sides where the garment seems to run off the frame (bool [h, w]; none when no side or every
     side does). ``first``: the garment mask of a first GrabCut pass. A band pixel looks like the garment when it
     is within :data:`FRAME_DE` of one of the garment's :data:`FRAME_COLOURS` colours (k-means over ``first``)
-    and nearer them than the background's inside the band (k-means over the rest), so a wall or a floor of about
-    the garment's colour, which the first pass left out, is not taken in."""
+    and nearer them than the background's in the half of the photo away from that side (k-means over what
+    ``first`` left out there, inside the band), so a wall or a floor of about the garment's colour all round it
+    is not taken in, while garment the first pass lost beside that side does not count as background."""
     cv2 = _cv2()
     h, w = small.shape[:2]
     frame = m == cv2.GC_BGD
@@ -201,10 +202,10 @@ def segment(
         cv2.grabCut(bgr, m, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
         return _clean((m == cv2.GC_FGD) | (m == cv2.GC_PR_FGD))
 
-    first = grabcut(_init_mask(h, w, border, centre, inner))
+    m = _init_mask(h, w, border, centre, inner)
+    first = grabcut(m.copy())
     if not frame_rescue:
         return first
-    m = _init_mask(h, w, border, centre, inner)
     like = frame_like(small, first, m, border)
     if not like.any():
         return first
