@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv test test-slow demo bench data photos sheet train-cpu clean
+.PHONY: venv test test-slow demo bench data photos sheet train-cpu palette-table clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -30,6 +30,10 @@ photos: venv
 	test -f data/clothing/annotations.csv || ( $(BIN)/amgan data convert clothing_dataset --root $(CLOTHING) --out data/clothing --overwrite \
 	    && $(BIN)/amgan data annotate data/clothing --workers 2 )
 	$(BIN)/amgan data hand-labels data/clothing --labels $(HAND_LABELS) --exclude amgan/data/labels/clothing_checked.csv
+
+# the colour annotator's nearest-anchor table (amgan/data/palette_anchors.npz): after a change to its PALETTE
+palette-table: venv
+	$(BIN)/python -c "from amgan.data.annotate import write_anchor_table; print(write_anchor_table())"
 
 sheet: venv
 	$(BIN)/amgan data sheet data/synth64 --out docs/synth64_sheet.png --n 24

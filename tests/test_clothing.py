@@ -391,3 +391,29 @@ def test_the_frame_rescue_keeps_a_garment_that_runs_off_the_frame():
     inside = to_work_size(big)
     assert not frame_like(inside, segment(inside), _init_mask(*inside.shape[:2], 0.03, 0.12)).any()
     assert np.array_equal(segment(inside), segment(inside, frame_rescue=True))
+
+
+def test_the_shipped_anchor_table_is_the_palettes_nearest_anchor(tmp_path, monkeypatch):
+    """The shipped nearest-anchor table (make palette-table) agrees with CIEDE2000 on the bins it is
+    checked on, is refused when made for another palette, and a missing or broken table only means the
+    bins are computed as photos need them (same readings)."""
+    from amgan.data import annotate as A
+
+    table = A.read_anchor_table()
+    assert table is not None, "amgan/data/palette_anchors.npz is missing or made for another PALETTE: run make palette-table"
+    lazy = A._Lut(tuple(A.PALETTE), shipped=False)
+    bins = np.random.default_rng(0).choice(64 ** 3, 3000, replace=False)
+    lazy.fill(bins)
+    assert np.array_equal(lazy.anchor[bins], table[bins])
+    shipped = A._Lut(tuple(A.PALETTE))
+    assert np.array_equal(shipped.nearest[bins], lazy.nearest[bins]) and (shipped.anchor >= 0).all()
+    # another palette's table, a broken file, no file: None
+    other = tmp_path / "other.npz"
+    np.savez_compressed(other, anchor=table.astype(np.int8), fingerprint=np.array("0" * 64))
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a table")
+    assert A.read_anchor_table(other) is None and A.read_anchor_table(broken) is None
+    assert A.read_anchor_table(tmp_path / "missing.npz") is None
+    # a written table reads back (the computation itself is what the lazy check above compares with)
+    monkeypatch.setattr(A, "anchor_table", lambda: table.astype(np.int8))
+    assert np.array_equal(A.read_anchor_table(A.write_anchor_table(tmp_path / "t.npz")), table)

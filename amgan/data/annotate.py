@@ -52,7 +52,9 @@ Outputs, written atomically; re-running gives the same files:
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,12 +121,15 @@ _LUT_CACHE: dict = {}
 
 class _Lut:
     """Lookup tables over RGB quantised to 64 levels per channel (step 4), one entry per bin:
-    ``L`` and ``lab`` (CIELAB, D65) for every bin at once (30 ms); the nearest name (``nearest``,
+    ``L`` and ``lab`` (CIELAB, D65) for every bin at once (0.3 s); the nearest name (``nearest``,
     CIEDE2000 to every anchor, the name of the nearest) and the nearest anchor among all of
-    :data:`PALETTE`'s shades in order (``anchor``) only for the bins a photo has, as it needs them
-    (:meth:`fill`: ~7 ms per 1,000 new bins; a photo has a few thousand; later photos reuse them)."""
+    :data:`PALETTE`'s shades in order (``anchor``). For :data:`PALETTE` itself both come from the shipped
+    table (:data:`ANCHOR_TABLE`, every bin, checked against the palette's fingerprint); for other names,
+    or a table made for another palette, only for the bins a photo has, as it needs them (:meth:`fill`:
+    ~7 ms per 1,000 new bins; a photo has a few thousand, which cost a colour edit 10-45 ms; later photos
+    reuse them)."""
 
-    def __init__(self, names: tuple[str, ...]):
+    def __init__(self, names: tuple[str, ...], shipped: bool = True):
         from skimage.color import rgb2lab
 
         levels = (np.arange(64, dtype=np.float64) * 4 + 1.5) / 255
@@ -138,6 +143,10 @@ class _Lut:
         self._owner = np.concatenate([np.full(len(a), k) for k, a in enumerate(self._anchors)]).astype(np.int16)
         self.nearest = np.full(len(lab), -1, np.int16)
         self.anchor = np.full(len(lab), -1, np.int16)
+        table = read_anchor_table() if shipped and names == tuple(PALETTE) else None
+        if table is not None:
+            self.anchor[:] = table
+            self.nearest[:] = self._owner[table]
 
     def fill(self, bins: np.ndarray) -> None:
         """Compute ``nearest`` and ``anchor`` for the bins among ``bins`` that lack them."""
@@ -152,6 +161,48 @@ class _Lut:
         best = d.argmin(1).astype(np.int16)
         self.nearest[todo] = self._owner[best]
         self.anchor[todo] = best
+
+
+ANCHOR_TABLE = Path(__file__).resolve().parent / "palette_anchors.npz"  # make palette-table writes it
+
+
+def palette_fingerprint() -> str:
+    """What the anchor table depends on: :data:`PALETTE` (names and shades in order) and the bins' grid."""
+    doc = json.dumps({"palette": {k: [list(s) for s in v] for k, v in PALETTE.items()}, "bins": "rgb>>2, centre 4k+1.5",
+                      "distance": "skimage deltaE_ciede2000"}, sort_keys=True)
+    return hashlib.sha256(doc.encode()).hexdigest()
+
+
+def anchor_table() -> np.ndarray:
+    """The nearest anchor of :data:`PALETTE` (CIEDE2000, index over all shades in order) of every RGB bin,
+    int8 [64**3]: computed (~3 s)."""
+    lut = _Lut(tuple(PALETTE), shipped=False)
+    lut.fill(np.arange(64 ** 3))
+    return lut.anchor.astype(np.int8)
+
+
+def write_anchor_table(path=ANCHOR_TABLE) -> Path:
+    """Compute :func:`anchor_table` and write it (atomically) with the palette's fingerprint."""
+    from amgan.io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, anchor=anchor_table(), fingerprint=np.array(palette_fingerprint()))
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)
+
+
+def read_anchor_table(path=ANCHOR_TABLE) -> np.ndarray | None:
+    """The shipped anchor table (int16 [64**3]), or None when it is missing, malformed or made for
+    another palette (the lookup then computes the bins as photos need them)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["fingerprint"]) != palette_fingerprint():
+                return None
+            a = z["anchor"].astype(np.int16)
+    except (OSError, KeyError, ValueError):
+        return None
+    n = sum(len(v) for v in PALETTE.values())
+    return a if a.shape == (64 ** 3,) and a.min() >= 0 and a.max() < n else None
 
 
 def _lut(names: tuple[str, ...]) -> _Lut:
