@@ -81,8 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--editor", default=DEFAULTS["editor"], help="AMGAN editor (model folder or legacy .pt)")
     p.add_argument("--embedder", default=DEFAULTS["embedder"], help="FIR embedder (missing: search is off)")
     p.add_argument("--flam", default=DEFAULTS["flam"], help="FLAM model (missing or 'none': FLAM is off)")
-    p.add_argument("--data", default=DEFAULTS["data"], help="data set folder (SynthFashion is made when missing)")
-    p.add_argument("--index", default=DEFAULTS["index"], help="gallery index folder (built when missing)")
+    p.add_argument("--data", default=DEFAULTS["data"], help="the catalogue data set: auto = data/clothing (real photos) when make photos made it, "
+                   "else data/synth64 (SynthFashion, made when missing)")
+    p.add_argument("--index", default=DEFAULTS["index"], help="gallery index folder, built when missing or stale "
+                   "(auto: runs/demo_gallery_photos for the photos, runs/demo_gallery for SynthFashion)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--k", type=int, default=8, help="matches shown by default")

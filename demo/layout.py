@@ -72,12 +72,16 @@ class MatchCount(gr.Slider):
             raise shown(e) from None
 
 
-def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, search_off: str = "",
+EXAMPLES_LABEL = "Examples: real photos (CC0, test-split contributors), then SynthFashion street photos and a catalogue shot"
+
+
+def build_demo(editor, retriever=None, *, examples=(), examples_label: str = EXAMPLES_LABEL, notes=(), k: int = 8,
+               search_off: str = "",
                flam_off: str = "", concurrency: int = CONCURRENCY, max_queue: int | None = QUEUE_SIZE,
                delete_cache: tuple[int, int] | None = DELETE_CACHE, store=None) -> gr.Blocks:
     """The demo page over an :class:`amgan.Editor` and an optional :class:`fir.retriever.Retriever`.
 
-    ``examples``: image paths offered as gr.Examples; ``notes``: lines shown at the top (e.g.
+    ``examples``: image paths offered as gr.Examples (``examples_label`` above them); ``notes``: lines shown at the top (e.g.
     why FLAM is off); ``search_off``/``flam_off``: the reason given when search/FLAM are used
     but not loaded; ``store``: the :class:`demo.render.PngStore` results are served from (a new
     temporary one by default). The queue runs ``concurrency`` model steps at a time and holds at
@@ -102,7 +106,7 @@ def build_demo(editor, retriever=None, *, examples=(), notes=(), k: int = 8, sea
                                    sources=["upload", "clipboard"], elem_id="photo", elem_classes="pixelated")
                 if examples:
                     gr.Examples([[str(p)] for p in examples], inputs=[image], examples_per_page=len(examples),
-                                label="Examples: real photos (CC0, test-split contributors), then SynthFashion street photos and a catalogue shot", elem_id="examples")
+                                label=examples_label, elem_id="examples")
             with gr.Column(scale=4):
                 predicted = gr.Dataframe(headers=["attribute", "predicted", "runner-up", "FLAM reads"],
                                          column_widths=["22%", "26%", "26%", "26%"], wrap=True,

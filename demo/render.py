@@ -16,6 +16,8 @@ from PIL import Image
 __all__ = ["mask_overlay", "cam_overlay", "ms", "timings_markdown", "request_text", "PngStore",
            "gallery_and_matches", "attribute_table"]
 
+THUMB_SIDE = 256  # catalogue images are shown at most this long (px)
+
 
 BIG_PNG = 4_000_000  # pixels; larger images are written with the fastest PNG compression
 
@@ -119,11 +121,14 @@ class PngStore:
         return str(path)
 
     def thumb(self, path: str) -> str:
-        """A catalogue image (any readable file) as a stored PNG; a grey tile when it is missing."""
+        """A catalogue image (any readable file) as a stored PNG, at most :data:`THUMB_SIDE` px on its longest
+        side; a grey tile when it is missing."""
         if path not in self._thumbs:
             try:
                 with Image.open(path) as im:
-                    self._thumbs[path] = self._write(im.convert("RGB"), Path(path).stem, "catalogue")
+                    im = im.convert("RGB")
+                    im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.BILINEAR)  # a photo: small enough for a gallery tile
+                    self._thumbs[path] = self._write(im, Path(path).stem, "catalogue")
             except OSError:
                 return self._write(Image.new("RGB", (64, 64), (200, 200, 200)), "missing", "catalogue")
         return self._thumbs[path]

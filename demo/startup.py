@@ -12,13 +12,37 @@ from pathlib import Path
 from amgan.errors import UserError
 
 __all__ = ["DEFAULTS", "SYNTH_DEFAULT", "ensure_synth_data", "load_retriever", "example_images", "port_problem",
-           "load_parts"]
+           "load_parts", "resolve_catalogue", "catalogue_rows"]
 
 log = logging.getLogger("demo")
 
 DEFAULTS = {"editor": "checkpoints/amgan_photo128", "embedder": "checkpoints/fir_photo128",
-            "flam": "checkpoints/flam_photo128", "data": "data/synth64", "index": "runs/demo_gallery"}
+            "flam": "checkpoints/flam_photo128", "data": "auto", "index": "auto"}
 SYNTH_DEFAULT = {"products": 3000, "seed": 0, "size": 64, "street_views": 2, "with_edits": True}  # = `make data`
+# the catalogue "auto" picks: the real photos when `make photos` made them, else SynthFashion (made when missing)
+PHOTO_CATALOGUE, SYNTH_CATALOGUE = "data/clothing", "data/synth64"
+INDEX_FOR = {PHOTO_CATALOGUE: "runs/demo_gallery_photos", SYNTH_CATALOGUE: "runs/demo_gallery"}
+PHOTO_VIEW = "photo"
+
+
+def resolve_catalogue(data: str | Path, index: str | Path) -> tuple[Path, Path]:
+    """The catalogue's data set and index folders: ``data`` "auto" is :data:`PHOTO_CATALOGUE` when it holds a
+    manifest (``make photos``), else :data:`SYNTH_CATALOGUE`; ``index`` "auto" is that catalogue's own folder
+    (:data:`INDEX_FOR`; for another data set, ``runs/demo_gallery_<folder name>``)."""
+    if str(data) == "auto":
+        data = PHOTO_CATALOGUE if (Path(PHOTO_CATALOGUE) / "manifest.csv").is_file() else SYNTH_CATALOGUE
+    if str(index) == "auto":
+        index = INDEX_FOR.get(str(data), f"runs/demo_gallery_{Path(data).name}")
+    return Path(data), Path(index)
+
+
+def catalogue_rows(data: str | Path) -> tuple[str | None, str | None]:
+    """(split, view) of the rows a data set's catalogue holds: every photo of a photo set (its rows of view
+    :data:`PHOTO_VIEW`, all splits: a shop's catalogue, not an evaluation), else the test split's shop views."""
+    from amgan.data.manifest import read_manifest
+
+    m = read_manifest(Path(data) / "manifest.csv", check_files=False)
+    return (None, PHOTO_VIEW) if PHOTO_VIEW in set(m.views) else ("test", "shop")
 
 
 def port_problem(host: str, port: int) -> str | None:
@@ -60,12 +84,14 @@ def ensure_synth_data(root: str | Path) -> Path:
     return root
 
 
-def load_retriever(embedder, index_dir, data, flam=None, progress: bool = True, split: str | None = "test"):
+def load_retriever(embedder, index_dir, data, flam=None, progress: bool = True, split: str | None = "test",
+                   view: str | None = "shop"):
     """-> (Retriever or None, notes, search_off reason, flam_off reason).
 
-    Builds the gallery index (``split``, shop view) when it is missing, unreadable or was built
-    by another embedder. FLAM is attached when its checkpoint exists and matches the embedder;
-    a FLAM checkpoint that cannot be used (a UserError) only turns FLAM off.
+    Builds the gallery index (the rows of ``split`` and ``view``; None: all) when it is missing,
+    unreadable, was built by another embedder, or holds other items than those rows of ``data`` today
+    (another data set, or labels changed since). FLAM is attached when its checkpoint exists and
+    matches the embedder; a FLAM checkpoint that cannot be used (a UserError) only turns FLAM off.
     """
     from amgan.pretrained import model_id
     from fir.cli import build_index
@@ -78,9 +104,12 @@ def load_retriever(embedder, index_dir, data, flam=None, progress: bool = True, 
         return None, [f"Catalogue search is off: {search_off}. Editing works."], search_off, "search is off"
     try:
         retriever = Retriever.from_paths(embedder, index_dir)
+        why = _stale_items(retriever.index.metadata, data, split, view)
     except (FileNotFoundError, IndexFileError, IndexMismatchError) as e:  # missing, unreadable, another model's
-        log.info("building the gallery index in %s: %s", index_dir, e)
-        build_index(embedder, data, index_dir, split=split, view="shop", progress=progress)
+        retriever, why = None, str(e)
+    if why:
+        log.info("building the gallery index in %s: %s", index_dir, why)
+        build_index(embedder, data, index_dir, split=split, view=view, progress=progress)
         retriever = Retriever.from_paths(embedder, index_dir)
     if not flam or str(flam).lower() == "none":
         flam_off = "disabled with --flam none"
@@ -96,6 +125,23 @@ def load_retriever(embedder, index_dir, data, flam=None, progress: bool = True, 
     if flam_off:
         notes.append(f"FLAM (feature-level edits) is off: {flam_off}. AMGAN editing and search work.")
     return retriever, notes, search_off, flam_off
+
+
+def _stale_items(items: list[dict], data, split: str | None, view: str | None) -> str:
+    """Why an index's items are not the rows ``split``/``view`` of the data set ``data`` with today's
+    labels (their paths and attributes, in order), or "" when they are."""
+    from amgan.data.manifest import read_manifest
+    from fir.cli import _attributes
+
+    m = read_manifest(Path(data) / "manifest.csv", check_files=False)
+    rows = m.indices(split, view)
+    want = [(str(m.image_path(i)), _attributes(m.schema, m.labels[i])) for i in rows]
+    have = [(str(it.get("path")), dict(it.get("attributes") or {})) for it in items]
+    if len(want) != len(have):
+        return f"it holds {len(have)} items, the catalogue of {data} has {len(want)}"
+    if want != have:
+        return f"its items are not those of {data} today (other images, or labels changed since)"
+    return ""
 
 
 PHOTO_EXAMPLES = Path(__file__).parent / "examples"  # real CC0 phone photos (see its README.md)
@@ -130,9 +176,19 @@ def load_parts(editor: str, embedder: str, flam: str, data: str, index: str) -> 
     that is not a data set) raise UserError."""
     from amgan.editor import Editor
 
+    data, index = resolve_catalogue(data, index)
     data = ensure_synth_data(data)
     ed = Editor.from_checkpoint(editor)
-    retriever, notes, search_off, flam_off = load_retriever(embedder, index, data, flam)
+    split, view = catalogue_rows(data)
+    log.info("catalogue: %s (%s), index %s", data, "every photo" if view == PHOTO_VIEW else "test split, shop views",
+             index)
+    retriever, notes, search_off, flam_off = load_retriever(embedder, index, data, flam, split=split, view=view)
     examples = photo_examples() + example_images(data, n_street=3, n_shop=1)  # real photos first
-    return {"editor": ed, "retriever": retriever, "examples": examples, "notes": notes,
+    label = ("Examples: real photos (CC0, test-split contributors)" if view == PHOTO_VIEW else
+             "Examples: real photos (CC0, test-split contributors), then SynthFashion street photos and a catalogue shot")
+    if retriever is not None:
+        what = (f"{retriever.index.count} real photos (`{data}`: every photo, CC0)" if view == PHOTO_VIEW else
+                f"{retriever.index.count} SynthFashion catalogue shots (`{data}`, test split)")
+        notes = [f"The catalogue searched: {what}."] + notes
+    return {"editor": ed, "retriever": retriever, "examples": examples, "examples_label": label, "notes": notes,
             "search_off": search_off, "flam_off": flam_off}

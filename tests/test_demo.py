@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -416,6 +417,56 @@ def test_start_up_builds_and_rebuilds_the_index(demo_server, tmp_path):
     (tmp_path / "junk" / "x.txt").write_text("x")
     with pytest.raises(UserError, match="no manifest.csv"):
         ensure_synth_data(tmp_path / "junk")
+
+
+def test_the_catalogue_is_the_real_photos_when_made_else_synthfashion(demo_server, photo_tiny, tmp_path, monkeypatch):
+    """--data auto: the photo set when its manifest exists (every photo, all splits, indexed once), else
+    SynthFashion (test split, shop views); an index whose items are not the catalogue's rows with today's labels
+    (another data set, a label changed) is built again; a photo catalogue's thumbnails are small."""
+    import csv
+    import shutil
+
+    import demo.startup as S
+    from demo.render import THUMB_SIDE, PngStore
+
+    photos, synth = tmp_path / "clothing", tmp_path / "synth"
+    monkeypatch.setattr(S, "PHOTO_CATALOGUE", str(photos))
+    monkeypatch.setattr(S, "SYNTH_CATALOGUE", str(synth))
+    monkeypatch.setattr(S, "INDEX_FOR", {str(photos): str(tmp_path / "ix_photos"), str(synth): str(tmp_path / "ix")})
+    assert S.resolve_catalogue("auto", "auto") == (synth, tmp_path / "ix")  # no photos made
+    shutil.copytree(photo_tiny, photos)
+    assert S.resolve_catalogue("auto", "auto") == (photos, tmp_path / "ix_photos")
+    assert S.resolve_catalogue("auto", tmp_path / "mine") == (photos, tmp_path / "mine")
+    assert S.resolve_catalogue(tmp_path / "other", "auto") == (tmp_path / "other", Path("runs/demo_gallery_other"))
+    assert S.catalogue_rows(photos) == (None, "photo")
+    assert S.catalogue_rows(demo_server["data"]) == ("test", "shop")
+
+    emb, index = demo_server["embedder"], tmp_path / "ix_photos"
+    r, *_ = S.load_retriever(emb, index, photos, flam=None, progress=False, split=None, view="photo")
+    with open(photos / "manifest.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert r.index.count == len(rows) and {it["split"] for it in r.index.metadata} == {x["split"] for x in rows}
+    built = (index / "meta.json").stat().st_mtime_ns
+    S.load_retriever(emb, index, photos, flam=None, progress=False, split=None, view="photo")
+    assert (index / "meta.json").stat().st_mtime_ns == built  # the same items: not built again
+    assert S._stale_items(r.index.metadata, photos, None, "photo") == ""
+    assert "holds" in S._stale_items(r.index.metadata, demo_server["data"], "test", "shop")  # another data set
+    rows[1]["color"] = "red" if rows[1]["color"] != "red" else "blue"  # a label changed since the index was built
+    with open(photos / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    assert "labels changed" in S._stale_items(r.index.metadata, photos, None, "photo")
+    r2, *_ = S.load_retriever(emb, index, photos, flam=None, progress=False, split=None, view="photo")
+    assert r2.index.metadata[1]["attributes"]["color"] == rows[1]["color"]
+    big = tmp_path / "big.png"
+    Image.new("RGB", (600, 800), (10, 20, 30)).save(big)
+    store = PngStore()
+    try:
+        with Image.open(store.thumb(str(big))) as im:
+            assert max(im.size) == THUMB_SIDE and im.size[0] / im.size[1] == 0.75
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------- hardening
