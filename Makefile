@@ -52,7 +52,9 @@ bench: venv
 	$(BIN)/python bench/bench_reader.py --out bench/out/reader.json
 	$(BIN)/python bench/bench_photo_edit.py --out bench/out/photo_edit.json
 
+# the demo searches the real photos when they can be made (the public clothing data set at $(CLOTHING)), else SynthFashion
 demo: venv
+	test -f data/clothing/manifest.csv || ! test -f $(CLOTHING)/images.csv || $(MAKE) photos
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python -m demo.app
 
 clean:
