@@ -385,6 +385,35 @@ def test_spread_takes_the_generators_own_colour_not_a_partial_blend(editor):
     assert abs(moved[0.0] - 0.6) < 0.1 and abs(moved[1.0] - 1.0) < 0.1, moved
 
 
+def test_where_the_attention_fades_the_garment_still_takes_the_whole_colour(editor, monkeypatch):
+    """A generator that paints the whole garment but with attention 1 on its left half and 0.3 on its right
+    (the fading sides the val photos showed): with the default evening (spread 0.5) both halves move by about
+    the whole shift (the local pairs are taken from the generator's own colour z, each pixel weighed by its
+    attention); before, the right half moved by about two thirds of it (a purple side on a red shirt asked blue)."""
+    import amgan.composite as C
+
+    photo, g = _garment_photo()
+
+    def fading(x):
+        m = torch.full_like(x[:, :1], 0.3)
+        m[..., : x.shape[-1] // 2] = 1.0
+        return m
+
+    editor.G = _FakeG(lambda x: x + CHROMA_SHIFT, mask=fading)
+    inner = _erode(g, 12)
+    cols = np.arange(photo.shape[1])[None, :].repeat(photo.shape[0], 0)
+    mid = photo.shape[1] // 2
+    left, right = inner & (cols < mid - 20), inner & (cols > mid + 20)
+    moved = {}
+    for on in (False, True):
+        monkeypatch.setattr(C, "SPREAD_BY_ATTENTION", on)
+        out = np.asarray(editor.edit(Image.fromarray(photo), {"color": "red"}, colour_spread=0.5).image)
+        d = (out.astype(np.float32) - photo)[..., 0] / (0.2 * 255)
+        moved[on] = (d[left].mean(), d[right].mean())
+    assert moved[True][1] > 0.85 and abs(moved[True][0] - moved[True][1]) < 0.15, moved
+    assert moved[False][1] < 0.75, moved  # the old local pairs: the faded side half way
+
+
 def test_light_floor_inside_a_dark_garments_mask_is_not_dyed(editor, monkeypatch):
     """A black dress with the light floor seen through its sheer hem (inside the garment mask), turned yellow:
     a pixel many times lighter than the dark ground is not a shade of it (MEMBER_LIGHTER), so the floor there
