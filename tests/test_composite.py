@@ -388,8 +388,8 @@ def test_spread_takes_the_generators_own_colour_not_a_partial_blend(editor):
 def test_where_the_attention_fades_the_garment_still_takes_the_whole_colour(editor, monkeypatch):
     """A generator that paints the whole garment but with attention 1 on its left half and 0.3 on its right
     (the fading sides the val photos showed): with the default evening (spread 0.5) both halves move by about
-    the whole shift (the local pairs are taken from the generator's own colour z, each pixel weighed by its
-    attention); before, the right half moved by about two thirds of it (a purple side on a red shirt asked blue)."""
+    the whole shift (where the generator hardly painted, the garment's colour pair, its own colour z, takes
+    over); before, the right half moved by about two thirds of it (a purple side on a red shirt asked blue)."""
     import amgan.composite as C
 
     photo, g = _garment_photo()
