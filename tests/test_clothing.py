@@ -412,7 +412,10 @@ def test_the_shipped_anchor_table_is_the_palettes_nearest_anchor(tmp_path, monke
     np.savez_compressed(other, anchor=table.astype(np.int8), fingerprint=np.array("0" * 64))
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"not a table")
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(A.ANCHOR_TABLE.read_bytes()[:4000])
     assert A.read_anchor_table(other) is None and A.read_anchor_table(broken) is None
+    assert A.read_anchor_table(truncated) is None
     assert A.read_anchor_table(tmp_path / "missing.npz") is None
     # a written table reads back (the computation itself is what the lazy check above compares with)
     monkeypatch.setattr(A, "anchor_table", lambda: table.astype(np.int8))

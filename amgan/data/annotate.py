@@ -56,6 +56,7 @@ import hashlib
 import io
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,7 +200,7 @@ def read_anchor_table(path=ANCHOR_TABLE) -> np.ndarray | None:
             if str(z["fingerprint"]) != palette_fingerprint():
                 return None
             a = z["anchor"].astype(np.int16)
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # missing, truncated, not a table
         return None
     n = sum(len(v) for v in PALETTE.values())
     return a if a.shape == (64 ** 3,) and a.min() >= 0 and a.max() < n else None
