@@ -16,6 +16,7 @@ import gradio as gr
 from amgan.errors import UserError
 from demo.handlers import AS_READ, EDIT_SIDE, K_MAX, DemoLogic, check_k, load_photo, not_an_image, shown
 from demo.render import notes_markdown, timings_markdown
+from demo.startup import EXAMPLES_LABEL
 
 __all__ = ["build_demo", "launch_demo", "PhotoInput", "MatchCount", "CSS", "QUEUE_SIZE", "DELETE_CACHE"]
 
@@ -72,10 +73,7 @@ class MatchCount(gr.Slider):
             raise shown(e) from None
 
 
-EXAMPLES_LABEL = "Examples: real photos (CC0, test-split contributors), then SynthFashion street photos and a catalogue shot"
-
-
-def build_demo(editor, retriever=None, *, examples=(), examples_label: str = EXAMPLES_LABEL, notes=(), k: int = 8,
+def build_demo(editor, retriever=None, *, examples=(), examples_label: str = EXAMPLES_LABEL[False], notes=(), k: int = 8,
                search_off: str = "",
                flam_off: str = "", concurrency: int = CONCURRENCY, max_queue: int | None = QUEUE_SIZE,
                delete_cache: tuple[int, int] | None = DELETE_CACHE, store=None) -> gr.Blocks:

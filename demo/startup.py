@@ -23,6 +23,9 @@ SYNTH_DEFAULT = {"products": 3000, "seed": 0, "size": 64, "street_views": 2, "wi
 PHOTO_CATALOGUE, SYNTH_CATALOGUE = "data/clothing", "data/synth64"
 INDEX_FOR = {PHOTO_CATALOGUE: "runs/demo_gallery_photos", SYNTH_CATALOGUE: "runs/demo_gallery"}
 PHOTO_VIEW = "photo"
+EXAMPLES_LABEL = {False: "Examples: real photos (CC0, test-split contributors), then SynthFashion street photos and "
+                         "a catalogue shot",  # above the examples: with the SynthFashion catalogue / the photos
+                  True: "Examples: real photos (CC0, test-split contributors)"}
 
 
 def resolve_catalogue(data: str | Path, index: str | Path) -> tuple[Path, Path]:
@@ -130,12 +133,9 @@ def load_retriever(embedder, index_dir, data, flam=None, progress: bool = True, 
 def _stale_items(items: list[dict], data, split: str | None, view: str | None) -> str:
     """Why an index's items are not the rows ``split``/``view`` of the data set ``data`` with today's
     labels (their paths and attributes, in order), or "" when they are."""
-    from amgan.data.manifest import read_manifest
-    from fir.cli import _attributes
+    from fir.cli import index_items
 
-    m = read_manifest(Path(data) / "manifest.csv", check_files=False)
-    rows = m.indices(split, view)
-    want = [(str(m.image_path(i)), _attributes(m.schema, m.labels[i])) for i in rows]
+    want = [(m["path"], m["attributes"]) for m in index_items(data, split, view, check_files=False)[1]]
     have = [(str(it.get("path")), dict(it.get("attributes") or {})) for it in items]
     if len(want) != len(have):
         return f"it holds {len(have)} items, the catalogue of {data} has {len(want)}"
@@ -180,12 +180,9 @@ def load_parts(editor: str, embedder: str, flam: str, data: str, index: str) -> 
     data = ensure_synth_data(data)
     ed = Editor.from_checkpoint(editor)
     split, view = catalogue_rows(data)
-    log.info("catalogue: %s (%s), index %s", data, "every photo" if view == PHOTO_VIEW else "test split, shop views",
-             index)
     retriever, notes, search_off, flam_off = load_retriever(embedder, index, data, flam, split=split, view=view)
     examples = photo_examples() + example_images(data, n_street=3, n_shop=1)  # real photos first
-    label = ("Examples: real photos (CC0, test-split contributors)" if view == PHOTO_VIEW else
-             "Examples: real photos (CC0, test-split contributors), then SynthFashion street photos and a catalogue shot")
+    label = EXAMPLES_LABEL[view == PHOTO_VIEW]
     if retriever is not None:
         what = (f"{retriever.index.count} real photos (`{data}`: every photo, CC0)" if view == PHOTO_VIEW else
                 f"{retriever.index.count} SynthFashion catalogue shots (`{data}`, test split)")

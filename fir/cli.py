@@ -52,28 +52,36 @@ def build_index(checkpoint, manifest, out, split: str | None = None, view: str |
     import numpy as np
     import torch
 
-    from amgan.data.manifest import read_manifest
     from amgan.pretrained import model_id
     from fir.index import GalleryIndex, check_save_target
     from fir.model import embed_images, load_embedder
 
     check_save_target(out)  # before any embedding: a file, or a folder of other files, is refused
     net, p = load_embedder(checkpoint)
-    mpath = Path(manifest)
-    if mpath.is_dir():
-        mpath = mpath / "manifest.csv"
-    m = read_manifest(mpath)
-    rows = m.indices(split, view)
+    rows, meta = index_items(manifest, split, view)
     if len(rows) == 0:
-        raise UserError(f"{mpath}: no rows with split={split or 'all'} and view={view or 'all'}")
-    imgs = np.stack([p.image_processor.array(m.image_path(i)) for i in rows])
+        where = Path(manifest) / "manifest.csv" if Path(manifest).is_dir() else manifest
+        raise UserError(f"{where}: no rows with split={split or 'all'} and view={view or 'all'}")
+    imgs = np.stack([p.image_processor.array(m["path"]) for m in meta])
     emb = embed_images(net, torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous(), batch_size,
                        progress=progress, desc="indexing")
-    meta = [{"path": str(m.image_path(i)), "product_id": m.product_ids[i], "view": m.views[i],
-             "split": m.splits[i], "attributes": _attributes(m.schema, m.labels[i])} for i in rows]
     index = GalleryIndex.build(emb, meta, model_id=model_id(checkpoint), kind=kind, ids=rows)
     index.save(out)
     return index
+
+
+def index_items(manifest, split: str | None = None, view: str | None = None, check_files: bool = True):
+    """(row indices, item metadata) of the manifest rows of ``split``/``view`` (None: all): what
+    :func:`build_index` stores for each gallery item (path, product, view, split, known attributes)."""
+    from amgan.data.manifest import read_manifest
+
+    mpath = Path(manifest)
+    if mpath.is_dir():
+        mpath = mpath / "manifest.csv"
+    m = read_manifest(mpath, check_files=check_files)
+    rows = m.indices(split, view)
+    return rows, [{"path": str(m.image_path(i)), "product_id": m.product_ids[i], "view": m.views[i],
+                   "split": m.splits[i], "attributes": _attributes(m.schema, m.labels[i])} for i in rows]
 
 
 def _attributes(schema, labels) -> dict:
