@@ -48,6 +48,7 @@ strip). Everything here is numpy/OpenCV on the CPU, float32.
 """
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -671,7 +672,7 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
               geometry: tuple, garment: np.ndarray | None, *, recolour: bool,
               cam: torch.Tensor | None = None, spread: float = 0.0,
               shift=None, neutral: bool = False, removal_only: bool = False,
-              region: np.ndarray | None = None, matte: tuple[np.ndarray, np.ndarray] | None = None
+              region: np.ndarray | None = None, matte: tuple[np.ndarray, np.ndarray] | Future | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The edit at the photo's resolution (see the module doc).
 
@@ -685,7 +686,8 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     that turns garment into floor is kept (:func:`outline_removed`). ``region`` (recolour, with a garment): the part
     of the garment to change (bool, the garment's grid: the sleeves or the torso of a region edit); the colour
     transform is still measured over the whole garment, the matte is the region's. ``matte``: the garment's
-    ``matte_coefficients(work, garment)`` when already found (the editor finds them beside the mask readers). -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
+    ``matte_coefficients(work, garment)`` when already found, or a future of them (the editor's worker thread
+    computes them while the colour transform is made here; waited for last). -> (edit uint8 [H,W,3], mask uint8 [H,W] (the attention times the
     garment matte; without a garment, the matte made from the attention), CAM uint8 [H,W] (zeros
     without ``cam``)).
     """
@@ -729,7 +731,7 @@ def composite(photo: np.ndarray, work: np.ndarray, x: torch.Tensor, y: torch.Ten
     if matte is not None:
         if garment is None or region is not None:
             raise ValueError("a precomputed matte is the whole garment's")
-        ma, mb = matte
+        ma, mb = matte.result() if isinstance(matte, Future) else matte
     elif garment is not None:
         ma, mb = matte_coefficients(work, garment if region is None else region)
     else:  # no garment mask: the attention, upsampled along the photo's edges, is the matte

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -217,23 +217,14 @@ class Editor:
             probs[gi] = self._fused(g, probs[gi], readings[g])
         return probs
 
-    def _garment_readings(self, work: np.ndarray, groups: tuple[str, ...], found: Future | None = None,
+    def _garment_readings(self, work: np.ndarray, groups: tuple[str, ...],
                           iterations: int | None = None) -> tuple[np.ndarray | None, dict[str, np.ndarray | None]]:
         """(the garment mask at GrabCut's size or None, {group: the mask reader's probabilities over the
         schema's values of that group, or None}) for ``groups`` among :attr:`mask_readers`: what the
-        edit's worker thread computes beside the models. ``found``: a future given the mask (or GrabCut's
-        error) as soon as it is found, before the readers read it; ``iterations``: GrabCut's
-        (:func:`garment_mask_small`)."""
+        edit's worker thread computes beside the models. ``iterations``: GrabCut's (:func:`garment_mask_small`)."""
         from amgan.data.garment_mask import upsample_mask
 
-        try:
-            garment = garment_mask_small(work, iterations)
-        except BaseException as e:
-            if found is not None:
-                found.set_exception(e)
-            raise
-        if found is not None:
-            found.set_result(garment)
+        garment = garment_mask_small(work, iterations)
         out: dict[str, np.ndarray | None] = {g: None for g in groups}
         if garment is None:
             return None, out
@@ -243,6 +234,19 @@ class Editor:
         if "sleeve" in groups:
             out["sleeve"] = self.sleeve_shape.probs(garment, tuple(self.schema.group("sleeve").values))
         return garment, out
+
+    def _readings_then_matte(self, work: np.ndarray, groups: tuple[str, ...], found: Future):
+        """A whole-garment colour or pattern edit's worker: :meth:`_garment_readings` (GrabCut with
+        :data:`COLOUR_MASK_ITERATIONS`) given to ``found`` (or its error), then the garment's matte
+        (:func:`~amgan.composite.matte_coefficients`, ~15 ms at 400x533; None without a garment) returned, computed
+        while the main thread generates and starts the composite."""
+        try:
+            garment, readings = self._garment_readings(work, groups, COLOUR_MASK_ITERATIONS)
+        except BaseException as e:
+            found.set_exception(e)
+            raise
+        found.set_result((garment, readings))
+        return None if garment is None else matte_coefficients(work, garment)
 
     def _fused(self, group: str, p_reader: np.ndarray, p_mask: np.ndarray | None) -> np.ndarray:
         """The probabilities of a photo's ``group`` read by both the classifier (``p_reader``) and that
@@ -415,7 +419,9 @@ class Editor:
         spread = self.colour_spread if colour_spread is None else _check_spread(colour_spread)
         if sleeve_method not in SLEEVE_METHODS:
             raise RequestError(f"unknown sleeve_method {sleeve_method!r}; valid: {', '.join(SLEEVE_METHODS)}")
-        return self._edit(image, request, region, source, torso_request, keep_background, spread, sleeve_method)
+        with ExitStack() as hold:  # see _edit: one core kept free until the composite has the worker's matte
+            return self._edit(image, request, region, source, torso_request, keep_background, spread, sleeve_method,
+                              hold)
 
     def _photo_regions(self, garment: np.ndarray | None, labels: torch.Tensor, request: dict, region: str | None,
                        torso_request: dict | None) -> list[tuple[np.ndarray, dict]] | None:
@@ -498,7 +504,7 @@ class Editor:
         return res
 
     def _edit(self, image, request, region, source, torso_request, keep_background: bool,
-              colour_spread: float, sleeve_method: str = "outline") -> EditResult:
+              colour_spread: float, sleeve_method: str = "outline", hold: ExitStack | None = None) -> EditResult:
         times: dict = {}
         t = time.perf_counter()
         request = self.schema.parse_edit(request) if isinstance(request, str) else self.schema.validate_edit(request)
@@ -519,11 +525,15 @@ class Editor:
         # GrabCut's thread gets a core of its own while it runs (see _core_for_mask), and gives it back after
         # the mask readers; a colour or pattern edit of the whole garment finds its matte beside them
         early_ok = edited <= GATED_GROUPS and torso_request is None and region in (None, "whole")
+        # ... then, for a colour or pattern edit of the whole garment, its matte, while this thread generates and
+        # starts the composite (seg: the matte's future; found: the garment and the readings')
         found = Future() if early_ok and keep_background else None
         with _core_for_mask(segmenting and self.device.type == "cpu"):
-            seg = (worker_pool().submit(self._garment_readings, work, mask_groups, found,
-                                        COLOUR_MASK_ITERATIONS if early_ok else MASK_ITERATIONS)
-                   if segmenting else None)
+            if found is not None:
+                seg = worker_pool().submit(self._readings_then_matte, work, mask_groups, found)
+            else:
+                seg = (worker_pool().submit(self._garment_readings, work, mask_groups, MASK_ITERATIONS)
+                       if segmenting else None)
             # the model's input is made once GrabCut has started (the mask thread is the longer path)
             t = time.perf_counter()
             x, _, geom = self.processor.preprocess(proxy, self.device)
@@ -545,10 +555,9 @@ class Editor:
             early = self.edit_batch(x, request, source=labels, cam=False) if seg is not None and early_ok else None
             times["generate_early"] = time.perf_counter() - t
             t = time.perf_counter()
-            matte = None
-            if found is not None and seg is not None and (garment := found.result()) is not None:
-                matte = matte_coefficients(work, garment)  # the matte while the worker reads the mask
-            garment, readings = seg.result() if seg is not None else (None, {})
+            garment, readings = (found or seg).result() if seg is not None else (None, {})
+            # the matte's future (whole-garment colour or pattern edits): the composite waits for it last
+            matte = seg if found is not None and garment is not None else None
             times["segment"] = time.perf_counter() - t  # the wait for GrabCut and the mask readers
             t = time.perf_counter()
             if mask_groups:
@@ -558,6 +567,8 @@ class Editor:
                     labels[:, gi] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
             if early is not None and not torch.equal(early.target_labels, self._target(labels, request)):
                 early = self.edit_batch(x, request, source=labels, cam=False)
+            if matte is not None and hold is not None:  # torch's threads stay one fewer while the worker makes the
+                hold.enter_context(_core_for_mask(self.device.type == "cpu"))  # matte (two beside it: 86 -> 95 ms)
         sleeve_caveat, sleeve_plan, full_request = None, None, request
         if (sleeve_method != "generator" and "sleeve" in edited and edited <= GATED_GROUPS | {"sleeve"}
                 and torso_request is None and keep_background and garment is not None and region in (None, "whole")):
@@ -609,6 +620,8 @@ class Editor:
                                           cam=out.cam, spread=spread, shift=shift, neutral=neutral,
                                           removal_only=groups == {"sleeve"},
                                           matte=matte)
+            if hold is not None:
+                hold.close()
         else:
             edited, mask, cam = np.asarray(rgb), None, None
             for part, part_request, part_out in parts:

@@ -455,6 +455,50 @@ def test_a_colour_edit_is_generated_beside_grabcut_and_does_not_depend_on_which_
         torch.set_num_threads(before)
 
 
+def test_a_colour_edits_matte_comes_from_the_worker_while_torch_keeps_a_core_free(tiny_editor_path, monkeypatch):
+    """A whole-garment colour edit's matte is made on the mask's worker after the readers, while this thread
+    composites on one torch thread fewer; the edit is the one made with the matte computed here, and torch's
+    thread count comes back after the edit and after a composite that fails."""
+    from concurrent.futures import Future
+
+    import amgan.editor as editor_module
+    from PIL import ImageDraw
+
+    ed = Editor.from_checkpoint(tiny_editor_path, device="cpu")
+    photo = Image.new("RGB", (200, 260), (120, 110, 100))
+    ImageDraw.Draw(photo).rectangle((50, 60, 150, 200), fill=(200, 30, 40))
+    real = editor_module.composite
+    seen = []
+
+    def spy(*a, matte=None, **k):
+        seen.append((isinstance(matte, Future), torch.get_num_threads()))
+        out = real(*a, matte=matte, **k)
+        if matte is not None:  # the same edit as with the matte made here
+            inline = real(*a, matte=None, **k)
+            assert all(np.array_equal(u, v) for u, v in zip(out, inline))
+        return out
+
+    monkeypatch.setattr(editor_module, "composite", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        res = ed.edit(photo, {"color": "blue"})
+        assert res.background_kept and seen == [(True, 1)] and torch.get_num_threads() == 2
+        ed.edit(photo, {"color": "blue"}, region="torso")  # a region edit: its matte is the region's, made there
+        ed.edit(photo, {"color": "blue"}, keep_background=False)
+        assert [f for f, _ in seen[1:]] == [False] * (len(seen) - 1) and torch.get_num_threads() == 2
+
+        def broken(*a, **k):
+            raise RuntimeError("composite failed")
+
+        monkeypatch.setattr(editor_module, "composite", broken)
+        with pytest.raises(RuntimeError, match="composite failed"):
+            ed.edit(photo, {"color": "blue"})
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_models_caveats_come_with_the_edits_they_concern(tiny_editor_path, synth_tiny, tmp_path, capsys):
     """``editor.caveats`` of a model folder: checked at load, returned with each edit of a group they name
     (EditResult.caveats), printed by ``amgan edit`` on stderr and put in its JSON."""
