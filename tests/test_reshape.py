@@ -209,11 +209,12 @@ def test_editor_reshapes_a_photos_sleeves_and_falls_back_with_a_caveat(tiny_edit
     assert np.abs(out[sleeves].astype(np.float32) - rgb[sleeves]).sum(-1).mean() > 60
     assert "outline" in res.caveats[0] and not any("Only one sleeve" in c for c in res.caveats)
     assert np.asarray(res.mask).shape == (H, W) and np.asarray(res.cam).shape == (H, W)
-    # one sleeve lying along the body: the other is changed, and the caveat says only one was
+    # one short sleeve to be found: not taken off alone (a one-sleeved garment); the photo as it was, and why
     one = rgb.copy()
     one[garment & (np.arange(W) < 0.28 * W)[None, :]] = (150, 110, 70)  # the left sleeve is not there to find
     half = ed.edit(Image.fromarray(one), {"sleeve": "sleeveless"}, source={"sleeve": "short"})
-    assert half.method == "outline" and any("Only one sleeve" in c for c in half.caveats)
+    assert half.method == "none" and np.array_equal(np.asarray(half.image), one)
+    assert "only one sleeve stands out" in half.caveats[0] and "lopsided" in half.caveats[0]
     # the generator on request; where the outline cannot, the photo as it was with the reason, or on request
     # the generator's edit with the reason
     assert ed.edit(img, {"sleeve": "sleeveless"}, source={"sleeve": "short"}, sleeve_method="generator").method == \
@@ -303,11 +304,18 @@ def test_no_piece_of_a_cut_sleeve_is_left_floating(target):
     assert np.abs(out[ends].astype(np.float32) - [150, 110, 70]).mean() < 15  # the sleeves' ends are floor
 
 
-def test_a_plan_counts_the_sleeves_it_changes():
+def test_a_plan_counts_the_sleeves_it_changes(monkeypatch):
+    import amgan.reshape as reshape
+
     _, _, grid = _draw(_tshirt(W, H))
     assert plan_sleeves(grid, "short", "sleeveless").sleeves == 2
     one = grid & (np.arange(GRID[1]) >= 0.28 * GRID[1])[None, :]  # the left sleeve gone: one stands out
+    for target in ("sleeveless", "long"):  # a short sleeve alone is not changed: the garment would be lopsided
+        with pytest.raises(ReshapeError, match="only one sleeve stands out"):
+            plan_sleeves(one, "short", target)
+    monkeypatch.setattr(reshape, "ONE_SHORT", True)
     assert plan_sleeves(one, "short", "sleeveless").sleeves == 1
+    monkeypatch.undo()
     # a long sleeve spread out on the right, the left one lying along the body with only its top standing out
     rgb, full, long_grid = _draw(_longsleeve())
     xx = np.arange(GRID[1])[None, :]
