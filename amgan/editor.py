@@ -419,7 +419,7 @@ class Editor:
         spread = self.colour_spread if colour_spread is None else _check_spread(colour_spread)
         if sleeve_method not in SLEEVE_METHODS:
             raise RequestError(f"unknown sleeve_method {sleeve_method!r}; valid: {', '.join(SLEEVE_METHODS)}")
-        with ExitStack() as hold:  # see _edit: one core kept free until the composite has the worker's matte
+        with ExitStack() as hold:  # see _edit: one core kept free while the worker makes the matte, to the edit's end
             return self._edit(image, request, region, source, torso_request, keep_background, spread, sleeve_method,
                               hold)
 
@@ -504,7 +504,7 @@ class Editor:
         return res
 
     def _edit(self, image, request, region, source, torso_request, keep_background: bool,
-              colour_spread: float, sleeve_method: str = "outline", hold: ExitStack | None = None) -> EditResult:
+              colour_spread: float, sleeve_method: str, hold: ExitStack) -> EditResult:
         times: dict = {}
         t = time.perf_counter()
         request = self.schema.parse_edit(request) if isinstance(request, str) else self.schema.validate_edit(request)
@@ -567,8 +567,8 @@ class Editor:
                     labels[:, gi] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
             if early is not None and not torch.equal(early.target_labels, self._target(labels, request)):
                 early = self.edit_batch(x, request, source=labels, cam=False)
-            if matte is not None and hold is not None:  # torch's threads stay one fewer while the worker makes the
-                hold.enter_context(_core_for_mask(self.device.type == "cpu"))  # matte (two beside it: 86 -> 95 ms)
+            if matte is not None:  # torch's threads stay one fewer while the worker makes the matte (two beside
+                hold.enter_context(_core_for_mask(self.device.type == "cpu"))  # it: 86 -> 95 ms); edit() releases them
         sleeve_caveat, sleeve_plan, full_request = None, None, request
         if (sleeve_method != "generator" and "sleeve" in edited and edited <= GATED_GROUPS | {"sleeve"}
                 and torso_request is None and keep_background and garment is not None and region in (None, "whole")):
@@ -620,8 +620,6 @@ class Editor:
                                           cam=out.cam, spread=spread, shift=shift, neutral=neutral,
                                           removal_only=groups == {"sleeve"},
                                           matte=matte)
-            if hold is not None:
-                hold.close()
         else:
             edited, mask, cam = np.asarray(rgb), None, None
             for part, part_request, part_out in parts:
