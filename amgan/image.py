@@ -15,6 +15,13 @@ edges), resample to ``size`` (``resample``; PIL filters are antialiased when shr
 and scale to [0,1]. A processor is saved with every model (``to_dict``/``from_dict``
 in its ``config.json``) so that each door rebuilds the same one.
 
+``view="garment"`` (the photo search embedder's input, ``fir train-photo`` with
+``data.input_view: garment``): before the square, the photo's background beyond the garment is
+whited out and the photo cropped to the garment (:func:`garment_view`). The garment's mask is
+the one given (a data set's annotator mask) or, when none is, the annotator's own GrabCut mask of
+the photo (:func:`amgan.data.garment_mask.garment_mask`), so a query and the catalogue it is
+searched in are cut the same way.
+
 Mistakes a user can fix (not an image, truncated, too small, too large) raise
 :class:`amgan.errors.ImageError` with a one-line message.
 """
@@ -32,11 +39,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from amgan.errors import ImageError, first_line
 
-__all__ = ["ImageProcessor", "Prepared", "to_rgb", "open_image", "MIN_SIDE", "MAX_PIXELS", "RESAMPLE"]
+__all__ = ["ImageProcessor", "Prepared", "to_rgb", "open_image", "garment_view", "MIN_SIDE", "MAX_PIXELS", "RESAMPLE",
+           "VIEWS"]
 
 MIN_SIDE = 16
 MAX_PIXELS = 40_000_000  # 40 megapixels; larger files are refused before they are decoded
 RESAMPLE = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR, "lanczos": Image.LANCZOS, "box": Image.BOX}
+VIEWS = ("whole", "garment")  # ImageProcessor.view: the whole photo, or the garment alone (garment_view)
+GARMENT_PAD = 0.05  # garment_view: the crop's margin around the garment's box, fraction of the photo's long side
+GARMENT_EDGE = 2.0  # ... the soft edge of the whiting-out (Gaussian sigma, px of the photo)
+GARMENT_SIDE = 1024  # ... a photo with a longer side is brought down to this first (the model sees 128-256 px)
 
 
 def _check_size(w: int, h: int, name: str = "image") -> None:
@@ -134,6 +146,65 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     return Image.fromarray((np.clip(arr, 0, 255) + 0.5).astype(np.uint8), mode="L")
 
 
+def _mask_array(mask, size: tuple[int, int]) -> np.ndarray:
+    """A garment mask (path, PIL image or array; > 0 = garment) -> bool [h, w] at ``size`` (w, h)."""
+    if isinstance(mask, (str, Path)):
+        with Image.open(mask) as m:
+            mask = np.asarray(m.convert("L"))
+    arr = np.asarray(mask)
+    if arr.ndim != 2:
+        raise ImageError(f"a garment mask must be one channel (HxW), got shape {arr.shape}")
+    if arr.shape != (size[1], size[0]):
+        arr = np.asarray(Image.fromarray((arr > 0).astype(np.uint8) * 255).resize(size, Image.NEAREST))
+    return arr > 0
+
+
+def garment_view(image, mask=None) -> Image.Image:
+    """The garment alone: the photo (any accepted input) with its background whited out beyond the garment
+    (a soft :data:`GARMENT_EDGE`-px edge) and cropped to the garment's box plus :data:`GARMENT_PAD` of the long
+    side. ``mask``: the garment (path, PIL image or array, > 0 = garment; resized to the photo if needed), None
+    for the annotator's GrabCut mask of the photo, or False for none (a data set's row whose annotator found no
+    garment). The photo itself (brought down to :data:`GARMENT_SIDE` px if
+    larger) when no garment is found: an empty mask, or a GrabCut mask under the annotator's
+    ``MIN_MASK_FRACTION`` of the photo (it found a print, not the garment)."""
+    import cv2
+
+    rgb = to_rgb(image)
+    if max(rgb.size) > GARMENT_SIDE:
+        s = GARMENT_SIDE / max(rgb.size)
+        rgb = rgb.resize((max(1, round(rgb.width * s)), max(1, round(rgb.height * s))), Image.BICUBIC,
+                         reducing_gap=None)
+    if mask is False:
+        return rgb
+    if mask is None:
+        from amgan.data.annotate import MIN_MASK_FRACTION
+        from amgan.data.garment_mask import garment_mask
+
+        m = garment_mask(rgb)
+        if m.mean() < MIN_MASK_FRACTION:
+            return rgb
+    else:
+        m = _mask_array(mask, rgb.size)
+    if not m.any():
+        return rgb
+    soft = cv2.GaussianBlur(m.astype(np.float32), (0, 0), GARMENT_EDGE, borderType=cv2.BORDER_REFLECT)[..., None]
+    out = Image.fromarray((np.asarray(rgb, np.float32) * soft + 255 * (1 - soft) + 0.5).astype(np.uint8))
+    ys, xs = np.nonzero(m)
+    p = int(GARMENT_PAD * max(rgb.size))
+    x0, x1 = _span(int(xs.min()) - p, int(xs.max()) + 1 + p, rgb.width)
+    y0, y1 = _span(int(ys.min()) - p, int(ys.max()) + 1 + p, rgb.height)
+    return out.crop((x0, y0, x1, y1))
+
+
+def _span(a: int, b: int, n: int) -> tuple[int, int]:
+    """[a, b) kept inside [0, n) and widened about its middle to at least :data:`MIN_SIDE` (n >= MIN_SIDE)."""
+    a, b = max(0, a), min(n, b)
+    if b - a < MIN_SIDE:
+        a = min(max(0, (a + b - MIN_SIDE) // 2), n - MIN_SIDE)
+        b = a + MIN_SIDE
+    return a, b
+
+
 class Prepared(NamedTuple):
     tensor: torch.Tensor  # [1,3,S,S] float in [0,1]
     rgb: Image.Image  # the upright RGB input at its own size
@@ -147,6 +218,7 @@ class ImageProcessor:
     size: int = 64
     resample: str = "bicubic"
     pad: str = "border_median"  # the square's fill: the median colour of the image border
+    view: str = "whole"  # or "garment": the garment alone (garment_view) before the square; see the module doc
 
     def __post_init__(self):
         if not isinstance(self.size, int) or self.size < 8:
@@ -155,24 +227,31 @@ class ImageProcessor:
             raise ValueError(f"ImageProcessor.resample must be one of {sorted(RESAMPLE)}, got {self.resample!r}")
         if self.pad != "border_median":
             raise ValueError(f"ImageProcessor.pad must be 'border_median', got {self.pad!r}")
+        if self.view not in VIEWS:
+            raise ValueError(f"ImageProcessor.view must be one of {list(VIEWS)}, got {self.view!r}")
 
     # ---- saved form
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["view"] == "whole":  # the default is left out: models saved before views existed keep their dict
+            del d["view"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ImageProcessor":
-        unknown = set(d) - {"size", "resample", "pad"}
+        unknown = set(d) - {"size", "resample", "pad", "view"}
         if unknown:
-            raise ValueError(f"unknown image processor keys {sorted(unknown)}; valid: size, resample, pad")
+            raise ValueError(f"unknown image processor keys {sorted(unknown)}; valid: size, resample, pad, view")
         return cls(**{k: (int(v) if k == "size" else v) for k, v in d.items()})
 
     # ---- photo -> model input
     load = staticmethod(to_rgb)
 
-    def square(self, image) -> tuple[Image.Image, Image.Image, tuple]:
-        """-> (size x size RGB, the upright RGB input, geometry (x0, y0, w, h, side))."""
-        rgb = to_rgb(image)
+    def square(self, image, mask=None) -> tuple[Image.Image, Image.Image, tuple]:
+        """-> (size x size RGB, the upright RGB input, geometry (x0, y0, w, h, side)). With ``view="garment"``
+        the input is :func:`garment_view` of the photo (``mask``: its garment, or None to find it); else ``mask``
+        is ignored."""
+        rgb = garment_view(image, mask) if self.view == "garment" else to_rgb(image)
         w, h = rgb.size
         side = max(w, h)
         if w == h:
@@ -187,18 +266,21 @@ class ImageProcessor:
         small = sq.resize((self.size, self.size), RESAMPLE[self.resample], reducing_gap=None) if side != self.size else sq
         return small, rgb, (box[0], box[1], w, h, side)
 
-    def array(self, image) -> np.ndarray:
+    def array(self, image, mask=None) -> np.ndarray:
         """uint8 [S,S,3] model input (for data loading)."""
-        return np.asarray(self.square(image)[0])
+        return np.asarray(self.square(image, mask)[0])
 
-    def preprocess(self, image, device=None) -> Prepared:
-        small, rgb, geom = self.square(image)
+    def preprocess(self, image, device=None, mask=None) -> Prepared:
+        small, rgb, geom = self.square(image, mask)
         t = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1)[None].float().div(255)
         return Prepared(t.to(device) if device is not None else t, rgb, geom)
 
-    def batch(self, images, device=None) -> torch.Tensor:
-        """Several images -> float [B,3,S,S] in [0,1]."""
-        arr = np.stack([self.array(im) for im in images])
+    def batch(self, images, device=None, masks=None) -> torch.Tensor:
+        """Several images (and, for ``view="garment"``, their garment masks or None) -> float [B,3,S,S] in [0,1]."""
+        masks = [None] * len(images) if masks is None else list(masks)
+        if len(masks) != len(images):
+            raise ValueError(f"{len(images)} images but {len(masks)} masks")
+        arr = np.stack([self.array(im, m) for im, m in zip(images, masks)])
         t = torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(255)
         return t.to(device) if device is not None else t
 

@@ -16,8 +16,8 @@ __all__ = ["DEFAULTS", "SYNTH_DEFAULT", "ensure_synth_data", "load_retriever", "
 
 log = logging.getLogger("demo")
 
-DEFAULTS = {"editor": "checkpoints/amgan_photo128", "embedder": "checkpoints/fir_photo128",
-            "flam": "checkpoints/flam_photo128", "data": "auto", "index": "auto"}
+DEFAULTS = {"editor": "checkpoints/amgan_photo128", "embedder": "checkpoints/fir_garment128",
+            "flam": "checkpoints/flam_garment128", "data": "auto", "index": "auto"}
 SYNTH_DEFAULT = {"products": 3000, "seed": 0, "size": 64, "street_views": 2, "with_edits": True}  # = `make data`
 # the catalogue "auto" picks: the real photos when `make photos` made them, else SynthFashion (made when missing)
 PHOTO_CATALOGUE, SYNTH_CATALOGUE = "data/clothing", "data/synth64"

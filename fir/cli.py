@@ -62,12 +62,32 @@ def build_index(checkpoint, manifest, out, split: str | None = None, view: str |
     if len(rows) == 0:
         where = Path(manifest) / "manifest.csv" if Path(manifest).is_dir() else manifest
         raise UserError(f"{where}: no rows with split={split or 'all'} and view={view or 'all'}")
-    imgs = np.stack([p.image_processor.array(m["path"]) for m in meta])
+    imgs = np.stack(input_arrays(p.image_processor, manifest, rows, [m["path"] for m in meta], progress))
     emb = embed_images(net, torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous(), batch_size,
                        progress=progress, desc="indexing")
     index = GalleryIndex.build(emb, meta, model_id=model_id(checkpoint), kind=kind, ids=rows)
     index.save(out)
     return index
+
+
+def input_arrays(proc, manifest, rows, paths, progress: bool = False) -> list:
+    """The embedder's inputs (uint8 [S,S,3]) of manifest ``rows`` (their image ``paths``): for an embedder that
+    reads garments alone (``proc.view == "garment"``) each image is cut by its row's garment mask
+    (:func:`fir.garment_copy.row_masks`)."""
+    from tqdm import tqdm
+
+    if proc.view != "garment":
+        return [proc.array(q) for q in paths]
+    from amgan.data.manifest import read_manifest
+    from fir.garment_copy import is_garment_copy, row_masks
+
+    mpath = Path(manifest)
+    folder = mpath if mpath.is_dir() else mpath.parent
+    if is_garment_copy(folder):
+        raise UserError(f"{folder} is a garment-only copy; this embedder cuts the garments itself: give it the "
+                        "original data set")
+    masks = row_masks(read_manifest(folder / "manifest.csv", check_files=False), rows)
+    return [proc.array(q, mk) for q, mk in tqdm(list(zip(paths, masks)), desc="garments", disable=not progress)]
 
 
 def index_items(manifest, split: str | None = None, view: str | None = None, check_files: bool = True):
@@ -150,6 +170,14 @@ def _train_photo(args) -> int:
     return photo_main(config_argv(args))
 
 
+def _garment_copy(args) -> int:
+    from fir.garment_copy import garment_copy
+
+    s = garment_copy(args.data, args.out, progress=not args.no_progress)
+    print(f"{s['rows']} images written to {args.out} ({s['without_mask']} without a garment mask, copied whole)")
+    return 0
+
+
 def _evaluate(args) -> int:
     from fir.evaluate import main as eval_main
 
@@ -176,7 +204,8 @@ def _export(args) -> int:
         proc = load_pretrained(args.checkpoint, kind="fir-embedder").image_processor
         m = read_manifest(Path(args.check_data) / "manifest.csv")
         rows = m.indices("test", None)[: args.check_n]
-        imgs = torch.from_numpy(np.stack([proc.array(m.image_path(i)) for i in rows])).permute(0, 3, 1, 2)
+        imgs = torch.from_numpy(np.stack(input_arrays(proc, args.check_data, rows,
+                                                      [m.image_path(i) for i in rows]))).permute(0, 3, 1, 2)
     report = export_embedder(args.checkpoint, args.out, imgs.contiguous() if imgs is not None else None)
     print(json.dumps({"out": str(args.out), **report}))
     return 0
@@ -270,6 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=fmt)
     add_config_arguments(s, "configs/photo_fir128.yaml")
     s.set_defaults(fn=_train_photo)
+
+    s = sub.add_parser("garment-copy", help="a garment-only copy of a data set (background whited out beyond each "
+                                            "mask, cropped to the garment): what train-photo's garment view trains on",
+                       formatter_class=fmt)
+    s.add_argument("--data", required=True, help="the data set folder (its manifest's masks cut the images)")
+    s.add_argument("--out", required=True, help="a new or empty folder for the copy")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(fn=_garment_copy)
 
     s = sub.add_parser("evaluate", help="retrieval-based evaluation of edits: report.md/html, metrics.json, plots",
                        formatter_class=fmt)

@@ -33,8 +33,8 @@ class PhotoEvalConfig:
     split: str = "test"
     reader: str = "checkpoints/reader128"  # the photo reader (the editor's CAM classifier)
     evaluator: str = "checkpoints/evaluator_reader128"  # independent reader: reads, and judges sleeve edits
-    embedder: str = "checkpoints/fir_photo128"  # "" : no retrieval among photos
-    flam: str = "checkpoints/flam_photo128"  # trained on `embedder`; "": none
+    embedder: str = "checkpoints/fir_garment128"  # "" : no retrieval among photos
+    flam: str = "checkpoints/flam_garment128"  # trained on `embedder`; "": none
     editor: str = "checkpoints/amgan_photo128"  # edits the photos; "": no edit probes
     checked: str = "amgan/data/labels/clothing_checked.csv"  # hand-checked colours; "": none
     edit_photos: int = 40  # photos edited for the probes (0: every photo of the split)

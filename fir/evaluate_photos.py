@@ -39,7 +39,8 @@ __all__ = ["evaluate_photos", "main"]
 
 
 def _readers(args) -> dict:
-    """{name: callable(list of paths) -> int64 [N, G] predictions (-1 where a reader has no such group)}."""
+    """{name: callable(list of paths, their garment masks) -> int64 [N, G] predictions (-1 where a reader has no
+    such group)}. The masks (:func:`fir.garment_copy.row_masks`) matter to an embedder that reads garments alone."""
     from amgan.pretrained import load_classifier
 
     readers = {}
@@ -48,7 +49,7 @@ def _readers(args) -> dict:
         net, p = load_classifier(path)
 
         @torch.no_grad()
-        def read(paths):
+        def read(paths, masks):
             out = []
             for s in range(0, len(paths), 32):
                 x = p.image_processor.batch(paths[s:s + 32])
@@ -65,7 +66,7 @@ def _readers(args) -> dict:
         ed = Editor.from_checkpoint(args.editor, device="cpu")
 
         @torch.no_grad()
-        def read_editor(paths):  # as the demo and the edit read a photo (its colour namer included)
+        def read_editor(paths, masks):  # as the demo and the edit read a photo (its colour namer included)
             return np.stack([[int(p.argmax()) for p in ed.predict_probs(path)] for path in paths])
         what = " + ".join(["CAM classifier"] + [{"color": "colour namer", "sleeve": "sleeve shape"}[g]
                                                  for g in ed.mask_readers])
@@ -84,10 +85,10 @@ def _readers(args) -> dict:
         flam = load_flam(f_path, expect_embedder_id=model_id(e_path))
 
         @torch.no_grad()
-        def read_flam(paths):
+        def read_flam(paths, masks):
             out = []
             for s in range(0, len(paths), 32):
-                f = net(ep.image_processor.batch(paths[s:s + 32])).numpy()
+                f = net(ep.image_processor.batch(paths[s:s + 32], masks=masks[s:s + 32])).numpy()
                 out.append(flam.predict_labels(f))
             return np.concatenate(out)
         return read_flam
@@ -112,6 +113,7 @@ def _checked(path: Path) -> dict[str, dict]:
 
 def evaluate_photos(args, progress: bool = True) -> dict:
     from amgan.data.manifest import read_manifest
+    from fir.garment_copy import row_masks
 
     t0 = time.perf_counter()
     m = read_manifest(Path(args.data) / "manifest.csv")
@@ -122,6 +124,7 @@ def evaluate_photos(args, progress: bool = True) -> dict:
     checked_rows = [stem_row[k] for k in checked if k in stem_row]
     rows = sorted(set(test) | set(checked_rows))
     paths = [str(m.image_path(i)) for i in rows]
+    masks = row_masks(m, rows)
     pos = {r: j for j, r in enumerate(rows)}
     labels = m.labels[rows]
     is_test = np.array([m.splits[i] == args.split for i in rows])
@@ -133,7 +136,7 @@ def evaluate_photos(args, progress: bool = True) -> dict:
     first = None  # the first reader's correctness: the others are compared with it, photo by photo
     for name, read in _readers(args).items():
         t = time.perf_counter()
-        pred = np.concatenate([read(paths[s:s + 64]) for s in tqdm(range(0, len(paths), 64), desc=name,
+        pred = np.concatenate([read(paths[s:s + 64], masks[s:s + 64]) for s in tqdm(range(0, len(paths), 64), desc=name,
                                                                     disable=not progress)])
         per_group, diff = {}, {}
         correct = pred == labels

@@ -36,11 +36,14 @@ __all__ = ["retrieval_part", "embed_paths"]
 
 
 @torch.no_grad()
-def embed_paths(net, proc, images, progress: bool = False, desc: str = "embedding") -> np.ndarray:
-    """Unit embeddings [N, D] of image paths (or PIL images), through the embedder's processor."""
+def embed_paths(net, proc, images, progress: bool = False, desc: str = "embedding", masks=None) -> np.ndarray:
+    """Unit embeddings [N, D] of image paths (or PIL images), through the embedder's processor; ``masks``: the
+    garment masks of an embedder that reads garments alone (None: each found by GrabCut; see
+    :func:`amgan.image.garment_view`)."""
     out = []
+    masks = [None] * len(images) if masks is None else masks
     for s in tqdm(range(0, len(images), 32), desc=desc, disable=not progress):
-        out.append(net(proc.batch(images[s:s + 32])).float().numpy())
+        out.append(net(proc.batch(images[s:s + 32], masks=masks[s:s + 32])).float().numpy())
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, net.dim), np.float32)
 
 
@@ -76,6 +79,7 @@ def retrieval_part(args, m, query_rows: list[int], progress: bool = True) -> dic
     """{"gallery", "queries", "groups", "edit_groups", "by_embedder": {name: {...}}} (see the module doc)."""
     from amgan.pretrained import model_id
     from fir.flam import load_flam
+    from fir.garment_copy import row_masks
     from fir.model import load_embedder
 
     schema = m.schema
@@ -108,9 +112,11 @@ def retrieval_part(args, m, query_rows: list[int], progress: bool = True) -> dic
         t0 = time.perf_counter()
         net, ep = load_embedder(e_path)
         name = Path(e_path).name
-        emb_g = embed_paths(net, ep.image_processor, paths_g, progress, f"embed gallery ({name})")
+        emb_g = embed_paths(net, ep.image_processor, paths_g, progress, f"embed gallery ({name})",
+                            row_masks(m, gal_rows))
         emb_q = np.stack([emb_g[s] for s in self_ids]) if (self_ids >= 0).all() else \
-            embed_paths(net, ep.image_processor, paths_q, progress, f"embed queries ({name})")
+            embed_paths(net, ep.image_processor, paths_q, progress, f"embed queries ({name})",
+                        row_masks(m, query_rows))
         ids = search_without_self(emb_g, emb_q, k, self_ids)
         res = {"embedder": str(e_path), "plain": hit_rates(masked_target_hits(ids, y_g, y_q, groups),
                                                            masked_valid_queries(y_g, y_q, groups, self_ids), args.ks)}

@@ -7,7 +7,9 @@
     res = r.flam_search(img, "make it red", source={"color": "blue", ...})
 
 Images of any size and mode go through the embedder's saved :class:`amgan.image.ImageProcessor`
-(EXIF orientation, padded to a square with their border colour, resized), as in every door.
+(EXIF orientation, padded to a square with their border colour, resized), as in every door; an
+embedder that reads garments alone (the processor's ``view="garment"``) first cuts the photo to
+its garment (GrabCut's mask, the annotator's: as the catalogue's photos were cut).
 The index must have been built by the same embedder (its ``model_id`` is the sha256 of
 the embedder checkpoint): another model's index is refused with
 :class:`fir.index.IndexMismatchError`, and so is a FLAM model trained on another
@@ -75,13 +77,15 @@ class Retriever:
         return cls(net, index, p.image_processor, flam=flam_model, device=device, model_id=model_id)
 
     # ---- embedding
-    def _tensor(self, image) -> torch.Tensor:
-        return self.processor.preprocess(image).tensor
+    def _tensor(self, image, mask=None) -> torch.Tensor:
+        return self.processor.preprocess(image, mask=mask).tensor
 
     @torch.no_grad()
-    def embed(self, image) -> np.ndarray:
-        """One image (PIL or array, any size) -> its unit embedding [D] (float32)."""
-        return self.net(self._tensor(image).to(self.device))[0].float().cpu().numpy()
+    def embed(self, image, mask=None) -> np.ndarray:
+        """One image (PIL or array, any size) -> its unit embedding [D] (float32). An embedder that reads garments
+        alone cuts the photo by ``mask`` (the garment, > 0), or by the garment GrabCut finds when it is None
+        (:func:`amgan.image.garment_view`)."""
+        return self.net(self._tensor(image, mask).to(self.device))[0].float().cpu().numpy()
 
     @torch.no_grad()
     def embed_tensor(self, x: torch.Tensor) -> np.ndarray:

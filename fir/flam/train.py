@@ -153,6 +153,12 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True, resume: bool = Fa
     torch.manual_seed(T.seed)
     embedder, emb_p = load_embedder(cfg.embedder)
     size = emb_p.image_processor.size
+    from fir.train_photo import check_input_view
+
+    # an embedder that reads garments alone learns FLAM on garment-only copies of the photos (`fir garment-copy`),
+    # as it was trained
+    check_input_view(emb_p.image_processor.view, [cfg.data.root], "data.root", cfg.data.photo_views)
+    check_input_view(emb_p.image_processor.view, cfg.data.photo_roots, "data.photo_roots", cfg.data.photo_views)
     root = ensure_data(cfg.data, progress=progress)
     views = tuple(cfg.data.views)
 
