@@ -160,3 +160,18 @@ def test_garment_embedder_end_to_end(synth_tiny, photo_tiny, tiny_reader_path, g
     assert main(flam + ["--set", f"data.root={synth_tiny}", "--set", f"data.photo_roots=[{p_out}]",
                         "--set", f"train.out={tmp_path / 'f2'}"]) == 0
     load_flam(tmp_path / "f2" / "flam.pt", expect_embedder_id=r.model_id)
+
+
+def test_the_shipped_search_pair_reads_garments_and_is_the_default():
+    from amgan.pretrained import model_id
+    from demo.startup import DEFAULTS
+    from fir.evaluate_photo_section import PhotoEvalConfig
+    from fir.flam import load_flam
+    from fir.model import load_embedder
+
+    _, p = load_embedder(DEFAULTS["embedder"])
+    assert p.image_processor.view == "garment" and p.image_processor.size == 128
+    load_flam(DEFAULTS["flam"], expect_embedder_id=model_id(DEFAULTS["embedder"]))  # made on this embedder
+    assert (PhotoEvalConfig().embedder, PhotoEvalConfig().flam) == (DEFAULTS["embedder"], DEFAULTS["flam"])
+    _, whole = load_embedder("checkpoints/fir_photo128")  # the comparison pair is kept, whole photos
+    assert whole.image_processor.view == "whole" and "view" not in whole.image_processor.to_dict()
