@@ -17,7 +17,11 @@ embedder's features.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,10 +29,12 @@ import numpy as np
 import torch
 
 from amgan.errors import RequestError
-from amgan.image import ImageProcessor
+from amgan.image import ImageProcessor, garment_view, to_rgb
 from fir.index import GalleryIndex, Hit, check_k
 
 __all__ = ["Retriever", "SearchResult", "FlamResult"]
+
+CUT_CACHE = 8  # garment cuts of the last photos kept (an embedder with the "garment" view; ~1 MB each at most)
 
 
 @dataclass
@@ -46,7 +52,8 @@ class FlamResult(SearchResult):
 
 
 class Retriever:
-    """FIR embedder + gallery index (+ FLAM). Thread-safe for concurrent reads (no state changes)."""
+    """FIR embedder + gallery index (+ FLAM). Thread-safe for concurrent reads (the one state, the cache of garment
+    cuts, is behind a lock)."""
 
     def __init__(self, net, index: GalleryIndex, processor: ImageProcessor | int, flam=None, device=None,
                  model_id: str | None = None):
@@ -54,6 +61,9 @@ class Retriever:
         self.net = net.to(self.device).eval().requires_grad_(False)
         self.index = index
         self.processor = processor if isinstance(processor, ImageProcessor) else ImageProcessor(size=int(processor))
+        self._whole = dataclasses.replace(self.processor, view="whole")  # after a garment cut, the rest of the path
+        self._cuts: OrderedDict = OrderedDict()  # (size, digest of the pixels) -> garment_view, CUT_CACHE newest
+        self._lock = threading.Lock()
         self.image_size = self.processor.size
         self.flam = flam
         self.model_id = model_id
@@ -78,7 +88,23 @@ class Retriever:
 
     # ---- embedding
     def _tensor(self, image, mask=None) -> torch.Tensor:
-        return self.processor.preprocess(image, mask=mask).tensor
+        if self.processor.view != "garment" or mask is not None:
+            return self.processor.preprocess(image, mask=mask).tensor
+        # the garment found by GrabCut (~40 ms): kept for the last few photos, so a photo read by FLAM, searched
+        # as it is and searched with a FLAM edit (the demo's one click) is cut once
+        rgb = to_rgb(image)
+        key = (rgb.size, hashlib.blake2b(rgb.tobytes(), digest_size=16).digest())
+        with self._lock:
+            cut = self._cuts.get(key)
+            if cut is not None:
+                self._cuts.move_to_end(key)
+        if cut is None:
+            cut = garment_view(rgb)
+            with self._lock:
+                self._cuts[key] = cut
+                while len(self._cuts) > CUT_CACHE:
+                    self._cuts.popitem(last=False)
+        return self._whole.preprocess(cut).tensor
 
     @torch.no_grad()
     def embed(self, image, mask=None) -> np.ndarray:

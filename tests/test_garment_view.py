@@ -175,3 +175,31 @@ def test_the_shipped_search_pair_reads_garments_and_is_the_default():
     assert (PhotoEvalConfig().embedder, PhotoEvalConfig().flam) == (DEFAULTS["embedder"], DEFAULTS["flam"])
     _, whole = load_embedder("checkpoints/fir_photo128")  # the comparison pair is kept, whole photos
     assert whole.image_processor.view == "whole" and "view" not in whole.image_processor.to_dict()
+
+
+def test_the_retriever_cuts_a_photo_once_and_as_the_processor_does(monkeypatch):
+    import amgan.data.garment_mask as gm
+    from fir import retriever as rmod
+    from fir.index import GalleryIndex
+
+    calls = []
+    real = gm.garment_mask
+    monkeypatch.setattr(gm, "garment_mask", lambda image: calls.append(1) or real(image))
+    net = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(),
+                              torch.nn.Linear(12, 4)).eval()
+    net.dim = 4
+    idx = GalleryIndex.build(np.eye(4, dtype=np.float32), [{"path": str(i)} for i in range(4)], model_id="m")
+    proc = ImageProcessor(size=32, view="garment")
+    r = rmod.Retriever(net, idx, proc)
+    im, _ = _photo(160, 120, (50, 30, 110, 95))
+    a = r.embed(im)
+    assert np.allclose(r.embed(np.asarray(im)), a) and len(calls) == 1  # the same pixels: cut once
+    t = proc.preprocess(im).tensor  # the processor's own path: the same input
+    assert np.allclose(net(t)[0].detach().numpy(), a, atol=1e-6) and len(calls) == 2
+    other, _ = _photo(160, 120, (40, 20, 100, 90))
+    r.embed(other)
+    assert len(calls) == 3
+    for j in range(rmod.CUT_CACHE + 1):  # the oldest cuts make way
+        r.embed(np.asarray(other)[:, : 150 - j])
+    r.embed(im)
+    assert len(calls) == 3 + rmod.CUT_CACHE + 2
