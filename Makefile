@@ -51,6 +51,7 @@ bench: venv
 	$(BIN)/python bench/bench_flam.py --out bench/out/flam.json
 	$(BIN)/python bench/bench_reader.py --out bench/out/reader.json
 	$(BIN)/python bench/bench_photo_edit.py --out bench/out/photo_edit.json
+	test ! -f data/clothing/manifest.csv || $(BIN)/python bench/bench_photo_search.py --out bench/out/photo_search.json
 
 # the demo searches the real photos when they can be made (the public clothing data set at $(CLOTHING)), else SynthFashion
 demo: venv
