@@ -149,8 +149,11 @@ def _to_8bit(image: Image.Image) -> Image.Image:
 def _mask_array(mask, size: tuple[int, int]) -> np.ndarray:
     """A garment mask (path, PIL image or array; > 0 = garment) -> bool [h, w] at ``size`` (w, h)."""
     if isinstance(mask, (str, Path)):
-        with Image.open(mask) as m:
-            mask = np.asarray(m.convert("L"))
+        try:
+            with Image.open(mask) as m:
+                mask = np.asarray(m.convert("L"))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            raise ImageError(f"garment mask {mask}: not a readable image ({first_line(e, 120)})") from None
     arr = np.asarray(mask)
     if arr.ndim != 2:
         raise ImageError(f"a garment mask must be one channel (HxW), got shape {arr.shape}")

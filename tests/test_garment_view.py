@@ -46,6 +46,9 @@ def test_garment_view_whites_out_the_background_and_crops_to_the_garment(tmp_pat
     small = np.zeros_like(m)
     small[2:6, 95:99] = True  # a garment smaller than MIN_SIDE at the edge: the crop is widened, inside the photo
     assert garment_view(im, small).size == (16, 16)
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(Exception, match="garment mask .*bad.png: not a readable image"):
+        garment_view(im, tmp_path / "bad.png")
     with pytest.raises(Exception, match="one channel"):
         garment_view(im, np.zeros((80, 100, 3)))
 
