@@ -281,16 +281,20 @@ class DemoLogic:
     @page_errors
     def analyse(self, image):
         """New photo -> [predicted-attributes table, one preset per edit menu, the classifier's values
-        {group: value}, every correction menu back to :data:`AS_READ`]."""
+        {group: value}, every correction menu back to :data:`AS_READ`, what search sees of the photo (a PNG path;
+        None when search is off)]."""
         reset = [gr.update(value=AS_READ) for _ in self.schema.groups]
         if image is None:
-            return [[]] + [gr.update() for _ in self.schema.manipulable] + [{}] + reset
-        read = self.pipeline.read(load_photo(image))  # the CAM classifier's and FLAM's readings
+            return [[]] + [gr.update() for _ in self.schema.manipulable] + [{}] + reset + [None]
+        photo = load_photo(image)
+        read = self.pipeline.read(photo)  # the CAM classifier's and FLAM's readings
         probs = read["classifier"]
         values = {g: max(p, key=p.get) for g, p in probs.items()}
         flam = {g: f"{max(p, key=p.get)} {max(p.values()):.0%}" for g, p in read.get("flam", {}).items()}
         table = render.attribute_table(self.schema, probs, flam)
-        return [table] + [gr.update(value=values[g.name]) for g in self.schema.manipulable] + [values] + reset
+        # the garment cut the search embeds (kept by the Retriever: the search after it does not cut again)
+        seen = self.store(self.retriever.view(photo), "search_view") if self.retriever is not None else None
+        return [table] + [gr.update(value=values[g.name]) for g in self.schema.manipulable] + [values] + reset + [seen]
 
     @staticmethod
     def menu_after_correction(group: str, choice, values: dict):

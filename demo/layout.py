@@ -28,7 +28,7 @@ QUEUE_SIZE = 16  # requests waiting; one more is refused with Gradio's queue-ful
 DELETE_CACHE = (900, 3600)  # every 15 min, delete served files older than 1 h (all of them at shutdown)
 MODELS = "models"  # the concurrency group of every step that runs a network
 CSS = """
-#photo img, #edited img, #mask img, #cam img { width: 100%; height: 100%; object-fit: contain; }
+#photo img, #edited img, #mask img, #cam img, #search-view img { width: 100%; height: 100%; object-fit: contain; }
 .pixelated img { image-rendering: pixelated; }
 .matches .grid-wrap { min-height: 0 !important; max-height: none !important; }
 .matches .thumbnail-item { display: flex; flex-direction: column; aspect-ratio: auto !important; }
@@ -102,6 +102,8 @@ def build_demo(editor, retriever=None, *, examples=(), examples_label: str = EXA
             with gr.Column(scale=4):
                 image = PhotoInput(label="Photo", type="filepath", image_mode=None, format="png", height=320,
                                    sources=["upload", "clipboard"], elem_id="photo", elem_classes="pixelated")
+                search_view = gr.Image(label="What search sees of the photo (the garment alone)", height=150,
+                                       format="png", interactive=False, elem_id="search-view", buttons=["fullscreen"])
                 if examples:
                     gr.Examples([[str(p)] for p in examples], inputs=[image], examples_per_page=len(examples),
                                 label=examples_label, elem_id="examples")
@@ -167,7 +169,7 @@ def build_demo(editor, retriever=None, *, examples=(), examples_label: str = EXA
 
         # a new photo: its reading, the edit menus preset to it, every correction back to "as read"
         image.change(lambda im: [*logic.analyse(im), *cleared], image,
-                     [predicted, *menus, reading, *corrections, *results], **models, **private)
+                     [predicted, *menus, reading, *corrections, search_view, *results], **models, **private)
         for g, menu in zip(schema.manipulable, menus):  # a correction moves that group's edit menu with it
             box = corrections[schema.names.index(g.name)]
             box.input(functools.partial(logic.menu_after_correction, g.name), [box, reading], menu, **light)

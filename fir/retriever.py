@@ -90,6 +90,13 @@ class Retriever:
     def _tensor(self, image, mask=None) -> torch.Tensor:
         if self.processor.view != "garment" or mask is not None:
             return self.processor.preprocess(image, mask=mask).tensor
+        return self._whole.preprocess(self.view(image)).tensor
+
+    def view(self, image):
+        """What the embedder sees of a photo before the square and the resize (PIL RGB): the garment alone for an
+        embedder that reads garments (GrabCut's mask), else the photo itself."""
+        if self.processor.view != "garment":
+            return to_rgb(image)
         # the garment found by GrabCut (~40 ms): kept for the last few photos, so a photo read by FLAM, searched
         # as it is and searched with a FLAM edit (the demo's one click) is cut once
         rgb = to_rgb(image)
@@ -104,7 +111,7 @@ class Retriever:
                 self._cuts[key] = cut
                 while len(self._cuts) > CUT_CACHE:
                     self._cuts.popitem(last=False)
-        return self._whole.preprocess(cut).tensor
+        return cut
 
     @torch.no_grad()
     def embed(self, image, mask=None) -> np.ndarray:

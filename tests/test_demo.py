@@ -382,7 +382,9 @@ def test_compose_request_from_menus_and_instruction(demo_server, test_images):
     assert logic.parse_source("") == {} and logic.parse_source("neck=collar,colour=Grey") == {
         "color": "gray", "neckline": "collar"}
     table, *rest = logic.analyse(test_images[0])
-    presets, values, resets = rest[:len(groups)], rest[len(groups)], rest[len(groups) + 1:]
+    presets, values, resets, seen = rest[:len(groups)], rest[len(groups)], rest[len(groups) + 1:-1], rest[-1]
+    want = demo_server["retriever"].view(Image.open(test_images[0]))  # what search embeds, as a PNG
+    assert np.array_equal(np.asarray(Image.open(seen).convert("RGB")), np.asarray(want))
     assert values == pred and [u["value"] for u in resets] == [AS_READ] * len(logic.schema.names)
     assert [row[1].split()[0] for row in table] == [pred[g.name] for g in logic.schema.groups]
     fl = demo_server["retriever"].flam  # the last column: FLAM's reading of the search feature

@@ -152,6 +152,8 @@ def test_garment_embedder_end_to_end(synth_tiny, photo_tiny, tiny_reader_path, g
     assert hit.item["path"].endswith(first["path"]) and hit.score > 0.999  # the index cut it by its mask too
     whole = Retriever(net, idx, ImageProcessor(size=p.image_processor.size))
     assert not np.allclose(whole.embed(synth_tiny / first["path"]), v, atol=1e-3)  # cutting changes the input
+    assert np.array_equal(np.asarray(whole.view(synth_tiny / first["path"])),
+                          np.asarray(Image.open(synth_tiny / first["path"]).convert("RGB")))  # a whole photo: itself
 
     # FLAM learns on the features the embedder was trained on: the photos' garment copy, never the whole photos
     from fir.flam import load_flam
@@ -199,10 +201,12 @@ def test_the_retriever_cuts_a_photo_once_and_as_the_processor_does(monkeypatch):
     assert np.allclose(r.embed(np.asarray(im)), a) and len(calls) == 1  # the same pixels: cut once
     t = proc.preprocess(im).tensor  # the processor's own path: the same input
     assert np.allclose(net(t)[0].detach().numpy(), a, atol=1e-6) and len(calls) == 2
+    assert np.array_equal(np.asarray(r.view(im)), np.asarray(garment_view(im)))
+    assert len(calls) == 3  # the processor's path and garment_view cut; the Retriever's view came from its cache
     other, _ = _photo(160, 120, (40, 20, 100, 90))
     r.embed(other)
-    assert len(calls) == 3
+    assert len(calls) == 4
     for j in range(rmod.CUT_CACHE + 1):  # the oldest cuts make way
         r.embed(np.asarray(other)[:, : 150 - j])
     r.embed(im)
-    assert len(calls) == 3 + rmod.CUT_CACHE + 2
+    assert len(calls) == 4 + rmod.CUT_CACHE + 2
