@@ -174,7 +174,8 @@ def _garment_copy(args) -> int:
     from fir.garment_copy import garment_copy
 
     s = garment_copy(args.data, args.out, progress=not args.no_progress)
-    print(f"{s['rows']} images written to {args.out} ({s['without_mask']} without a garment mask, copied whole)")
+    print(f"{s['rows']} images written to {args.out} ({s['without_mask']} copied whole: the annotator found no "
+          f"garment; {s['cut_by_grabcut']} cut by GrabCut's mask: no mask in the data set)")
     return 0
 
 

@@ -6,7 +6,9 @@
 A copy of a data set in which every image is :func:`amgan.image.garment_view` of the original: the
 background beyond the row's garment mask whited out and the image cropped to the garment (a row
 without a mask, where the annotator found no garment, is copied as it is). The manifest keeps every
-row, split and label; the images are PNGs; the masks are left out (the crop moved them). A marker
+row, split and label; the images are PNGs; the masks are left out (the crop moved them). A row
+without a mask is copied whole in an annotated data set (the annotator found no garment) and cut by
+GrabCut's mask otherwise. A marker
 file, ``garment_view.json``, names the source and the view's parameters: ``fir train-photo`` and
 ``fir train-flam`` refuse to mix garment-only and whole data sets.
 
@@ -34,8 +36,11 @@ def is_garment_copy(root: str | Path) -> bool:
 
 def row_masks(m, rows) -> list:
     """The garment masks :func:`amgan.image.garment_view` uses for manifest ``m``'s ``rows``: each row's mask
-    file, or False where it has none (the annotator found no garment: the photo is used whole)."""
-    return [m.mask_path(i) or False for i in rows]
+    file; for a row without one, False in an annotated data set (``amgan data annotate`` wrote
+    ``annotations.csv``: it found no garment, so the photo is used whole), else None (not looked for yet: GrabCut
+    finds it, as the annotator would)."""
+    none = False if (Path(m.root) / "annotations.csv").is_file() else None
+    return [m.mask_path(i) or none for i in rows]
 
 
 def garment_copy(data: str | Path, out: str | Path, *, progress: bool = True) -> dict:
@@ -58,19 +63,20 @@ def garment_copy(data: str | Path, out: str | Path, *, progress: bool = True) ->
         raise UserError(f"--out: {out} exists and is not empty; choose a new folder or empty it")
     m = read_manifest(data / "manifest.csv")
     masks = row_masks(m, range(len(m)))
-    rows, whole = [], 0
+    rows, whole, found = [], 0, 0
     for i in tqdm(range(len(m)), desc="garment-only images", disable=not progress):
         name = f"images/{Path(m.paths[i]).stem}.png"
         if (out / name).exists():
             raise UserError(f"{data}: two images would both be written as {name}; their file names must differ")
         whole += masks[i] is False
+        found += masks[i] is None
         with Image.open(m.image_path(i)) as im:
             view = image_path.garment_view(im, masks[i])
         atomic_save_image(out / name, view)
         rows.append({"path": name, "product_id": m.product_ids[i], "view": m.views[i], "split": m.splits[i],
                      "label": m.labels[i]})
     write_manifest(out, m.schema, rows, with_mask=False)
-    summary = {"source": str(data), "rows": len(rows), "without_mask": int(whole),
+    summary = {"source": str(data), "rows": len(rows), "without_mask": int(whole), "cut_by_grabcut": int(found),
                "pad": image_path.GARMENT_PAD, "edge": image_path.GARMENT_EDGE, "side": image_path.GARMENT_SIDE}
     atomic_write_text(out / MARKER, json.dumps(summary, indent=2) + "\n")
     return summary

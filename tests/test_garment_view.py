@@ -105,8 +105,22 @@ def test_garment_copy_cuts_every_image_by_its_rows_mask(synth_tiny, photo_tiny, 
         want = garment_view(Image.open(src.image_path(i)), src.mask_path(i))
         assert np.array_equal(np.asarray(Image.open(cp.image_path(i)).convert("RGB")), np.asarray(want))
     assert is_garment_copy(s_out) and json.loads((s_out / MARKER).read_text())["source"] == str(synth_tiny)
-    # photo_tiny has no masks (no garment found): copied whole
-    assert p_sum["without_mask"] == p_sum["rows"]
+    # photo_tiny has no masks and was never annotated: GrabCut finds each garment; once annotated, a row without a
+    # mask is one where the annotator found none, and it is copied whole
+    assert p_sum["cut_by_grabcut"] == p_sum["rows"] and p_sum["without_mask"] == 0
+    ph, pc = read_manifest(photo_tiny / "manifest.csv"), read_manifest(p_out / "manifest.csv")
+    assert np.array_equal(np.asarray(Image.open(pc.image_path(0)).convert("RGB")),
+                          np.asarray(garment_view(Image.open(ph.image_path(0)))))
+    import shutil
+
+    annotated = tmp_path / "annotated"
+    shutil.copytree(photo_tiny, annotated)
+    (annotated / "annotations.csv").write_text("path,mask\n")
+    a_sum = garment_copy(annotated, tmp_path / "annotated_copy", progress=False)
+    assert a_sum["without_mask"] == a_sum["rows"] and a_sum["cut_by_grabcut"] == 0
+    a = read_manifest(tmp_path / "annotated_copy" / "manifest.csv")
+    assert np.array_equal(np.asarray(Image.open(a.image_path(0)).convert("RGB")),
+                          np.asarray(Image.open(ph.image_path(0)).convert("RGB")))
     with pytest.raises(UserError, match="not empty"):
         garment_copy(synth_tiny, s_out, progress=False)
     with pytest.raises(UserError, match="already a garment-only copy"):
