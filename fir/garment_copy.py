@@ -1,16 +1,14 @@
 """Garment-only data sets: what the photo search embedder trains on (``data.input_view: garment``).
 
     fir garment-copy --data data/clothing --out data/clothing_garments
-    fir garment-copy --data data/synth64 --out data/synth64_garments
 
 A copy of a data set in which every image is :func:`amgan.image.garment_view` of the original: the
-background beyond the row's garment mask whited out and the image cropped to the garment (a row
-without a mask, where the annotator found no garment, is copied as it is). The manifest keeps every
-row, split and label; the images are PNGs; the masks are left out (the crop moved them). A row
+background beyond the row's garment mask whited out and the image cropped to the garment. A row
 without a mask is copied whole in an annotated data set (the annotator found no garment) and cut by
-GrabCut's mask otherwise. A marker
-file, ``garment_view.json``, names the source and the view's parameters: ``fir train-photo`` and
-``fir train-flam`` refuse to mix garment-only and whole data sets.
+GrabCut's mask otherwise (:func:`row_masks`). The manifest keeps every row, split and label; the
+images are PNGs; the masks are left out (the crop moved them). A marker file,
+``garment_view.json``, names the source and the view's parameters; :func:`check_input_view` (used by
+``fir train-photo`` and ``fir train-flam``) refuses to mix garment-only and whole photo sets.
 
 Why (``docs/real_photos.md``, stop 38): an embedder trained on whole photos keys on the floor or
 wall behind the garment, so a query's first match often comes from its own contributor; trained
@@ -25,13 +23,29 @@ from pathlib import Path
 
 from amgan.errors import UserError
 
-__all__ = ["MARKER", "garment_copy", "is_garment_copy", "row_masks"]
+__all__ = ["MARKER", "check_input_view", "garment_copy", "is_garment_copy", "row_masks"]
 
 MARKER = "garment_view.json"
 
 
 def is_garment_copy(root: str | Path) -> bool:
     return (Path(root) / MARKER).is_file()
+
+
+def check_input_view(view: str, roots, key: str, photo_views=("photo",)) -> None:
+    """``view`` "garment": every one of ``roots`` that holds photos (rows of ``photo_views``) is a garment-only copy
+    (``fir garment-copy``); renders may be whole (their plain or street backgrounds are no contributor's floor)
+    or copies. "whole": no root is a copy."""
+    from amgan.data.manifest import read_manifest
+
+    for r in roots:
+        if view == "whole" and is_garment_copy(r):
+            raise UserError(f"{key}: {r} is a garment-only copy, but the input view is 'whole'; set "
+                            "data.input_view=garment or use the whole data set")
+        if view == "garment" and not is_garment_copy(r) and (Path(r) / "manifest.csv").is_file() and \
+                set(read_manifest(Path(r) / "manifest.csv", check_files=False).views) & set(photo_views):
+            raise UserError(f"{key}: {r} holds photos but is not a garment-only copy (no {MARKER}), and the input "
+                            f"view is 'garment'; make one with `fir garment-copy --data {r} --out {r}_garments`")
 
 
 def row_masks(m, rows) -> list:

@@ -41,8 +41,8 @@ import torch
 
 from amgan.config import ConfigBase, add_config_arguments, check, check_range, load_dataclass_config
 from amgan.errors import UserError
-from amgan.training import StatsLog, init_run_folder, report, run_steps
 from amgan.image import VIEWS
+from amgan.training import StatsLog, init_run_folder, report, run_steps
 from fir.reader_embedder import SOURCES, ReaderEmbeddingNet, attribute_supcon_loss
 
 __all__ = ["PhotoEmbedConfig", "load_photo_config", "train_photo_embedder", "main"]
@@ -130,23 +130,6 @@ def load_photo_config(path=None, overrides=None) -> PhotoEmbedConfig:
     return load_dataclass_config(PhotoEmbedConfig, path, overrides)
 
 
-def check_input_view(view: str, roots, key: str, photo_views=("photo",)) -> None:
-    """``view`` "garment": every one of ``roots`` that holds photos (rows of ``photo_views``) is a garment-only copy
-    (``fir garment-copy``); renders may be whole (their plain or street backgrounds are no contributor's floor)
-    or copies. "whole": no root is a copy."""
-    from amgan.data.manifest import read_manifest
-    from fir.garment_copy import MARKER, is_garment_copy
-
-    for r in roots:
-        if view == "whole" and is_garment_copy(r):
-            raise UserError(f"{key}: {r} is a garment-only copy, but the input view is 'whole'; set "
-                            "data.input_view=garment or use the whole data set")
-        if view == "garment" and not is_garment_copy(r) and (Path(r) / "manifest.csv").is_file() and \
-                set(read_manifest(Path(r) / "manifest.csv", check_files=False).views) & set(photo_views):
-            raise UserError(f"{key}: {r} holds photos but is not a garment-only copy (no {MARKER}), and the input "
-                            f"view is 'garment'; make one with `fir garment-copy --data {r} --out {r}_garments`")
-
-
 @dataclass
 class Pooled:
     x: torch.Tensor  # [N, P] pooled reader maps
@@ -219,6 +202,8 @@ def train_photo_embedder(cfg: PhotoEmbedConfig, out: str | Path, progress: bool 
     out = Path(out)
     if not Path(cfg.reader).exists():
         raise UserError(f"reader: {cfg.reader} not found (train one with `amgan train-reader`)")
+    from fir.garment_copy import check_input_view
+
     check_input_view(cfg.data.input_view, cfg.data.roots, "data.roots", cfg.data.photo_views)
     init_run_folder(out, cfg)
     torch.manual_seed(T.seed)

@@ -139,7 +139,7 @@ def test_garment_embedder_end_to_end(synth_tiny, photo_tiny, tiny_reader_path, g
     _, s_out, _, p_out = garment_copies
     base = ["train-photo", "--config", "configs/photo_fir_test_tiny.yaml", "--no-progress",
             "--set", f"reader={tiny_reader_path}"]
-    from fir.train_photo import check_input_view
+    from fir.garment_copy import check_input_view
 
     check_input_view("garment", [synth_tiny, s_out, p_out], "data.roots")  # renders whole or cut; photos cut
     with pytest.raises(UserError, match="holds photos but is not a garment-only copy"):

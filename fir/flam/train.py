@@ -153,7 +153,7 @@ def train_flam(cfg, out: str | Path, *, progress: bool = True, resume: bool = Fa
     torch.manual_seed(T.seed)
     embedder, emb_p = load_embedder(cfg.embedder)
     size = emb_p.image_processor.size
-    from fir.train_photo import check_input_view
+    from fir.garment_copy import check_input_view
 
     # an embedder that reads garments alone learns FLAM on garment-only copies of the photos (`fir garment-copy`),
     # as it was trained
