@@ -27,6 +27,7 @@ from pathlib import Path
 from amgan import __version__
 from amgan.config import add_config_arguments, config_argv
 from amgan.errors import UserError, run_cli
+from amgan.pattern import PATTERN_METHODS
 from amgan.reshape import SLEEVE_METHODS
 from amgan.training.run import add_run_arguments
 
@@ -393,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "outline where it can (outline; else the sleeves are left as they are, with a note saying "
                         "why), the same with the generator's edit where the outline cannot (outline+generator), "
                         "or always the generator's")
+    s.add_argument("--pattern-method", default="drawn", choices=PATTERN_METHODS,
+                   help="a striped, checked, dotted or floral edit of a photo: drawn on the garment (drawn: its "
+                        "shading and prints kept, the floor untouched), or the generator's")
     s.add_argument("--even-colour", dest="colour_spread", type=float, default=None, metavar="S",
                    help="evenness of a whole-garment colour edit in [0, 1]: 1 = one dye over the whole garment, "
                         "0 = the generator's colour where it put it (default: the model's own setting)")

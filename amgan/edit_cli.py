@@ -100,7 +100,8 @@ def run_edit(args) -> int:
     if args.image:
         res = ed.edit(args.image, request, region=region, source=source,
                       keep_background=args.keep_background, colour_spread=spread,
-                      sleeve_method=getattr(args, "sleeve_method", "outline"))
+                      sleeve_method=getattr(args, "sleeve_method", "outline"),
+                      pattern_method=getattr(args, "pattern_method", "drawn"))
         for note in res.caveats:  # what this edit is known to do badly, or how it was made
             print(f"amgan edit: note: {note}", file=sys.stderr)
         _save(out, res.image, fmt)
@@ -123,7 +124,8 @@ def run_edit(args) -> int:
             try:
                 res = ed.edit(m.image_path(i), request, region=region, source=source,
                               keep_background=args.keep_background, colour_spread=spread,
-                              sleeve_method=getattr(args, "sleeve_method", "outline"))
+                              sleeve_method=getattr(args, "sleeve_method", "outline"),
+                      pattern_method=getattr(args, "pattern_method", "drawn"))
             except UserError as e:
                 failed = f"{m.paths[i]}: {e}"
                 break

@@ -40,6 +40,7 @@ from amgan.image import ImageProcessor
 from amgan.nets import check_shape
 from amgan.nets.classifier import AttributeClassifier
 from amgan.nets.generator import Generator
+from amgan.pattern import DRAWN_PATTERNS, PATTERN_METHODS
 from amgan.reshape import SLEEVE_METHODS
 
 REGIONS = (None, "whole", "sleeves", "torso", "sleeves+torso")
@@ -58,7 +59,8 @@ class EditResult:
     caveats: list = field(default_factory=list)  # the model's known weaknesses for the groups edited
     method: str = "generator"  # who made the change: "generator", "outline" (a photo's sleeves reshaped),
     # "generator+outline" (a colour or pattern by the generator, then the sleeves by the outline), or "none" (a
-    # sleeve-length request the outline could not make: the photo as it was, the caveat says why)
+    # sleeve-length request the outline could not make: the photo as it was, the caveat says why), "drawn" (a
+    # pattern drawn on a photo's garment, amgan.pattern) or "generator+drawn" (a colour, then the pattern drawn)
 
     @property
     def target_attributes(self) -> dict:
@@ -387,7 +389,7 @@ class Editor:
     # ---- editing a photo
     def edit(self, image, request, region: str | None = None, source: Mapping[str, str] | None = None,
              torso_request=None, keep_background: bool = True, colour_spread: float | None = None,
-             sleeve_method: str = "outline") -> EditResult:
+             sleeve_method: str = "outline", pattern_method: str = "drawn") -> EditResult:
         """Edit ``image`` as ``request`` asks ("make it red", {"color": "red"}) inside ``region``.
 
         ``source``: attribute values known from elsewhere (catalogue metadata, FLAM's reading of a
@@ -415,10 +417,98 @@ class Editor:
         generator. With a colour or pattern in the same request ("red with long sleeves") the generator
         makes that change and the outline then reshapes the edited photo's sleeves (new sleeves in the new
         colour). ``EditResult.method`` says which did.
+
+        ``pattern_method``: how a request for a pattern of :data:`amgan.pattern.DRAWN_PATTERNS` (striped, checked,
+        dotted, floral) changes the whole garment of a photo: "drawn" (default) draws it on the garment
+        (:mod:`amgan.pattern`: the garment's matte, an ink that stands out from its colour, the photo's shading and
+        prints kept; ``method`` "drawn", or "generator+drawn" after a colour in the same request); on photos the
+        generator tints the garment and draws no pattern. "generator" uses the generator. "solid", a region, a
+        torso request or ``keep_background=False``, and a photo without a garment found, use the generator.
         """
         spread = self.colour_spread if colour_spread is None else _check_spread(colour_spread)
         if sleeve_method not in SLEEVE_METHODS:
             raise RequestError(f"unknown sleeve_method {sleeve_method!r}; valid: {', '.join(SLEEVE_METHODS)}")
+        if pattern_method not in PATTERN_METHODS:
+            raise RequestError(f"unknown pattern_method {pattern_method!r}; valid: {', '.join(PATTERN_METHODS)}")
+        req = self.schema.parse_edit(request) if isinstance(request, str) else self.schema.validate_edit(request)
+        if (pattern_method == "drawn" and req.get("pattern") in DRAWN_PATTERNS and set(req) <= GATED_GROUPS
+                and torso_request is None and keep_background and region in (None, "whole")):
+            rest = {k: v for k, v in req.items() if k != "pattern"}
+            base = None
+            if rest:  # "red and striped": the colour by the generator, then the pattern drawn on it
+                with ExitStack() as hold:
+                    base = self._edit(image, rest, region, source, None, keep_background, spread, sleeve_method,
+                                      hold)
+            drawn = self._drawn_pattern(image, req, source, base)
+            if drawn is not None:
+                return drawn
+            if base is not None and not base.background_kept:  # no garment: the generator's whole request
+                base = None
+        with ExitStack() as hold:  # see _edit: one core kept free while the worker makes the matte, to the edit's end
+            return self._edit(image, request, region, source, torso_request, keep_background, spread, sleeve_method,
+                              hold)
+
+    def _read_photo(self, proxy: Image.Image, x: torch.Tensor, source) -> tuple[list, torch.Tensor, torch.Tensor]:
+        """The classifier's reading of a photo at its own resolution, once (its map gives the CAM too):
+        (logits per group, feature map, [1, G] labels with the known values of ``source`` put in); ``x``: the
+        model's input, reused where the classifier's size is the model's."""
+        rx = (self.reader_processor.preprocess(proxy, self.device).tensor
+              if self.reader_processor.size != self.size else x)
+        with torch.no_grad():
+            logits, fmap = self.C.read(rx)
+        return logits, fmap, self._with_source(logits, source)
+
+    def _fuse_readings(self, labels: torch.Tensor, logits: list, readings: dict, groups) -> torch.Tensor:
+        """``labels`` with every group a mask reader read (``groups``) set to the product of the two readings."""
+        labels = labels.clone()
+        for g in groups:
+            gi = self.schema.group_index(g)
+            labels[:, gi] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
+        return labels
+
+    def _drawn_pattern(self, image, request: dict, source, base: EditResult | None) -> EditResult | None:
+        """``request``'s pattern drawn on the photo's garment (:func:`amgan.pattern.draw_pattern`), on ``base`` (the
+        photo after the request's colour) when given; None when no garment is found (the caller uses the generator)."""
+        from amgan.pattern import PatternError, draw_pattern
+
+        times: dict = {}
+        t = time.perf_counter()
+        rgb = self.processor.load(image)
+        proxy = _proxy(rgb)
+        work = _work_image(proxy)
+        mask_groups = tuple(g for g in self.mask_readers if not (isinstance(source, Mapping) and g in source))
+        times["preprocess"] = time.perf_counter() - t
+        t = time.perf_counter()
+        with _core_for_mask(self.device.type == "cpu"):
+            seg = worker_pool().submit(self._garment_readings, work, mask_groups, MASK_ITERATIONS)
+            x, _, geom = self.processor.preprocess(proxy, self.device)
+            logits, fmap, labels = self._read_photo(proxy, x, source)
+            times["classify"] = time.perf_counter() - t
+            t = time.perf_counter()
+            garment, readings = seg.result()
+        times["segment"] = time.perf_counter() - t
+        if garment is None:
+            return None
+        t = time.perf_counter()
+        labels = (self._with_source(logits, base.source_attributes) if base is not None
+                  else self._fuse_readings(labels, logits, readings, mask_groups))
+        canvas = None if base is None else np.asarray(base.image.convert("RGB"))
+        try:
+            edited, changed = draw_pattern(np.asarray(rgb), work, garment, request["pattern"], canvas=canvas)
+        except PatternError:
+            return None
+        times["draw"] = time.perf_counter() - t
+        gi = self.schema.group_index("pattern")
+        cam = to_grid(self.C.cam_from_map(fmap, gi, labels[:, gi], size=self.size), geom, garment.shape)[..., 0]
+        cam = Image.fromarray((np.clip(cam, 0, 1) * 255 + 0.5).astype(np.uint8)).resize(rgb.size, Image.BILINEAR)
+        mask = changed if base is None else np.maximum(np.asarray(base.mask), changed)
+        res = EditResult(image=Image.fromarray(edited), mask=Image.fromarray(mask), cam=cam, request=dict(request),
+                         region="whole", source_attributes=self.schema.decode(labels[0].cpu().numpy()),
+                         background_kept=True, method="drawn" if base is None else "generator+drawn",
+                         caveats=[PATTERN_NOTE] + ([c for c in base.caveats if c not in self.caveats_for({"pattern"})]
+                                                    if base is not None else []))
+        res.timings = {k: round(v, 4) for k, v in ((base.timings if base else {}) | times).items()}
+        return res
         with ExitStack() as hold:  # see _edit: one core kept free while the worker makes the matte, to the edit's end
             return self._edit(image, request, region, source, torso_request, keep_background, spread, sleeve_method,
                               hold)
@@ -540,11 +630,7 @@ class Editor:
             times["preprocess"] += time.perf_counter() - t
             t = time.perf_counter()
             # the classifier reads the photo at its own resolution, once: its map gives the CAM too
-            rx = (self.reader_processor.preprocess(proxy, self.device).tensor
-                  if self.reader_processor.size != self.size else x)
-            with torch.no_grad():
-                logits, fmap = self.C.read(rx)
-            labels = self._with_source(logits, source)
+            logits, fmap, labels = self._read_photo(proxy, x, source)
             times["classify"] = time.perf_counter() - t
             t = time.perf_counter()
             # a colour or pattern edit of the whole garment is generated from the classifier's reading while GrabCut
@@ -560,11 +646,8 @@ class Editor:
             matte = seg if found is not None and garment is not None else None
             times["segment"] = time.perf_counter() - t  # the wait for GrabCut and the mask readers
             t = time.perf_counter()
-            if mask_groups:
-                labels = labels.clone()
-                for g in mask_groups:  # every group a mask reader reads: the product of the two readings
-                    gi = self.schema.group_index(g)
-                    labels[:, gi] = int(self._fused(g, logits[gi][0].softmax(0).cpu().numpy(), readings[g]).argmax())
+            if mask_groups:  # every group a mask reader reads: the product of the two readings
+                labels = self._fuse_readings(labels, logits, readings, mask_groups)
             if early is not None and not torch.equal(early.target_labels, self._target(labels, request)):
                 early = self.edit_batch(x, request, source=labels, cam=False)
             if matte is not None:  # torch's threads stay one fewer while the worker makes the matte (two beside
@@ -675,6 +758,10 @@ BANDS_NOTE = ("A sleeve lying along the body does not show where it meets the bo
 def _outline_notes(plan) -> list[str]:
     """The caveats of an edit the outline made (:class:`amgan.reshape.SleevePlan`)."""
     return [OUTLINE_NOTE] + ([BANDS_NOTE] if plan.bands else []) + ([ONE_SLEEVE_NOTE] if plan.sleeves == 1 else [])
+
+
+PATTERN_NOTE = ("The pattern was drawn on the garment, not by the generator: straight in the photo's plane, in an ink "
+                "that stands out from the garment's colour, with the photo's shading and its prints kept on top.")
 
 
 REGION_NOT_SLEEVE = ("a region edit changes colour or pattern inside the sleeves or the torso; "

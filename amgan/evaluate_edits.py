@@ -44,6 +44,7 @@ from tqdm import tqdm
 from amgan import probes as P
 from amgan.errors import UserError
 from amgan.intervals import accuracy_with_ci, mean_with_ci
+from amgan.pattern import PATTERN_METHODS
 from amgan.reshape import SLEEVE_METHODS
 
 __all__ = ["Judge", "load_judge", "evaluate_synth", "evaluate_photo_edits", "colour_targets", "DEFAULT_EVALUATOR",
@@ -153,17 +154,18 @@ SYNTH_PATHS = ("model", "photo")
 
 
 def _edit_synth(editor, x: np.ndarray, group: str, target: np.ndarray, path: str,
-                sleeve_method: str = "outline") -> np.ndarray:
+                sleeve_method: str = "outline", pattern_method: str = "drawn") -> np.ndarray:
     """uint8 [B,S,S,3] renders -> their edits: ``model`` = :meth:`Editor.edit_batch` at the model's
     resolution (the generator alone); ``photo`` = each render through :meth:`Editor.edit` as a user's
     photo (reading, generator, garment matte and composite: what the demo returns; sleeve requests as
-    ``sleeve_method`` says)."""
+    ``sleeve_method`` says, pattern requests as ``pattern_method`` says)."""
     if path == "photo":
         from PIL import Image
 
         grp = editor.schema.group(group)
         return np.stack([np.asarray(editor.edit(Image.fromarray(im), {group: grp.values[int(v)]},
-                                                     sleeve_method=sleeve_method).image.convert("RGB"))
+                                                     sleeve_method=sleeve_method,
+                                                     pattern_method=pattern_method).image.convert("RGB"))
                          for im, v in zip(x, target)])
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).float().div(255)
     out = editor.edit_batch(xt.to(editor.device), {group: torch.from_numpy(target)}, cam=False)
@@ -172,7 +174,8 @@ def _edit_synth(editor, x: np.ndarray, group: str, target: np.ndarray, path: str
 
 @torch.no_grad()
 def evaluate_synth(editor, data_root, judges: list[Judge], *, limit: int | None = None, batch_size: int = 64,
-                   progress: bool = True, path: str = "model", sleeve_method: str = "outline") -> tuple[dict, dict]:
+                   progress: bool = True, path: str = "model", sleeve_method: str = "outline",
+                   pattern_method: str = "drawn") -> tuple[dict, dict]:
     """The probes on every ground-truth edit (see the module doc). -> (result, samples) where samples
     are {view: (source, edit, truth) uint8 [k,S,S,3] of the first batch of each group}. ``path``:
     see :func:`_edit_synth`."""
@@ -205,7 +208,7 @@ def evaluate_synth(editor, data_root, judges: list[Judge], *, limit: int | None 
                 b = grows[s:s + batch_size]
                 x, t, sm, tm = _load_batch(root, b, size, editor)
                 target = np.array([grp.index(r["value"]) for r in b])
-                y = _edit_synth(editor, x, grp.name, target, path, sleeve_method)
+                y = _edit_synth(editor, x, grp.name, target, path, sleeve_method, pattern_method)
                 for k in range(len(b)):
                     vals["colour_hit"].append(P.colour_hit(y[k], x[k], t[k], tm[k]).hit if grp.name == "color" else None)
                     shape = P.shape_hit(y[k], x[k], t[k])
@@ -435,6 +438,9 @@ def add_arguments(p) -> None:
                    help="sleeve edits (photos, and renders with --synth-path photo): reshaped from the garment's "
                         "outline where it can, else left as they are (outline, the editor's default); else the "
                         "generator's edit (outline+generator); or always the generator's (generator)")
+    p.add_argument("--pattern-method", default="drawn", choices=PATTERN_METHODS,
+                   help="pattern edits of renders with --synth-path photo: striped, checked, dotted and floral drawn on "
+                        "the garment (drawn, the editor's default), or the generator's edit (generator)")
     p.add_argument("--colour-spread", type=float, default=None,
                    help="override the editor's colour_spread (0..1) for this evaluation (None: the model's own)")
     p.add_argument("--seed", type=int, default=0, help="seed of the photos' target colours")
@@ -474,6 +480,7 @@ def _command(args) -> str:
                              ("--photo-split", getattr(args, "photo_split", "test"), "test"),
                              ("--photo-groups", getattr(args, "photo_groups", "color,sleeve"), "color,sleeve"),
                              ("--sleeve-method", getattr(args, "sleeve_method", "outline"), "outline"),
+                             ("--pattern-method", getattr(args, "pattern_method", "drawn"), "drawn"),
                              ("--colour-spread", getattr(args, "colour_spread", None), None)):
         if v is not None and v != default:
             parts += [flag, str(v)]
@@ -526,7 +533,8 @@ def run(args) -> dict:
         res["synth"], synth_samples = evaluate_synth(ed, args.data, [j for j in (evaluator, reader) if j],
                                                      limit=args.limit, progress=progress,
                                                      path=getattr(args, "synth_path", "model"),
-                                                     sleeve_method=getattr(args, "sleeve_method", "outline"))
+                                                     sleeve_method=getattr(args, "sleeve_method", "outline"),
+                                                     pattern_method=getattr(args, "pattern_method", "drawn"))
     if args.photos:
         res["photos"], photo_samples = evaluate_photo_edits(ed, args.photos, reader, limit=args.limit, seed=args.seed,
                                                             n_samples=args.samples, progress=progress,

@@ -290,7 +290,10 @@ def test_edit_and_search_both_side_by_side(client, demo_server, test_images):
     assert _gallery_ids(g_amgan, info["amgan"]) == [h.id for h in r.search(ref.image, 3).hits]
     flam = r.flam_search(Image.open(path), {"pattern": "striped"}, k=3)
     assert _gallery_ids(g_flam, info["flam"]) == [h.id for h in flam.hits]
-    assert info["notes"] == [] and set(info["timings_ms"]) == {"edit", "search", "flam", "total"}
+    from amgan.editor import PATTERN_NOTE
+
+    assert ref.method == "drawn"  # a striped request is drawn on the garment, and the note says so
+    assert info["notes"] == [PATTERN_NOTE] and set(info["timings_ms"]) == {"edit", "search", "flam", "total"}
 
 
 @pytest.fixture(scope="module")
@@ -701,16 +704,23 @@ def test_a_models_caveats_are_shown_with_the_edits_they_concern(client, demo_ser
     old = ed.caveats
     ed.caveats = {"pattern": "Pattern edits are weak with this model."}
     try:
-        *_, info = client.predict(gradio_client.handle_file(test_images[0]), "pattern=striped", "whole",
+        # "solid" is the generator's edit: the model's caveat for patterns comes with it
+        *_, info = client.predict(gradio_client.handle_file(test_images[0]), "pattern=solid", "whole",
                                   api_name="/edit")
         assert info["notes"] == ["Pattern edits are weak with this model."]
         assert notes_markdown(info) == "**Note:** Pattern edits are weak with this model."
         *_, info = client.predict(gradio_client.handle_file(test_images[0]), "color=red", "whole", "amgan", 2,
                                   api_name="/edit_and_search")
         assert info["notes"] == [] and notes_markdown(info) == ""
-        *_, info = client.predict(gradio_client.handle_file(test_images[0]), "pattern=striped", "whole", "amgan", 2,
+        *_, info = client.predict(gradio_client.handle_file(test_images[0]), "pattern=solid", "whole", "amgan", 2,
                                   api_name="/edit_and_search")
         assert info["notes"] == ["Pattern edits are weak with this model."]
+        # a drawn pattern is not the generator's: its note says how it was made, not the model's caveat
+        *_, info = client.predict(gradio_client.handle_file(test_images[0]), "pattern=striped", "whole",
+                                  api_name="/edit")
+        from amgan.editor import PATTERN_NOTE
+
+        assert info["notes"] == [PATTERN_NOTE]
     finally:
         ed.caveats = old
 
