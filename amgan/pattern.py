@@ -131,7 +131,7 @@ def draw_pattern(photo: np.ndarray, work: np.ndarray, garment: np.ndarray, patte
     :class:`PatternError` when the mask holds no garment."""
     import cv2
 
-    from amgan.composite import _warp, matte_coefficients
+    from amgan.composite import _warp, matte_coefficients, pool_size, worker_pool
 
     photo = np.ascontiguousarray(photo)
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
@@ -165,8 +165,11 @@ def draw_pattern(photo: np.ndarray, work: np.ndarray, garment: np.ndarray, patte
     c0, c1 = max(0, int(box[2]) - 1), min(W, int(np.ceil(box[3])) + 1)
     out, changed = canvas.copy(), np.zeros((H, W), np.uint8)
     step = max(1, STRIP_PIXELS // max(1, c1 - c0))
+    if (r1 - r0) * (c1 - c0) >= 1 << 15:  # every core gets a strip (numpy and OpenCV release the GIL)
+        step = min(step, -(-(r1 - r0) // pool_size()))
     xx_row = np.arange(c0, c1, dtype=np.float32) + 0.5
-    for s0 in range(r0, r1, step):
+
+    def strip(s0: int) -> None:
         s1 = min(r1, s0 + step)
         cf = _warp(coef, H, W, s0, s1, c0, c1)
         m = np.clip(np.einsum("hwc,hwc->hw", photo[s0:s1, c0:c1].astype(np.float32) / 255, cf[..., :3])
@@ -174,7 +177,7 @@ def draw_pattern(photo: np.ndarray, work: np.ndarray, garment: np.ndarray, patte
         x = canvas[s0:s1, c0:c1].astype(np.float32)
         m[m < 0.5 / 255] = 0
         if not m.any():
-            continue
+            return
         m *= ground_like(x, ground, y_ground)  # prints stay on top
         yy, xx = np.meshgrid(np.arange(s0, s1, dtype=np.float32) + 0.5, xx_row, indexing="ij")
         cover, centre = layout(pattern, yy, xx, box)
@@ -187,4 +190,11 @@ def draw_pattern(photo: np.ndarray, work: np.ndarray, garment: np.ndarray, patte
             alpha = np.maximum(alpha, centre * m)
         out[s0:s1, c0:c1] = np.clip(x + d + 0.5, 0, 255).astype(np.uint8)
         changed[s0:s1, c0:c1] = (alpha * 255 + 0.5).astype(np.uint8)
+
+    starts = list(range(r0, r1, step))
+    if len(starts) > 1:  # disjoint rows of out and changed: the strips run at once
+        list(worker_pool().map(strip, starts))
+    else:
+        for s0 in starts:
+            strip(s0)
     return out, changed
