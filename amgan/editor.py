@@ -441,9 +441,7 @@ class Editor:
                                       hold)
             drawn = self._drawn_pattern(image, req, source, base)
             if drawn is not None:
-                return drawn
-            if base is not None and not base.background_kept:  # no garment: the generator's whole request
-                base = None
+                return drawn  # else no garment was found: the generator makes the whole request
         with ExitStack() as hold:  # see _edit: one core kept free while the worker makes the matte, to the edit's end
             return self._edit(image, request, region, source, torso_request, keep_background, spread, sleeve_method,
                               hold)

@@ -47,7 +47,7 @@ DARK_INK = (32, 42, 88)  # navy
 LIGHT_INK = (238, 235, 226)  # off-white
 ACCENT = (232, 188, 52)  # flower centres
 SHADE_RANGE = (0.25, 1.6)  # the ink's shading factor Y / Y_ground is kept in this range
-STRIP_PIXELS = 1 << 18  # full-resolution rows are drawn in strips of about this many pixels
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 luma (Y) of RGB
 
 
 class PatternError(ValueError):
@@ -58,7 +58,7 @@ def ink_colour(ground: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(ink, accent) RGB float32 in [0, 255] for a garment whose ground colour is ``ground`` (RGB 0-255): dark ink
     on a light garment, light ink on a dark one; the accent (flower centres) is yellow unless the ground is."""
     g = np.asarray(ground, np.float32)
-    luma = float(g @ np.array([0.299, 0.587, 0.114], np.float32)) / 255
+    luma = float(g @ LUMA) / 255
     ink = np.array(DARK_INK if luma > LIGHT else LIGHT_INK, np.float32)
     accent = np.array(ACCENT, np.float32)
     if np.sqrt(np.mean(((accent - g) / 255) ** 2)) < 0.2:  # a yellow garment: its flowers' centres in the ink
@@ -73,7 +73,7 @@ def ground_like(x: np.ndarray, ground: np.ndarray, y_ground: float) -> np.ndarra
     chroma = (x + 20) / (x.sum(-1, keepdims=True) + 60)
     c_ground = (np.asarray(ground, np.float32) + 20) / (float(np.sum(ground)) + 60)
     d = np.abs(chroma - c_ground).sum(-1)
-    ratio = (x @ np.array([0.299, 0.587, 0.114], np.float32)) / y_ground
+    ratio = (x @ LUMA) / y_ground
     lo, hi = PRINT_SHADE
     return (np.clip((PRINT_CHROMA - d) / (0.25 * PRINT_CHROMA) + 0.5, 0, 1)
             * np.clip((ratio - lo) / (0.1 * lo) + 0.5, 0, 1) * np.clip((hi - ratio) / (0.1 * hi) + 0.5, 0, 1))
@@ -118,20 +118,19 @@ def layout(pattern: str, yy: np.ndarray, xx: np.ndarray, box: tuple[float, float
 
 
 def draw_pattern(photo: np.ndarray, work: np.ndarray, garment: np.ndarray, pattern: str,
-                 matte: tuple[np.ndarray, np.ndarray] | None = None,
                  canvas: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``pattern`` (one of :data:`DRAWN_PATTERNS`) drawn on the garment of ``photo`` (uint8 [H, W, 3]).
 
     ``work``: the photo on the editor's working grid (uint8 [h, w, 3], the same aspect); ``garment``: the garment
-    mask (bool, any grid with the photo's aspect: the editor's GrabCut at 160 px); ``matte``: its
-    :func:`amgan.composite.matte_coefficients` on ``work`` when already found; ``canvas``: what to draw on, when not
+    mask (bool, any grid with the photo's aspect: the editor's GrabCut at 160 px), whose matte is
+    :func:`amgan.composite.matte_coefficients` on ``work``; ``canvas``: what to draw on, when not
     the photo itself (the photo after a colour edit, the same size: the garment's place and edges are the photo's,
     its ground colour and shading the canvas's). -> (edit uint8 [H, W, 3], changed uint8 [H, W]: where the pattern
     was drawn, 0-255). Where ``changed`` is 0 the canvas's pixels are returned bit for bit. Raises
     :class:`PatternError` when the mask holds no garment."""
     import cv2
 
-    from amgan.composite import _warp, matte_coefficients, pool_size, worker_pool
+    from amgan.composite import PARALLEL_PIXELS, STRIP_PIXELS, _warp, matte_coefficients, pool_size, worker_pool
 
     photo = np.ascontiguousarray(photo)
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
@@ -146,18 +145,17 @@ def draw_pattern(photo: np.ndarray, work: np.ndarray, garment: np.ndarray, patte
         raise ValueError(f"the canvas must be a uint8 image the photo's size {photo.shape}, got {canvas.dtype} "
                          f"{canvas.shape}")
     paint = work if canvas is photo else cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)
-    a, b = matte if matte is not None else matte_coefficients(work, g)
+    a, b = matte_coefficients(work, g)
     coef = np.concatenate([a, b], -1).astype(np.float32)  # [h, w, 4]: the matte is clip(rgb/255 . a + b)
     wm = np.clip(np.einsum("hwc,hwc->hw", work.astype(np.float32) / 255, coef[..., :3]) + coef[..., 3], 0, 1)
     inside = wm > 0.5
     if inside.sum() < 16:
         raise PatternError("no garment was found on the photo to draw a pattern on")
     px = paint[inside].astype(np.float32)
-    luma = np.array([0.299, 0.587, 0.114], np.float32)
     ground = np.median(px, 0)
-    member = ground_like(px, ground, max(float(ground @ luma), 8.0)) > 0.5
+    member = ground_like(px, ground, max(float(ground @ LUMA), 8.0)) > 0.5
     ground = np.median(px[member], 0) if member.sum() >= 16 else ground  # the ground fabric, prints left out
-    y_ground = max(float(ground @ luma), 8.0)
+    y_ground = max(float(ground @ LUMA), 8.0)
     ink, accent = ink_colour(ground)
     ys, xs = np.nonzero(inside)  # the garment's upright box at the photo's resolution
     box = (ys.min() * H / h, (ys.max() + 1) * H / h, xs.min() * W / w, (xs.max() + 1) * W / w)
@@ -165,7 +163,7 @@ def draw_pattern(photo: np.ndarray, work: np.ndarray, garment: np.ndarray, patte
     c0, c1 = max(0, int(box[2]) - 1), min(W, int(np.ceil(box[3])) + 1)
     out, changed = canvas.copy(), np.zeros((H, W), np.uint8)
     step = max(1, STRIP_PIXELS // max(1, c1 - c0))
-    if (r1 - r0) * (c1 - c0) >= 1 << 15:  # every core gets a strip (numpy and OpenCV release the GIL)
+    if (r1 - r0) * (c1 - c0) >= PARALLEL_PIXELS:  # every core gets a strip (numpy and OpenCV release the GIL)
         step = min(step, -(-(r1 - r0) // pool_size()))
     xx_row = np.arange(c0, c1, dtype=np.float32) + 0.5
 
@@ -181,7 +179,7 @@ def draw_pattern(photo: np.ndarray, work: np.ndarray, garment: np.ndarray, patte
         m *= ground_like(x, ground, y_ground)  # prints stay on top
         yy, xx = np.meshgrid(np.arange(s0, s1, dtype=np.float32) + 0.5, xx_row, indexing="ij")
         cover, centre = layout(pattern, yy, xx, box)
-        shade = np.clip((x @ luma) / y_ground, *SHADE_RANGE)[..., None]
+        shade = np.clip((x @ LUMA) / y_ground, *SHADE_RANGE)[..., None]
         target = ink * shade
         alpha = cover * m
         d = (target - x) * alpha[..., None]
